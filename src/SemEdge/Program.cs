@@ -1,0 +1,3 @@
+using SemEdge.Cli;
+
+return await SemEdgeCli.RunAsync(args, CancellationToken.None);
