@@ -1,0 +1,187 @@
+"""Class-folder datasets: DIR/{train,val,test}/{class}/*.{png,jpg,bmp,tif}.
+
+Every image is decoded and area-resized once into an in-memory [N, S, S] float32 array in [0, 1]
+(optionally cached on disk); augmentation then works on batches of tensors, which is far cheaper on a
+small CPU than decoding 512x512 files every epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .preprocess import IMAGE_EXTENSIONS, area_resize, load_unit_grey
+
+
+class DatasetError(Exception):
+    """A dataset folder that does not match the expected layout; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    images: np.ndarray  # [N, S, S] float32 in [0, 1]
+    labels: np.ndarray  # [N] int64, index into classes
+    files: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self, num_classes: int) -> list[int]:
+        return np.bincount(self.labels, minlength=num_classes).tolist()
+
+
+def list_split(split_dir: Path, classes: Sequence[str]) -> list[tuple[Path, int]]:
+    """Files and labels of one split; the class folders must be exactly `classes`."""
+    if not split_dir.is_dir():
+        raise DatasetError(f"{split_dir}: split folder not found")
+    present = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    missing = [c for c in classes if c not in present]
+    extra = [c for c in present if c not in classes]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing class folder(s): " + ", ".join(missing))
+        if extra:
+            parts.append("unexpected class folder(s): " + ", ".join(extra) + " (pass --classes to train on them)")
+        raise DatasetError(f"{split_dir}: " + "; ".join(parts))
+    items: list[tuple[Path, int]] = []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (split_dir / name).iterdir()
+                       if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+        if not files:
+            raise DatasetError(f"{split_dir / name}: no images (png, jpg, bmp, tif)")
+        items.extend((f, label) for f in files)
+    return items
+
+
+def _cache_key(items: list[tuple[Path, int]], size: int) -> str:
+    digest = hashlib.sha256(f"v1:{size}".encode())
+    for path, label in items:
+        stat = path.stat()
+        digest.update(f"{path.resolve()}|{label}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def load_split(split_dir: Path, classes: Sequence[str], size: int, cache_dir: Path | None = None,
+               name: str | None = None, log=print) -> Split:
+    items = list_split(split_dir, classes)
+    name = name or split_dir.name
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = cache_dir / f"{name}-{size}-{_cache_key(items, size)}.npz"
+        if cache_file.exists():
+            with np.load(cache_file) as cached:
+                return Split(name, cached["images"], cached["labels"], tuple(str(p) for p, _ in items))
+    images = np.empty((len(items), size, size), dtype=np.float32)
+    for n, (path, _) in enumerate(items):
+        try:
+            images[n] = area_resize(load_unit_grey(path), size, size)
+        except Exception as error:  # a corrupt file must name itself, not stop training anonymously
+            raise DatasetError(f"{path}: cannot read image ({error})") from error
+    labels = np.array([label for _, label in items], dtype=np.int64)
+    log(f"{name}: {len(items)} images preprocessed to {size}x{size}")
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp.npz")
+        np.savez(tmp, images=images, labels=labels)
+        tmp.replace(cache_file)
+    return Split(name, images, labels, tuple(str(p) for p, _ in items))
+
+
+def to_screen_labels(labels: np.ndarray, classes: Sequence[str], clean_class: str = "clean") -> np.ndarray:
+    """Maps class labels to the screen's clean (0) / defect (1)."""
+    if clean_class not in classes:
+        raise DatasetError(f"the screen needs a '{clean_class}' class; classes are {', '.join(classes)}")
+    return (labels != list(classes).index(clean_class)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random, label-preserving changes applied to [B, 1, S, S] batches in [0, 1]. SEM defects have no
+    preferred orientation and the microscope's brightness, contrast and noise drift, so the model must not
+    depend on any of them."""
+
+    flips: bool = True
+    rot90: bool = True
+    max_rotate_deg: float = 8.0
+    max_translate: float = 0.06
+    max_scale: float = 0.08
+    affine_p: float = 0.5
+    brightness: float = 0.08
+    contrast: float = 0.2
+    max_noise: float = 0.03
+
+    def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        b = batch.shape[0]
+        x = batch
+        if self.flips:
+            hflip = torch.rand(b, generator=generator) < 0.5
+            vflip = torch.rand(b, generator=generator) < 0.5
+            x = torch.where(hflip[:, None, None, None], x.flip(3), x)
+            x = torch.where(vflip[:, None, None, None], x.flip(2), x)
+        if self.rot90:
+            k = torch.randint(0, 4, (b,), generator=generator)
+            x = torch.stack([torch.rot90(x[i], int(k[i]), dims=(1, 2)) for i in range(b)])
+        if self.affine_p > 0:
+            apply = (torch.rand(b, generator=generator) < self.affine_p).float()
+            angle = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(self.max_rotate_deg) * apply
+            scale = 1 + (torch.rand(b, generator=generator) * 2 - 1) * self.max_scale * apply
+            shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * self.max_translate * 2 * apply[:, None]
+            cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+            theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                                 torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+            grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        if self.contrast > 0 or self.brightness > 0:
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            c = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * self.contrast
+            d = (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * self.brightness
+            x = (x - mean) * c + mean + d
+        if self.max_noise > 0:
+            sigma = torch.rand(b, 1, 1, 1, generator=generator) * self.max_noise
+            x = x + torch.randn(x.shape, generator=generator) * sigma
+        return x.clamp(0.0, 1.0)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator | None, drop_last: bool = False):
+    """Index batches; a seeded generator gives the same order on every run."""
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    stop = n - (n % batch_size) if drop_last and n >= batch_size else n
+    for start in range(0, stop, batch_size):
+        yield order[start:start + batch_size]
+
+
+class Progress:
+    """One line per epoch: redrawn in place on a terminal, printed once at the end otherwise (a CI log
+    should not fill with carriage returns)."""
+
+    def __init__(self, total: int, label: str, stream=None):
+        self._total = max(total, 1)
+        self._label = label
+        self._stream = stream or sys.stderr
+        self._tty = self._stream.isatty()
+        self._done = 0
+
+    def update(self, n: int, status: str = "") -> None:
+        self._done += n
+        if self._tty:
+            filled = int(30 * self._done / self._total)
+            bar = "#" * filled + "." * (30 - filled)
+            self._stream.write(f"\r{self._label} [{bar}] {self._done}/{self._total} {status}  ")
+            self._stream.flush()
+
+    def close(self, status: str = "") -> None:
+        if self._tty:
+            self._stream.write("\n")
+        else:
+            self._stream.write(f"{self._label} {self._done}/{self._total} {status}\n")
+        self._stream.flush()

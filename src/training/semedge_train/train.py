@@ -1,0 +1,386 @@
+"""Training of the classifier and the clean-vs-defect screen, from scratch or from an earlier checkpoint.
+
+Writes into the output folder, for a model NAME:
+  NAME.pt            checkpoint (architecture, classes, weights) for --init fine-tuning
+  NAME.fp32.onnx     opset 17, input image [1,1,S,S], output logits
+  NAME.fp32.json     manifest (ModelManifest.cs schema)
+  NAME.parity.json   preprocessed inputs and torch logits for `semedge parity`
+  NAME.metrics.json  per-epoch history and final validation (and optional test) figures
+  NAME.curve.png     loss and validation accuracy per epoch
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import math
+import platform
+import random
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import DEFAULT_CLASSES, SCREEN_CLASSES
+from .data import Augmentation, DatasetError, Progress, Split, batches, load_split, to_screen_labels
+from .export import build_manifest, export_onnx, write_json, write_parity_reference
+from .model import CLASSIFIER_ARCH, SCREEN_ARCH, ArchSpec, build_model, count_parameters, \
+    int8_size_estimate, recompute_bn_statistics
+from .plot import draw_curves
+from .preprocess import DEFAULT_MEAN, DEFAULT_SIZE, DEFAULT_STD
+
+KINDS = ("classifier", "screen")
+
+
+@dataclass
+class TrainConfig:
+    data: Path
+    out: Path
+    kind: str = "classifier"
+    name: str | None = None
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    size: int = DEFAULT_SIZE
+    mean: float = DEFAULT_MEAN
+    std: float = DEFAULT_STD
+    epochs: int = 30
+    patience: int = 6
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    warmup_epochs: float = 1.0
+    seed: int = 1
+    init: Path | None = None
+    threads: int = 0
+    cache: Path | None = None
+    test: Path | None = None
+    arch: ArchSpec | None = None
+    min_defect_recall: float = 0.995
+    threshold_margin: float = 1.0
+    max_minutes: float | None = None
+    version: str = "0"
+    parity_cases: int = 3
+    data_seed: int | None = None
+    augmentation: Augmentation = field(default_factory=Augmentation)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"--kind must be one of {', '.join(KINDS)} (got {self.kind})")
+        if len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
+            raise ValueError("--classes needs at least two distinct names")
+        for name, value in (("epochs", self.epochs), ("batch size", self.batch_size), ("size", self.size)):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1 (got {value})")
+        if not 0.5 <= self.min_defect_recall <= 1.0:
+            raise ValueError(f"--min-defect-recall must be in [0.5, 1] (got {self.min_defect_recall})")
+        if self.name is None:
+            self.name = self.kind
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    onnx: Path
+    manifest: Path
+    parity: Path
+    metrics_path: Path
+    curve: Path
+    metrics: dict
+
+
+def _seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def _load_checkpoint(path: Path) -> dict:
+    kwargs = {"map_location": "cpu"}
+    if "weights_only" in inspect.signature(torch.load).parameters:
+        kwargs["weights_only"] = True
+    checkpoint = torch.load(str(path), **kwargs)
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "meta" not in checkpoint:
+        raise ValueError(f"{path}: not a SemEdge training checkpoint (NAME.pt written by this trainer)")
+    return {**json.loads(checkpoint["meta"]), "state_dict": checkpoint["state_dict"]}
+
+
+def _init_from(model: nn.Module, checkpoint: dict, log: Callable[[str], None]) -> None:
+    """Copies every tensor whose name and shape match; a different class list re-initialises the head."""
+    own = model.state_dict()
+    taken, skipped = {}, []
+    for key, value in checkpoint["state_dict"].items():
+        if key in own and own[key].shape == value.shape:
+            taken[key] = value
+        else:
+            skipped.append(key)
+    own.update(taken)
+    model.load_state_dict(own)
+    log(f"init: {len(taken)} tensors from checkpoint" + (f", re-initialised {', '.join(skipped)}" if skipped else ""))
+
+
+def _to_input(images: np.ndarray | torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    x = torch.as_tensor(images, dtype=torch.float32)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: np.ndarray, mean: float, std: float,
+                   batch_size: int = 256) -> torch.Tensor:
+    model.eval()
+    out = [model(_to_input(images[i:i + batch_size], mean, std)) for i in range(0, len(images), batch_size)]
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    return matrix
+
+
+def choose_defect_threshold(p_defect: np.ndarray, is_defect: np.ndarray, min_recall: float,
+                            margin: float) -> float:
+    """The threshold on P(defect) that keeps validation defect recall >= min_recall, lowered by `margin`
+    in log-odds so unseen defects a little less confident than the validation ones still pass. Never
+    above 0.5: an image the screen itself calls defect always goes on to the classifier."""
+    scores = np.sort(p_defect[is_defect.astype(bool)])
+    if scores.size == 0:
+        raise DatasetError("the validation split has no defect images to set the screen threshold on")
+    allowed_misses = int(math.floor(scores.size * (1.0 - min_recall) + 1e-9))
+    at = float(np.clip(scores[allowed_misses], 1e-7, 1 - 1e-7))
+    logit = math.log(at / (1 - at)) - margin
+    threshold = 1.0 / (1.0 + math.exp(-logit))
+    return float(min(max(threshold, 1e-6), 0.5))
+
+
+def screen_figures(p_defect: np.ndarray, is_defect: np.ndarray, threshold: float) -> dict:
+    sent = p_defect >= threshold
+    defect = is_defect.astype(bool)
+    tp, fn = int((sent & defect).sum()), int((~sent & defect).sum())
+    tn, fp = int((~sent & ~defect).sum()), int((sent & ~defect).sum())
+    return {
+        "threshold": threshold,
+        "defectRecall": tp / max(tp + fn, 1),
+        "cleanPrecision": tn / max(tn + fn, 1),
+        "cleanRecall": tn / max(tn + fp, 1),
+        "sparedFraction": (tn + fn) / max(len(defect), 1),
+        "missedDefects": fn,
+        "defects": tp + fn,
+        "cleans": tn + fp,
+    }
+
+
+def _evaluate(model: nn.Module, split: Split, labels: np.ndarray, classes: Sequence[str], cfg: TrainConfig,
+              weights: torch.Tensor | None) -> dict:
+    logits = predict_logits(model, split.images, cfg.mean, cfg.std)
+    target = torch.from_numpy(labels)
+    loss = float(F.cross_entropy(logits, target, weight=weights)) if len(labels) else float("nan")
+    predicted = logits.argmax(1).numpy()
+    matrix = confusion(labels, predicted, len(classes))
+    per_class = {}
+    for i, name in enumerate(classes):
+        tp = int(matrix[i, i])
+        recall = tp / max(int(matrix[i].sum()), 1)
+        precision = tp / max(int(matrix[:, i].sum()), 1)
+        per_class[name] = {"recall": recall, "precision": precision}
+    result = {"loss": loss, "accuracy": float((predicted == labels).mean()) if len(labels) else float("nan"),
+              "images": int(len(labels)), "confusion": matrix.tolist(), "perClass": per_class,
+              "_probabilities": torch.softmax(logits, 1).numpy()}
+    return result
+
+
+def _public(figures: dict) -> dict:
+    return {k: v for k, v in figures.items() if not k.startswith("_")}
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
+    started = time.time()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    generator = _seed_everything(cfg.seed)
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_split = load_split(cfg.data / "train", cfg.classes, cfg.size, cfg.cache, log=log)
+    val_split = load_split(cfg.data / "val", cfg.classes, cfg.size, cfg.cache, log=log)
+    test_split = load_split(cfg.test, cfg.classes, cfg.size, cfg.cache, name="test", log=log) if cfg.test else None
+
+    if cfg.kind == "screen":
+        classes: tuple[str, ...] = SCREEN_CLASSES
+        relabel = lambda s: to_screen_labels(s.labels, cfg.classes)  # noqa: E731
+    else:
+        classes = tuple(cfg.classes)
+        relabel = lambda s: s.labels  # noqa: E731
+    y_train, y_val = relabel(train_split), relabel(val_split)
+    y_test = relabel(test_split) if test_split is not None else None
+    counts = np.bincount(y_train, minlength=len(classes))
+    if (counts == 0).any():
+        missing = [c for c, n in zip(classes, counts) if n == 0]
+        raise DatasetError(f"no training images for: {', '.join(missing)}")
+
+    # The screen sees one clean image for every nine defects; weighting classes by inverse frequency keeps
+    # it from learning "always defect", and the threshold then buys back recall.
+    weights = None
+    if cfg.kind == "screen":
+        weights = torch.tensor(len(y_train) / (len(classes) * counts), dtype=torch.float32)
+
+    checkpoint = _load_checkpoint(cfg.init) if cfg.init else None
+    arch = ArchSpec(**checkpoint["arch"]) if checkpoint else (cfg.arch or (SCREEN_ARCH if cfg.kind == "screen" else CLASSIFIER_ARCH))
+    model = build_model(len(classes), arch)
+    if checkpoint:
+        _init_from(model, checkpoint, log)
+    params = count_parameters(model)
+    log(f"{cfg.name}: {cfg.kind}, {len(classes)} classes, {params:,} parameters "
+        f"(INT8 estimate {int8_size_estimate(model) / 1e6:.2f} MB), arch {arch.to_dict()}")
+    log(f"{cfg.name}: train {len(y_train)} images {counts.tolist()}, val {len(y_val)}"
+        + (f", test {len(y_test)}" if y_test is not None else ""))
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, len(y_train) // cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(total_steps - 1, 0))
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(total_steps - warmup, 1)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    images = torch.from_numpy(train_split.images).unsqueeze(1)
+    targets = torch.from_numpy(y_train)
+    history: list[dict] = []
+    best_state, best_key, best_epoch, stale = None, None, 0, 0
+    stop_reason = f"ran all {cfg.epochs} epochs"
+    for epoch in range(1, cfg.epochs + 1):
+        epoch_start = time.time()
+        model.train()
+        progress = Progress(len(y_train) - len(y_train) % cfg.batch_size if len(y_train) >= cfg.batch_size
+                            else len(y_train), f"{cfg.name} epoch {epoch}/{cfg.epochs}")
+        total_loss, seen = 0.0, 0
+        for index in batches(len(y_train), cfg.batch_size, generator, drop_last=True):
+            x = _to_input(cfg.augmentation(images[index], generator), cfg.mean, cfg.std)
+            y = targets[index]
+            loss = F.cross_entropy(model(x), y, weight=weights, label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += float(loss) * len(index)
+            seen += len(index)
+            progress.update(len(index), f"loss {total_loss / seen:.4f}")
+        val = _evaluate(model, val_split, y_val, classes, cfg, weights)
+        seconds = time.time() - epoch_start
+        row = {"epoch": epoch, "trainLoss": total_loss / max(seen, 1), "valLoss": val["loss"],
+               "valAccuracy": val["accuracy"], "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1)}
+        history.append(row)
+        progress.close(f"loss {row['trainLoss']:.4f} val loss {val['loss']:.4f} val acc {val['accuracy']:.4f} "
+                       f"({seconds:.0f} s)")
+        key = (val["accuracy"], -val["loss"])
+        if best_key is None or key > best_key:
+            best_key, best_epoch, stale = key, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+        if stale >= cfg.patience:
+            stop_reason = f"early stop: no val accuracy gain for {cfg.patience} epochs"
+            break
+        if cfg.max_minutes is not None:
+            elapsed = time.time() - started
+            if elapsed + seconds > cfg.max_minutes * 60:
+                stop_reason = f"time budget of {cfg.max_minutes:g} min reached"
+                break
+    log(f"{cfg.name}: {stop_reason}; best epoch {best_epoch}")
+
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    # Exact BN statistics over the (unaugmented) training images: the running averages only approximate
+    # them, and the runtime sees unaugmented images.
+    recompute_bn_statistics(model, _to_input(train_split.images, cfg.mean, cfg.std))
+    model.eval()
+    val = _evaluate(model, val_split, y_val, classes, cfg, weights)
+    train_eval = _evaluate(model, train_split, y_train, classes, cfg, weights)
+    log(f"{cfg.name}: after BN recompute: val acc {val['accuracy']:.4f}, train acc {train_eval['accuracy']:.4f}")
+
+    metrics: dict = {"valAccuracy": val["accuracy"], "valLoss": val["loss"], "trainAccuracy": train_eval["accuracy"],
+                     "valImages": val["images"]}
+    threshold = None
+    screen_val = None
+    if cfg.kind == "screen":
+        p_val = val["_probabilities"][:, 1]
+        threshold = choose_defect_threshold(p_val, y_val, cfg.min_defect_recall, cfg.threshold_margin)
+        screen_val = screen_figures(p_val, y_val, threshold)
+        metrics.update({"valDefectRecall": screen_val["defectRecall"], "valCleanPrecision": screen_val["cleanPrecision"],
+                        "valCleanRecall": screen_val["cleanRecall"]})
+        log(f"{cfg.name}: defectThreshold {threshold:.4g}: val defect recall {screen_val['defectRecall']:.4f}, "
+            f"clean precision {screen_val['cleanPrecision']:.4f}, clean recall {screen_val['cleanRecall']:.4f}")
+    test = None
+    if test_split is not None and y_test is not None:
+        test = _evaluate(model, test_split, y_test, classes, cfg, weights)
+        metrics["torchTestAccuracy"] = test["accuracy"]
+        metrics["testImages"] = test["images"]
+        if threshold is not None:
+            screen_test = screen_figures(test["_probabilities"][:, 1], y_test, threshold)
+            metrics.update({"torchTestDefectRecall": screen_test["defectRecall"],
+                            "torchTestCleanPrecision": screen_test["cleanPrecision"]})
+        log(f"{cfg.name}: torch FP32 test accuracy {test['accuracy']:.4f} on {test['images']} images")
+
+    seconds = time.time() - started
+    name = cfg.name
+    checkpoint_path = out / f"{name}.pt"
+    # Metadata as a JSON string: torch.load(weights_only=True) on torch 1.13 cannot unpickle floats.
+    meta = {"arch": arch.to_dict(), "classes": list(classes), "kind": cfg.kind, "size": cfg.size,
+            "mean": cfg.mean, "std": cfg.std}
+    torch.save({"meta": json.dumps(meta), "state_dict": model.state_dict()}, str(checkpoint_path))
+    onnx_path = out / f"{name}.fp32.onnx"
+    export_onnx(model, onnx_path, cfg.size)
+    training = {
+        "dataSeed": cfg.data_seed, "trainSeed": cfg.seed, "data": str(cfg.data),
+        "trainImages": int(len(y_train)), "valImages": int(len(y_val)),
+        "epochs": len(history), "bestEpoch": best_epoch, "maxEpochs": cfg.epochs, "stop": stop_reason,
+        "seconds": round(seconds, 1), "torch": torch.__version__, "python": platform.python_version(),
+        "threads": torch.get_num_threads(), "params": params, "arch": arch.to_dict(),
+        "optimizer": {"name": "AdamW", "lr": cfg.lr, "weightDecay": cfg.weight_decay, "schedule": "cosine",
+                      "warmupEpochs": cfg.warmup_epochs, "batchSize": cfg.batch_size},
+        "labelSmoothing": cfg.label_smoothing, "batchNorm": "recomputed over the training set",
+        "init": str(cfg.init) if cfg.init else None,
+    }
+    if cfg.kind == "screen":
+        training["classWeights"] = [round(float(w), 4) for w in weights]  # type: ignore[union-attr]
+        training["thresholdRule"] = (f"val defect recall >= {cfg.min_defect_recall}, "
+                                     f"lowered by {cfg.threshold_margin} log-odds, at most 0.5")
+    model_id = f"semedge-{name}"
+    manifest = build_manifest(model_id=model_id, kind=cfg.kind, version=cfg.version, onnx_path=onnx_path,
+                              classes=classes, size=cfg.size, mean=cfg.mean, std=cfg.std,
+                              defect_threshold=threshold, training=training,
+                              metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    manifest_path = out / f"{name}.fp32.json"
+    write_json(manifest_path, manifest)
+
+    picks = np.linspace(0, len(y_val) - 1, num=min(cfg.parity_cases, len(y_val))).round().astype(int)
+    parity_path = out / f"{name}.parity.json"
+    write_parity_reference(model, (val_split.images[picks] - cfg.mean) / cfg.std, parity_path)
+
+    full_metrics = {"name": name, "kind": cfg.kind, "classes": list(classes), "params": params,
+                    "seconds": round(seconds, 1), "history": history, "bestEpoch": best_epoch, "stop": stop_reason,
+                    "val": _public(val), "train": {"accuracy": train_eval["accuracy"], "loss": train_eval["loss"]},
+                    "defectThreshold": threshold, "screenVal": screen_val,
+                    "test": _public(test) if test else None}
+    metrics_path = out / f"{name}.metrics.json"
+    write_json(metrics_path, full_metrics)
+    curve_path = out / f"{name}.curve.png"
+    draw_curves(curve_path, name, [h["trainLoss"] for h in history], [h["valLoss"] for h in history],
+                [h["valAccuracy"] for h in history])
+    log(f"{cfg.name}: wrote {onnx_path.name}, {manifest_path.name}, {parity_path.name} in {out} "
+        f"({seconds:.0f} s)")
+    return TrainResult(checkpoint_path, onnx_path, manifest_path, parity_path, metrics_path, curve_path, full_metrics)

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Trains a SemEdge model on a class-folder dataset and exports it as FP32 ONNX with its manifest.
+
+  /usr/bin/python3 src/training/train.py --data DATA --out OUT [--kind classifier|screen] [--init OLD.pt]
+
+DATA holds train/ and val/ (and optionally test/, or pass --test), each with one folder per class.
+Fine-tuning a fab's own images from the shipped model: --init models/classifier.pt --epochs 15 --lr 5e-4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from semedge_train import DEFAULT_CLASSES  # noqa: E402
+from semedge_train.data import DatasetError  # noqa: E402
+from semedge_train.model import CLASSIFIER_ARCH, SCREEN_ARCH, ArchSpec  # noqa: E402
+from semedge_train.train import KINDS, TrainConfig, train  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="dataset folder with train/ and val/")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--kind", choices=KINDS, default="classifier")
+    p.add_argument("--name", help="file stem (default: the kind)")
+    p.add_argument("--classes", default=",".join(DEFAULT_CLASSES), help="comma-separated, in logit order")
+    p.add_argument("--test", type=Path, help="held-out split folder for a torch FP32 cross-check")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=6, help="early stop after this many epochs without val gain")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--data-seed", type=int, help="the synth seed of DATA, recorded in the manifest")
+    p.add_argument("--init", type=Path, help="checkpoint (NAME.pt) to fine-tune from")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--cache", type=Path, help="folder for preprocessed-image caches")
+    p.add_argument("--width-mult", type=float, help="override the architecture's width multiplier")
+    p.add_argument("--last-channel", type=int, help="override the head width")
+    p.add_argument("--min-defect-recall", type=float, default=0.995, help="screen: recall kept on val")
+    p.add_argument("--max-minutes", type=float, help="stop after the epoch that would exceed this budget")
+    p.add_argument("--version", default="0")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    base = SCREEN_ARCH if args.kind == "screen" else CLASSIFIER_ARCH
+    arch = ArchSpec(width_mult=args.width_mult or base.width_mult, reduced_tail=base.reduced_tail,
+                    last_channel=args.last_channel or base.last_channel, dropout=base.dropout)
+    try:
+        cfg = TrainConfig(data=args.data, out=args.out, kind=args.kind, name=args.name,
+                          classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), size=args.size,
+                          epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
+                          weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, seed=args.seed,
+                          data_seed=args.data_seed, init=args.init, threads=args.threads, cache=args.cache,
+                          test=args.test, arch=arch, min_defect_recall=args.min_defect_recall,
+                          max_minutes=args.max_minutes, version=args.version)
+        train(cfg, log=lambda m: print(m, flush=True))
+    except (DatasetError, ValueError) as error:
+        print(f"train: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from conftest import REPO
+from semedge_train.export import sha256_file
+from semedge_train.model import ArchSpec, build_model
+from semedge_train.train import TrainConfig, choose_defect_threshold, screen_figures, train
+
+SMALL = ArchSpec(width_mult=0.5, reduced_tail=True, last_channel=64, dropout=0.0)
+
+
+def quiet(_message):
+    pass
+
+
+def test_classifier_run_writes_model_manifest_parity_metrics_and_curve(tiny_dataset, tmp_path):
+    out = tmp_path / "out"
+    cfg = TrainConfig(data=tiny_dataset, out=out, size=64, epochs=2, batch_size=16, arch=SMALL,
+                      test=tiny_dataset / "test", data_seed=42, version="t1")
+    result = train(cfg, log=quiet)
+    for path in (result.checkpoint, result.onnx, result.manifest, result.parity, result.metrics_path, result.curve):
+        assert path.exists() and path.stat().st_size > 0, path
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["schema"] == 1 and manifest["kind"] == "classifier" and manifest["format"] == "fp32"
+    assert manifest["file"] == "classifier.fp32.onnx" and manifest["sha256"] == sha256_file(result.onnx)
+    assert manifest["classes"][0] == "clean" and len(manifest["classes"]) == 10
+    assert manifest["input"] == {"name": "image", "shape": [1, 1, 64, 64]}
+    assert manifest["output"] == {"name": "logits", "shape": [1, 10]}
+    assert manifest["preprocessing"] == {"colour": "grey-bt601", "resize": "area", "width": 64, "height": 64,
+                                         "mean": 0.5, "std": 0.25}
+    assert "defectThreshold" not in manifest
+    assert manifest["training"]["dataSeed"] == 42 and manifest["training"]["epochs"] == 2
+    assert 0.0 <= manifest["metrics"]["valAccuracy"] <= 1.0
+    assert 0.0 <= manifest["metrics"]["torchTestAccuracy"] <= 1.0
+    onnx.checker.check_model(onnx.load(str(result.onnx)))
+
+    # The parity reference is what the exported weights compute, so the checkpoint reproduces it.
+    parity = json.loads(result.parity.read_text())
+    assert parity["inputShape"] == [1, 1, 64, 64] and len(parity["cases"]) == 3
+    saved = torch.load(str(result.checkpoint))
+    model = build_model(10, ArchSpec(**json.loads(saved["meta"])["arch"]))
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+    for case in parity["cases"]:
+        assert len(case["input"]) == 64 * 64 and len(case["logits"]) == 10
+        x = torch.tensor(case["input"], dtype=torch.float32).reshape(1, 1, 64, 64)
+        np.testing.assert_allclose(model(x).detach().numpy()[0], case["logits"], atol=1e-4)
+
+
+def test_screen_run_records_a_defect_threshold_that_keeps_val_recall(tiny_dataset, tmp_path):
+    cfg = TrainConfig(data=tiny_dataset, out=tmp_path / "out", kind="screen", size=64, epochs=2, batch_size=16,
+                      arch=SMALL)
+    result = train(cfg, log=quiet)
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["kind"] == "screen" and manifest["classes"] == ["clean", "defect"]
+    assert manifest["output"]["shape"] == [1, 2]
+    assert 0.0 < manifest["defectThreshold"] <= 0.5
+    assert manifest["metrics"]["valDefectRecall"] >= 0.995
+    weights = manifest["training"]["classWeights"]
+    assert weights[0] > weights[1]
+
+
+def test_init_from_checkpoint_keeps_the_features_and_replaces_a_head_of_another_size(tiny_dataset, tmp_path):
+    first = train(TrainConfig(data=tiny_dataset, out=tmp_path / "a", size=64, epochs=1, batch_size=16, arch=SMALL),
+                  log=quiet)
+    messages = []
+    second = train(TrainConfig(data=tiny_dataset, out=tmp_path / "b", kind="screen", size=64, epochs=1,
+                               batch_size=16, init=first.checkpoint), log=messages.append)
+    assert any("re-initialised classifier.3.weight" in m for m in messages), messages
+    assert json.loads(second.manifest.read_text())["training"]["arch"]["last_channel"] == 64
+
+
+def test_threshold_keeps_the_required_recall_with_a_margin():
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(0.6, 1.0, 400), rng.uniform(0.0, 0.3, 100)])
+    is_defect = np.concatenate([np.ones(400), np.zeros(100)])
+    p[:2] = [0.05, 0.2]  # two hard defects
+    threshold = choose_defect_threshold(p, is_defect, 0.995, margin=0.0)
+    figures = screen_figures(p, is_defect, threshold)
+    assert figures["defectRecall"] >= 0.995 and figures["missedDefects"] <= 2
+    assert choose_defect_threshold(p, is_defect, 0.995, margin=1.0) < threshold
+    assert choose_defect_threshold(np.full(10, 0.99), np.ones(10), 0.995, margin=0.0) == 0.5
+
+
+def test_cli_refuses_a_dataset_with_a_missing_class_with_exit_2(tiny_dataset, tmp_path):
+    import shutil
+    shutil.rmtree(tiny_dataset / "train" / "vias")
+    run = subprocess.run([sys.executable, str(REPO / "src" / "training" / "train.py"), "--data", str(tiny_dataset),
+                          "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "missing class folder(s): vias" in run.stderr
