@@ -1,0 +1,81 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+
+namespace SemEdge.Tests.Platform;
+
+/// <summary>
+/// The linux-arm64 bundle, published once per test run with scripts/publish (ReadyToRun for arm64 takes a while)
+/// into artifacts/platform-test and unpacked there, for the tests that inspect it or run it under qemu.
+/// </summary>
+public sealed class Arm64Bundle : IAsyncLifetime
+{
+    public const string Rid = "linux-arm64";
+    public const string Version = "0.0.0-test";
+
+    public string OutDir { get; } = Path.Combine(RepoPaths.Root, "artifacts", "platform-test");
+
+    public string Tarball { get; private set; } = "";
+
+    /// <summary>The unpacked bundle (the folder that becomes /opt/semedge/releases/VERSION on a board).</summary>
+    public string Root { get; private set; } = "";
+
+    public ToolRun Publish { get; private set; } = new(-1, "", "");
+
+    public bool HasModels { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        HasModels = Directory.Exists(Path.Combine(RepoPaths.Root, "models"))
+            && Directory.EnumerateFiles(Path.Combine(RepoPaths.Root, "models"), "*.json").Any();
+        List<string> args = ["--rid", Rid, "--out", OutDir, "--version", Version];
+        if (!HasModels)
+        {
+            args.Add("--no-models");
+        }
+
+        Publish = await ToolRun.RunAsync(Path.Combine(RepoPaths.Scripts, "publish"), args, TimeSpan.FromMinutes(15));
+        if (Publish.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"scripts/publish failed ({Publish.ExitCode}):\n{Publish.Output}");
+        }
+
+        Tarball = Publish.Stdout.Trim().Split('\n')[^1];
+        var unpacked = Path.Combine(OutDir, "unpacked");
+        if (Directory.Exists(unpacked))
+        {
+            Directory.Delete(unpacked, recursive: true);
+        }
+
+        Directory.CreateDirectory(unpacked);
+        await using (var gz = new GZipStream(File.OpenRead(Tarball), CompressionMode.Decompress))
+        {
+            await TarFile.ExtractToDirectoryAsync(gz, unpacked, overwriteFiles: true);
+        }
+
+        Root = Directory.GetDirectories(unpacked).Single();
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    /// <summary>
+    /// Runs the bundle's semedge under qemu-aarch64-static. The arm64 glibc and libstdc++ come from the cross
+    /// packages (/usr/aarch64-linux-gnu) or, failing that, from a multiarch install under /.
+    /// </summary>
+    public Task<ToolRun> RunUnderQemuAsync(IEnumerable<string> args, TimeSpan timeout, CancellationToken ct = default) =>
+        ToolRun.RunAsync(
+            "qemu-aarch64-static",
+            [Path.Combine(Root, "semedge"), .. args],
+            timeout,
+            workingDirectory: Root,
+            environment: new Dictionary<string, string?> { ["QEMU_LD_PREFIX"] = QemuLibraryRoot() },
+            cancellationToken: ct);
+
+    public static string QemuLibraryRoot() =>
+        File.Exists("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") ? "/usr/aarch64-linux-gnu" : "/";
+}
+
+[CollectionDefinition(Name)]
+public sealed class Arm64BundleCollection : ICollectionFixture<Arm64Bundle>
+{
+    public const string Name = "linux-arm64 bundle";
+}

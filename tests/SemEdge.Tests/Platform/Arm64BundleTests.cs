@@ -1,0 +1,70 @@
+using System.Security.Cryptography;
+using Xunit.Abstractions;
+
+namespace SemEdge.Tests.Platform;
+
+[Collection(Arm64BundleCollection.Name)]
+public sealed class Arm64BundleTests(Arm64Bundle bundle, ITestOutputHelper output)
+{
+    [Fact]
+    public void Bundle_holds_only_arm64_native_files_and_no_windows_binaries()
+    {
+        output.WriteLine(bundle.Publish.Stderr);
+        var files = Directory.EnumerateFiles(bundle.Root, "*", SearchOption.AllDirectories).ToList();
+        Assert.Contains(files, f => Path.GetFileName(f) == "libonnxruntime.so");
+        Assert.Contains(files, f => Path.GetFileName(f) == "libSkiaSharp.so");
+        Assert.DoesNotContain(files, f => Path.GetFileName(f).StartsWith("onnxruntime", StringComparison.Ordinal)
+            && f.EndsWith(".dll", StringComparison.Ordinal));
+        foreach (var file in files)
+        {
+            var head = new byte[20];
+            using (var stream = File.OpenRead(file))
+            {
+                stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            }
+
+            if (head[0] == 0x7F && head[1] == (byte)'E' && head[2] == (byte)'L' && head[3] == (byte)'F')
+            {
+                // e_machine at offset 18, little-endian: 183 is EM_AARCH64.
+                Assert.True(BitConverter.ToUInt16(head, 18) == 183, $"{file} is not an AArch64 ELF file");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Bundle_manifest_and_checksum_file_match_the_bytes()
+    {
+        var manifest = File.ReadAllLines(Path.Combine(bundle.Root, "MANIFEST"));
+        var listed = new HashSet<string>();
+        foreach (var line in manifest)
+        {
+            var fields = line.Split("  ", 3);
+            var path = Path.Combine(bundle.Root, fields[2]);
+            Assert.Equal(long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), new FileInfo(path).Length);
+            Assert.Equal(fields[0], Convert.ToHexStringLower(await SHA256.HashDataAsync(File.OpenRead(path))));
+            listed.Add(fields[2]);
+        }
+
+        var onDisk = Directory.EnumerateFiles(bundle.Root, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(bundle.Root, f)).Where(f => f != "MANIFEST");
+        Assert.Equal(onDisk.Order(), listed.Order());
+        Assert.Equal(Arm64Bundle.Version, File.ReadAllText(Path.Combine(bundle.Root, "VERSION")).Trim());
+        Assert.Contains("glibc=", File.ReadAllText(Path.Combine(bundle.Root, "REQUIRES")));
+        Assert.True(File.Exists(Path.Combine(bundle.Root, "platform", "semedge.service")));
+
+        var check = await ToolRun.RunAsync("sha256sum", ["-c", bundle.Tarball + ".sha256"], TimeSpan.FromMinutes(1),
+            workingDirectory: Path.GetDirectoryName(bundle.Tarball));
+        Assert.True(check.ExitCode == 0, check.Output);
+        output.WriteLine($"{Path.GetFileName(bundle.Tarball)}: {new FileInfo(bundle.Tarball).Length / 1048576.0:0.0} MiB");
+    }
+
+    [Fact]
+    public async Task Bundle_starts_under_qemu_and_reports_its_version()
+    {
+        var run = await bundle.RunUnderQemuAsync(["--version"], TimeSpan.FromMinutes(2));
+
+        output.WriteLine(run.Output);
+        Assert.Equal(0, run.ExitCode);
+        Assert.StartsWith(Arm64Bundle.Version, run.Stdout.Trim(), StringComparison.Ordinal);
+    }
+}
