@@ -1,0 +1,19 @@
+namespace SemEdge.Publishing;
+
+/// <summary>
+/// What the retained <c>model</c> topic tells the line: the model that now decides. The daemon passes one to
+/// <see cref="MqttPublisher.AnnounceModel"/> at start and on every hot swap.
+/// </summary>
+/// <param name="Id">Model id from the manifest.</param>
+/// <param name="Version">Model version from the manifest.</param>
+/// <param name="Sha">Short sha256 of the model file (12 hex digits).</param>
+/// <param name="Provider">Execution provider that actually runs it (cpu, vsinpu, nnapi, ...).</param>
+/// <param name="Classes">Class labels in id order.</param>
+/// <param name="ScreenId">Id of the clean-vs-defect screen model when running as a cascade, else null.</param>
+public sealed record ModelAnnouncement(
+    string Id,
+    string Version,
+    string Sha,
+    string Provider,
+    IReadOnlyList<string> Classes,
+    string? ScreenId);

@@ -1,0 +1,154 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace SemEdge.Publishing;
+
+/// <summary>Start-up checks of <see cref="MqttOptions"/>, worded for the technician who edits the config.</summary>
+public sealed class MqttOptionsValidator : IValidateOptions<MqttOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MqttOptions options)
+    {
+        var failures = new List<string>();
+        var embedded = options.IsEmbedded;
+        if (!embedded && !string.Equals(options.Mode, MqttOptions.ModeExternal, StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Add($"Mqtt:Mode is '{options.Mode}': use 'embedded' (broker inside SemEdge) or 'external' (connect to Mqtt:Host).");
+        }
+
+        if (!embedded && string.IsNullOrWhiteSpace(options.Host))
+        {
+            failures.Add("Mqtt:Host is empty: set the broker's host name or address (Mqtt:Mode is external).");
+        }
+
+        CheckPort(failures, "Mqtt:Port", options.Port);
+        CheckTopicSegment(failures, "Mqtt:NodeId", options.NodeId);
+        CheckTopicPrefix(failures, options.TopicPrefix);
+
+        if (options.EffectiveClientId.Length > 64)
+        {
+            failures.Add($"Mqtt:ClientId '{options.EffectiveClientId}' is longer than 64 characters; some brokers refuse it.");
+        }
+
+        if (string.IsNullOrEmpty(options.Username) && !string.IsNullOrEmpty(options.Password))
+        {
+            failures.Add("Mqtt:Password is set but Mqtt:Username is empty.");
+        }
+
+        if (options.KeepAliveSeconds is < 1 or > 3600)
+        {
+            failures.Add($"Mqtt:KeepAliveSeconds is {options.KeepAliveSeconds}: use 1 to 3600.");
+        }
+
+        if (options.OperationTimeoutSeconds is < 1 or > 600)
+        {
+            failures.Add($"Mqtt:OperationTimeoutSeconds is {options.OperationTimeoutSeconds}: use 1 to 600.");
+        }
+
+        if (!(options.ReconnectMinSeconds >= 0.01))
+        {
+            failures.Add($"Mqtt:ReconnectMinSeconds is {options.ReconnectMinSeconds}: use at least 0.01.");
+        }
+        else if (!(options.ReconnectMaxSeconds >= options.ReconnectMinSeconds) || options.ReconnectMaxSeconds > 3600)
+        {
+            failures.Add(
+                $"Mqtt:ReconnectMaxSeconds is {options.ReconnectMaxSeconds}: use at least Mqtt:ReconnectMinSeconds ({options.ReconnectMinSeconds}) and at most 3600.");
+        }
+
+        if (!(options.HeartbeatSeconds >= 0.1) || options.HeartbeatSeconds > 86400)
+        {
+            failures.Add($"Mqtt:HeartbeatSeconds is {options.HeartbeatSeconds}: use 0.1 to 86400.");
+        }
+
+        if (embedded)
+        {
+            if (!IPAddress.TryParse(options.Embedded.BindAddress, out _))
+            {
+                failures.Add($"Mqtt:Embedded:BindAddress '{options.Embedded.BindAddress}' is not an IP address (e.g. 127.0.0.1 or 0.0.0.0).");
+            }
+
+            CheckPort(failures, "Mqtt:Embedded:Port", options.Embedded.Port);
+        }
+
+        CheckTls(failures, options.Tls, embedded);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void CheckTls(List<string> failures, MqttTlsOptions tls, bool embedded)
+    {
+        var anyFile = !string.IsNullOrWhiteSpace(tls.CaFile) || !string.IsNullOrWhiteSpace(tls.ClientCert) || !string.IsNullOrWhiteSpace(tls.ClientKey);
+        if (!tls.Enabled)
+        {
+            if (anyFile)
+            {
+                // Silently talking plain MQTT when someone configured certificates would be a nasty surprise.
+                failures.Add("Mqtt:Tls has certificate files set but Mqtt:Tls:Enabled is false: set it to true, or remove the files.");
+            }
+
+            return;
+        }
+
+        if (embedded)
+        {
+            failures.Add("Mqtt:Tls:Enabled is true but Mqtt:Mode is embedded: TLS applies to an external broker only.");
+        }
+
+        CheckFile(failures, "Mqtt:Tls:CaFile", tls.CaFile, required: false);
+        CheckFile(failures, "Mqtt:Tls:ClientCert", tls.ClientCert, required: false);
+        var pfx = IsPfx(tls.ClientCert);
+        if (!string.IsNullOrWhiteSpace(tls.ClientCert) && !pfx)
+        {
+            CheckFile(failures, "Mqtt:Tls:ClientKey", tls.ClientKey, required: true);
+        }
+
+        if (string.IsNullOrWhiteSpace(tls.ClientCert) && !string.IsNullOrWhiteSpace(tls.ClientKey))
+        {
+            failures.Add("Mqtt:Tls:ClientKey is set but Mqtt:Tls:ClientCert is empty.");
+        }
+    }
+
+    internal static bool IsPfx(string? path) =>
+        path is not null && (path.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".p12", StringComparison.OrdinalIgnoreCase));
+
+    private static void CheckFile(List<string> failures, string key, string? path, bool required)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            if (required)
+            {
+                failures.Add($"{key} is empty: a PEM client certificate needs its private key file.");
+            }
+
+            return;
+        }
+
+        if (!File.Exists(path))
+        {
+            failures.Add($"{key}: file '{path}' does not exist (or SemEdge may not read it).");
+        }
+    }
+
+    private static void CheckPort(List<string> failures, string key, int port)
+    {
+        if (port is < 1 or > 65535)
+        {
+            failures.Add($"{key} is {port}: use a TCP port from 1 to 65535.");
+        }
+    }
+
+    private static void CheckTopicSegment(List<string> failures, string key, string value)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            failures.Add($"{key} is '{value}': use letters, digits, '-', '_' or '.' only (it becomes part of MQTT topics).");
+        }
+    }
+
+    private static void CheckTopicPrefix(List<string> failures, string value)
+    {
+        var segments = value?.Split('/') ?? [];
+        if (string.IsNullOrWhiteSpace(value) || segments.Any(s => s.Length == 0 || s.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))))
+        {
+            failures.Add($"Mqtt:TopicPrefix is '{value}': use segments of letters, digits, '-', '_' or '.', separated by '/', no wildcards.");
+        }
+    }
+}

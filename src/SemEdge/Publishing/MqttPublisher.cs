@@ -1,0 +1,379 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Protocol;
+using SemEdge.Decision;
+using SemEdge.Hosting;
+
+namespace SemEdge.Publishing;
+
+/// <summary>
+/// Drains the <see cref="VerdictOutbox"/> to the broker in seq order (QoS 1; an entry is marked sent only after
+/// the broker's PUBACK: at-least-once) and keeps the line informed. Topics under <c>{prefix}/{nodeId}/</c>:
+/// <c>status</c> retained <c>online</c> on every (re)connect, last will <c>offline</c> (retained);
+/// <c>verdict</c> see <see cref="VerdictPayload"/>, <c>replay:true</c> for entries that were already in the
+/// outbox when the connection came up (they waited across an outage or a restart); <c>heartbeat</c> every
+/// Mqtt:HeartbeatSeconds with the <see cref="PipelineCounters"/>, uptime and outbox depth; <c>model</c>
+/// retained, set by <see cref="AnnounceModel"/> and republished on every reconnect.
+/// <para>MQTTnet 5 has no managed client, so reconnection is this loop's job: exponential back-off between
+/// Mqtt:ReconnectMinSeconds and Mqtt:ReconnectMaxSeconds, driven from <see cref="ExecuteAsync"/>; the
+/// Disconnected event only wakes the loop.</para>
+/// </summary>
+public sealed class MqttPublisher : BackgroundService
+{
+    private const string StatusLeaf = "status";
+    private const string VerdictLeaf = "verdict";
+    private const string HeartbeatLeaf = "heartbeat";
+    private const string ModelLeaf = "model";
+
+    private readonly MqttOptions _options;
+    private readonly VerdictOutbox _outbox;
+    private readonly PipelineCounters _counters;
+    private readonly TimeProvider _time;
+    private readonly ILogger<MqttPublisher> _logger;
+    private readonly IMqttClient _client;
+    private readonly long _startedAt;
+    private readonly Lock _modelLock = new();
+    private ModelAnnouncement? _model;
+    private bool _modelDirty;
+    private TaskCompletionSource _modelSignal = NewSignal();
+    private TaskCompletionSource _connectionLost = NewSignal();
+    private long _lastSeqAtConnect;
+
+    public MqttPublisher(
+        IOptions<MqttOptions> options,
+        VerdictOutbox outbox,
+        PipelineCounters counters,
+        TimeProvider time,
+        ILogger<MqttPublisher> logger)
+    {
+        _options = options.Value;
+        _outbox = outbox;
+        _counters = counters;
+        _time = time;
+        _logger = logger;
+        _startedAt = time.GetTimestamp();
+        _client = new MqttClientFactory().CreateMqttClient();
+        _client.DisconnectedAsync += OnDisconnectedAsync;
+    }
+
+    /// <summary>True while connected to the broker.</summary>
+    public bool IsConnected => _client.IsConnected;
+
+    /// <summary>Sets the retained <c>model</c> message; published now if connected, and on every reconnect.</summary>
+    public void AnnounceModel(ModelAnnouncement announcement)
+    {
+        ArgumentNullException.ThrowIfNull(announcement);
+        lock (_modelLock)
+        {
+            _model = announcement;
+            _modelDirty = true;
+            var fired = _modelSignal;
+            _modelSignal = NewSignal();
+            fired.TrySetResult();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _client.DisconnectedAsync -= OnDisconnectedAsync;
+        _client.Dispose();
+        base.Dispose();
+    }
+
+    internal static byte[] HeartbeatPayload(PipelineCounters counters, TimeSpan uptime, int outboxDepth, long outboxBytes, DateTimeOffset now)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("ts", now.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+            json.WriteNumber("uptimeS", Math.Round(uptime.TotalSeconds, 1));
+            json.WriteNumber("claimed", counters.Claimed);
+            json.WriteNumber("inspected", counters.Inspected);
+            json.WriteNumber("passed", counters.Passed);
+            json.WriteNumber("rejected", counters.Rejected);
+            json.WriteNumber("reviewed", counters.Reviewed);
+            json.WriteNumber("quarantined", counters.Quarantined);
+            json.WriteNumber("published", counters.Published);
+            json.WriteNumber("outboxDepth", outboxDepth);
+            json.WriteNumber("outboxBytes", outboxBytes);
+            json.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    internal static byte[] ModelPayload(ModelAnnouncement model)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("id", model.Id);
+            json.WriteString("version", model.Version);
+            json.WriteString("sha", model.Sha);
+            json.WriteString("provider", model.Provider);
+            json.WriteStartArray("classes");
+            foreach (var label in model.Classes)
+            {
+                json.WriteStringValue(label);
+            }
+
+            json.WriteEndArray();
+            if (model.ScreenId is null)
+            {
+                json.WriteNull("screen");
+            }
+            else
+            {
+                json.WriteString("screen", model.ScreenId);
+            }
+
+            json.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var (host, port) = BrokerClientOptions.Endpoint(_options);
+        var clientOptions = BrokerClientOptions.Create(_options, _logger);
+        var minBackoff = TimeSpan.FromSeconds(_options.ReconnectMinSeconds);
+        var maxBackoff = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds);
+        var backoff = minBackoff;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    _connectionLost = NewSignal();
+                    await _client.ConnectAsync(clientOptions, stoppingToken).ConfigureAwait(false);
+                    _lastSeqAtConnect = _outbox.LastSeq;
+                    await PublishAsync(StatusLeaf, Encoding.ASCII.GetBytes(BrokerClientOptions.Online), retain: true, stoppingToken).ConfigureAwait(false);
+                    _logger.LogInformation(
+                        "Connected to MQTT broker {Host}:{Port} as {ClientId}; {Pending} verdict(s) waiting in the outbox",
+                        host, port, _options.EffectiveClientId, _outbox.PendingCount);
+                    backoff = minBackoff;
+                    await RunConnectedAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    _logger.LogWarning(
+                        "MQTT broker {Host}:{Port} unavailable ({Reason}); {Pending} verdict(s) kept in the outbox, retrying in {Delay} ms",
+                        host, port, ex.GetBaseException().Message, _outbox.PendingCount, (long)backoff.TotalMilliseconds);
+                }
+
+                await AbandonConnectionAsync().ConfigureAwait(false);
+                try
+                {
+                    await Task.Delay(backoff, _time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, maxBackoff.Ticks));
+            }
+        }
+        finally
+        {
+            await GoOfflineAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static bool Acknowledged(MqttClientPublishResult result) =>
+        result.ReasonCode is MqttClientPublishReasonCode.Success or MqttClientPublishReasonCode.NoMatchingSubscribers;
+
+    private async Task RunConnectedAsync(CancellationToken stoppingToken)
+    {
+        var heartbeatInterval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
+        var nextHeartbeat = _time.GetUtcNow();
+        PublishModelOnReconnect();
+        var replaying = _outbox.PendingCount;
+        if (replaying > 0)
+        {
+            _logger.LogInformation("Replaying {Count} verdict(s) from the outbox, oldest first", replaying);
+        }
+
+        while (true)
+        {
+            stoppingToken.ThrowIfCancellationRequested();
+            if (!_client.IsConnected || _connectionLost.Task.IsCompleted)
+            {
+                throw new InvalidOperationException("connection lost");
+            }
+
+            await PublishModelIfChangedAsync(stoppingToken).ConfigureAwait(false);
+
+            var now = _time.GetUtcNow();
+            if (now >= nextHeartbeat)
+            {
+                await PublishAsync(
+                    HeartbeatLeaf,
+                    HeartbeatPayload(_counters, _time.GetElapsedTime(_startedAt), _outbox.PendingCount, _outbox.SizeBytes, now),
+                    retain: false,
+                    stoppingToken).ConfigureAwait(false);
+                nextHeartbeat = now + heartbeatInterval;
+            }
+
+            if (_outbox.TryPeekPending(out var verdict))
+            {
+                await PublishVerdictAsync(verdict, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+
+            using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            Task modelChanged;
+            lock (_modelLock)
+            {
+                modelChanged = _modelDirty ? Task.CompletedTask : _modelSignal.Task;
+            }
+
+            var delay = nextHeartbeat - _time.GetUtcNow();
+            await Task.WhenAny(
+                _outbox.WaitForPendingAsync(wake.Token),
+                Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, _time, wake.Token),
+                modelChanged,
+                _connectionLost.Task).ConfigureAwait(false);
+            await wake.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task PublishVerdictAsync(Verdict verdict, CancellationToken cancellationToken)
+    {
+        var replay = verdict.Seq <= _lastSeqAtConnect;
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(_options.Topic(VerdictLeaf))
+            .WithPayload(VerdictPayload.Serialize(verdict, replay))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build();
+        var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+        if (!Acknowledged(result))
+        {
+            throw new InvalidOperationException(
+                $"broker refused verdict seq {verdict.Seq}: {result.ReasonCode} {result.ReasonString}");
+        }
+
+        // Durable before counting: a crash between PUBACK and here means one duplicate, never a loss.
+        await _outbox.MarkSentAsync(verdict.Seq, CancellationToken.None).ConfigureAwait(false);
+        _counters.CountPublished();
+        _logger.LogDebug("Published verdict seq {Seq} for {Image} (replay {Replay})", verdict.Seq, verdict.Image, replay);
+    }
+
+    private void PublishModelOnReconnect()
+    {
+        lock (_modelLock)
+        {
+            _modelDirty = _model is not null;
+        }
+    }
+
+    private async Task PublishModelIfChangedAsync(CancellationToken cancellationToken)
+    {
+        ModelAnnouncement? model;
+        lock (_modelLock)
+        {
+            model = _modelDirty ? _model : null;
+        }
+
+        if (model is null)
+        {
+            return;
+        }
+
+        await PublishAsync(ModelLeaf, ModelPayload(model), retain: true, cancellationToken).ConfigureAwait(false);
+        lock (_modelLock)
+        {
+            // A newer announcement that arrived meanwhile stays dirty and goes out next.
+            if (ReferenceEquals(model, _model))
+            {
+                _modelDirty = false;
+            }
+        }
+
+        _logger.LogInformation("Announced model {ModelId} {Version} ({Sha}) on {Provider}", model.Id, model.Version, model.Sha, model.Provider);
+    }
+
+    private async Task PublishAsync(string leaf, byte[] payload, bool retain, CancellationToken cancellationToken)
+    {
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(_options.Topic(leaf))
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(leaf == HeartbeatLeaf ? MqttQualityOfServiceLevel.AtMostOnce : MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag(retain)
+            .Build();
+        var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+        if (!Acknowledged(result))
+        {
+            throw new InvalidOperationException($"broker refused {leaf}: {result.ReasonCode} {result.ReasonString}");
+        }
+    }
+
+    private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)
+    {
+        // Only wake the loop: reconnecting from inside the event would race the loop and MQTTnet's own state.
+        if (e.ClientWasConnected)
+        {
+            _connectionLost.TrySetResult();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task AbandonConnectionAsync()
+    {
+        if (!_client.IsConnected)
+        {
+            return;
+        }
+
+        try
+        {
+            // Abnormal on purpose: the broker then publishes the last will, which is the truth.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(_options.OperationTimeoutSeconds));
+            await _client.DisconnectAsync(
+                new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.DisconnectWithWillMessage).Build(),
+                timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogDebug(ex, "Dropping a broken MQTT connection failed");
+        }
+    }
+
+    private async Task GoOfflineAsync()
+    {
+        if (!_client.IsConnected)
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(_options.OperationTimeoutSeconds));
+            await PublishAsync(StatusLeaf, Encoding.ASCII.GetBytes(BrokerClientOptions.Offline), retain: true, timeout.Token).ConfigureAwait(false);
+            await _client.DisconnectAsync(
+                new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(),
+                timeout.Token).ConfigureAwait(false);
+            _logger.LogInformation("Disconnected from the MQTT broker; status set to offline");
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("Could not say offline to the MQTT broker ({Reason}); its last will does it instead", ex.GetBaseException().Message);
+        }
+    }
+}

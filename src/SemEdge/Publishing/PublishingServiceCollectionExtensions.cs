@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using SemEdge.Hosting;
+
+namespace SemEdge.Publishing;
+
+/// <summary>Composition-root entry for the MQTT side: <c>services.AddPublishing(configuration)</c>.</summary>
+public static class PublishingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="MqttOptions"/> (section "Mqtt") and <see cref="OutboxOptions"/> (section "Outbox"),
+    /// both validated at start; the <see cref="VerdictOutbox"/> singleton; the <see cref="EmbeddedBroker"/>
+    /// (hosted, embedded mode only, started before the publisher); and the <see cref="MqttPublisher"/> (hosted,
+    /// also resolvable as a singleton for <see cref="MqttPublisher.AnnounceModel"/>).
+    /// </summary>
+    public static IServiceCollection AddPublishing(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<OutboxOptions>().Bind(configuration.GetSection(OutboxOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MqttOptions>, MqttOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<PipelineCounters>();
+        services.TryAddSingleton<VerdictOutbox>();
+
+        var mode = configuration.GetSection(MqttOptions.SectionName)[nameof(MqttOptions.Mode)];
+        if (mode is null || string.Equals(mode, MqttOptions.ModeEmbedded, StringComparison.OrdinalIgnoreCase))
+        {
+            services.TryAddSingleton<EmbeddedBroker>();
+            services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+        }
+
+        services.TryAddSingleton<MqttPublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<MqttPublisher>());
+        return services;
+    }
+}

@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SemEdge.Hosting;
+using SemEdge.Publishing;
+
+namespace SemEdge.Tests.Publishing;
+
+public sealed class EmbeddedBrokerTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Subscriber_on_the_embedded_broker_gets_verdicts_status_and_model()
+    {
+        var options = new MqttOptions
+        {
+            Mode = MqttOptions.ModeEmbedded,
+            NodeId = "cell-3",
+            TopicPrefix = "fab/semedge",
+            HeartbeatSeconds = 0.2,
+            ReconnectMinSeconds = 0.05,
+            ReconnectMaxSeconds = 0.2,
+            Embedded = new MqttEmbeddedBrokerOptions { BindAddress = "127.0.0.1", Port = FreePort.Next() },
+        };
+        using var broker = new EmbeddedBroker(Options.Create(options), NullLogger<EmbeddedBroker>.Instance);
+        await broker.StartAsync(default);
+        using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Path }), NullLogger<VerdictOutbox>.Instance);
+        var counters = new PipelineCounters();
+        counters.CountClaimed();
+        using var publisher = new MqttPublisher(Options.Create(options), outbox, counters, TimeProvider.System, NullLogger<MqttPublisher>.Instance);
+        await using var probe = await MqttProbe.ConnectAsync(options.Embedded.Port, "fab/semedge/cell-3/#");
+
+        await publisher.StartAsync(default);
+        await Eventually.TrueAsync(() => publisher.IsConnected, "publisher connected to the embedded broker");
+        publisher.AnnounceModel(new ModelAnnouncement("mnv3s-int8", "3", "0123456789ab", "cpu", ["clean", "bridge"], null));
+        await outbox.AppendAsync(Verdicts.Make("a.tif"), default);
+        await outbox.AppendAsync(Verdicts.Make("b.tif"), default);
+
+        await Eventually.TrueAsync(() => probe.Verdicts().Count == 2, "two verdicts at the subscriber");
+        Assert.Equal([1L, 2], probe.Verdicts().Select(v => v.GetProperty("seq").GetInt64()));
+        Assert.All(probe.Verdicts(), v => Assert.False(v.GetProperty("replay").GetBoolean()));
+        await Eventually.TrueAsync(() => probe.Payloads("status").Contains("online"), "status online");
+        await Eventually.TrueAsync(() => probe.Payloads("model").Count > 0, "model announcement");
+        Assert.Contains("\"id\":\"mnv3s-int8\"", probe.Payloads("model")[^1], StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => probe.Payloads("heartbeat").Count >= 2, "periodic heartbeats");
+        Assert.Contains("\"claimed\":1", probe.Payloads("heartbeat")[^1], StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => counters.Published == 2 && outbox.PendingCount == 0, "both verdicts acknowledged");
+
+        await publisher.StopAsync(default);
+        await Eventually.TrueAsync(() => probe.Payloads("status").LastOrDefault() == "offline", "offline on graceful stop");
+        await broker.StopAsync(default);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using SemEdge.Decision;
+
+namespace SemEdge.Tests.Publishing;
+
+/// <summary>A directory under the system temp folder, removed on dispose.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = Directory.CreateTempSubdirectory("semedge-pub-").FullName;
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A broker still shutting down may hold a file; the temp folder is cleaned by the OS eventually.
+        }
+    }
+}
+
+/// <summary>Logger that keeps every formatted line, so tests can assert what a technician would read.</summary>
+internal sealed class ListLogger<T> : ILogger<T>
+{
+    private readonly ConcurrentQueue<(LogLevel Level, string Message)> _lines = new();
+
+    public IReadOnlyList<(LogLevel Level, string Message)> Lines => [.. _lines];
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        _lines.Enqueue((logLevel, formatter(state, exception)));
+
+    public bool Contains(LogLevel level, string fragment) =>
+        _lines.Any(l => l.Level == level && l.Message.Contains(fragment, StringComparison.Ordinal));
+}
+
+internal static class Verdicts
+{
+    public static Verdict Make(string image, VerdictAction action = VerdictAction.Reject, DateTimeOffset? at = null) => new()
+    {
+        Image = image,
+        Timestamp = at ?? new DateTimeOffset(2026, 11, 23, 10, 0, 0, 123, TimeSpan.Zero),
+        ClassId = 1,
+        Label = "bridge",
+        Confidence = 0.9731f,
+        Action = action,
+        ModelId = "mnv3s-int8",
+        ModelSha = "0123456789ab",
+        Provider = "cpu",
+        LatencyMs = 12.3456,
+    };
+}
+
+internal static class FreePort
+{
+    public static int Next()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+internal static class Eventually
+{
+    /// <summary>Polls until the condition holds; fails with <paramref name="what"/> after the timeout.</summary>
+    public static async Task TrueAsync(Func<bool> condition, string what, double seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out after {seconds} s waiting for: {what}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+}
