@@ -1,0 +1,48 @@
+namespace SemEdge.Actuation;
+
+/// <summary>
+/// Configuration section "Gpio": which driver talks to the lines and where each line is. The driver is chosen
+/// explicitly (libgpiod on the board, simulated on a bench, none to run without lines); there is no fallback.
+/// Reject is required unless the driver is none; Review, Ready and Fault are optional (unset = not wired).
+/// </summary>
+public sealed class GpioOptions
+{
+    public const string SectionName = "Gpio";
+    public const string DriverLibgpiod = "libgpiod";
+    public const string DriverSimulated = "simulated";
+    public const string DriverNone = "none";
+
+    /// <summary>libgpiod | simulated | none.</summary>
+    public string? Driver { get; set; }
+
+    /// <summary>Pulsed for every verdict whose action is reject.</summary>
+    public GpioPulseLineOptions? Reject { get; set; }
+
+    /// <summary>Pulsed for every verdict whose action is review (optional).</summary>
+    public GpioPulseLineOptions? Review { get; set; }
+
+    /// <summary>Held active while the daemon is ready to inspect.</summary>
+    public GpioLineOptions? Ready { get; set; }
+
+    /// <summary>Held active while the daemon reports a fault.</summary>
+    public GpioLineOptions? Fault { get; set; }
+}
+
+/// <summary>One output line: gpiochip number, line offset on that chip, and polarity.</summary>
+public class GpioLineOptions
+{
+    /// <summary>N of /dev/gpiochipN.</summary>
+    public int Chip { get; set; }
+
+    /// <summary>Line offset on the chip; must be set.</summary>
+    public int? Line { get; set; }
+
+    /// <summary>True when the wiring is active-low (the line is driven low to signal).</summary>
+    public bool ActiveLow { get; set; }
+}
+
+/// <summary>An output line that is pulsed rather than held.</summary>
+public sealed class GpioPulseLineOptions : GpioLineOptions
+{
+    public int PulseMs { get; set; } = 50;
+}
