@@ -15,8 +15,9 @@ namespace SemEdge.Publishing;
 /// Drains the <see cref="VerdictOutbox"/> to the broker in seq order (QoS 1; an entry is marked sent only after
 /// the broker's PUBACK: at-least-once) and keeps the line informed. Topics under <c>{prefix}/{nodeId}/</c>:
 /// <c>status</c> retained <c>online</c> on every (re)connect, last will <c>offline</c> (retained);
-/// <c>verdict</c> see <see cref="VerdictPayload"/>, <c>replay:true</c> for entries that were already in the
-/// outbox when the connection came up (they waited across an outage or a restart); <c>heartbeat</c> every
+/// <c>verdict</c> see <see cref="VerdictPayload"/>, <c>replay:true</c> for entries left by a previous run or
+/// already in the outbox when a connection attempt failed or a connection was lost (they waited across an
+/// outage or a restart), <c>replay:false</c> for entries that met a working connection; <c>heartbeat</c> every
 /// Mqtt:HeartbeatSeconds with the <see cref="PipelineCounters"/>, uptime and outbox depth; <c>model</c>
 /// retained, set by <see cref="AnnounceModel"/> and republished on every reconnect.
 /// <para>MQTTnet 5 has no managed client, so reconnection is this loop's job: exponential back-off between
@@ -42,7 +43,7 @@ public sealed class MqttPublisher : BackgroundService
     private bool _modelDirty;
     private TaskCompletionSource _modelSignal = NewSignal();
     private TaskCompletionSource _connectionLost = NewSignal();
-    private long _lastSeqAtConnect;
+    private long _replayThroughSeq;
 
     public MqttPublisher(
         IOptions<MqttOptions> options,
@@ -147,6 +148,7 @@ public sealed class MqttPublisher : BackgroundService
         var minBackoff = TimeSpan.FromSeconds(_options.ReconnectMinSeconds);
         var maxBackoff = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds);
         var backoff = minBackoff;
+        _replayThroughSeq = _outbox.RecoveredThroughSeq;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -155,7 +157,6 @@ public sealed class MqttPublisher : BackgroundService
                 {
                     _connectionLost = NewSignal();
                     await _client.ConnectAsync(clientOptions, stoppingToken).ConfigureAwait(false);
-                    _lastSeqAtConnect = _outbox.LastSeq;
                     await PublishAsync(StatusLeaf, Encoding.ASCII.GetBytes(BrokerClientOptions.Online), retain: true, stoppingToken).ConfigureAwait(false);
                     _logger.LogInformation(
                         "Connected to MQTT broker {Host}:{Port} as {ClientId}; {Pending} verdict(s) waiting in the outbox",
@@ -169,6 +170,8 @@ public sealed class MqttPublisher : BackgroundService
                 }
                 catch (Exception ex)
                 {
+                    // Everything in the outbox now has waited through broker trouble: it goes out as a replay.
+                    _replayThroughSeq = Math.Max(_replayThroughSeq, _outbox.LastSeq);
                     _logger.LogWarning(
                         "MQTT broker {Host}:{Port} unavailable ({Reason}); {Pending} verdict(s) kept in the outbox, retrying in {Delay} ms",
                         host, port, ex.GetBaseException().Message, _outbox.PendingCount, (long)backoff.TotalMilliseconds);
@@ -255,7 +258,7 @@ public sealed class MqttPublisher : BackgroundService
 
     private async Task PublishVerdictAsync(Verdict verdict, CancellationToken cancellationToken)
     {
-        var replay = verdict.Seq <= _lastSeqAtConnect;
+        var replay = verdict.Seq <= _replayThroughSeq;
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(_options.Topic(VerdictLeaf))
             .WithPayload(VerdictPayload.Serialize(verdict, replay))

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SemEdge.Hosting;
+using SemEdge.Publishing;
+
+namespace SemEdge.Tests.Publishing;
+
+/// <summary>
+/// mosquitto on a TLS listener that also demands a client certificate, with a throwaway CA, server and client
+/// certificates made by openssl for this test.
+/// </summary>
+public sealed class MqttTlsTests : IAsyncLifetime
+{
+    private readonly TempDir _dir = new();
+    private Mosquitto _broker = null!;
+
+    public async Task InitializeAsync()
+    {
+        await OpenSsl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=SemEdge Test CA");
+        await OpenSsl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=Some Other CA");
+        File.WriteAllText(_dir.File("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+        await Sign("server", "/CN=localhost", "server.ext");
+        await Sign("client", "/CN=semedge-cell-7", null);
+        _broker = await Mosquitto.StartAsync(_dir.Path, $"""
+            cafile {_dir.File("ca.crt")}
+            certfile {_dir.File("server.crt")}
+            keyfile {_dir.File("server.key")}
+            require_certificate true
+            """);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _broker.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task Tls_with_the_right_ca_and_a_client_certificate_delivers_verdicts()
+    {
+        using var outbox = OpenOutbox("good");
+        using var publisher = Publisher(Tls("ca.crt"), outbox, NullLogger<MqttPublisher>.Instance);
+        await publisher.StartAsync(default);
+        try
+        {
+            await Eventually.TrueAsync(() => publisher.IsConnected, "TLS connection with the test CA");
+            await outbox.AppendAsync(Verdicts.Make("tls.tif"), default);
+            await Eventually.TrueAsync(() => outbox.PendingCount == 0, "verdict acknowledged over TLS");
+        }
+        finally
+        {
+            await publisher.StopAsync(default);
+        }
+    }
+
+    [Fact]
+    public async Task Tls_with_a_wrong_ca_never_connects_and_says_why()
+    {
+        using var outbox = OpenOutbox("bad");
+        var logger = new ListLogger<MqttPublisher>();
+        using var publisher = Publisher(Tls("other-ca.crt"), outbox, logger);
+        await publisher.StartAsync(default);
+        try
+        {
+            await Eventually.TrueAsync(
+                () => logger.Contains(LogLevel.Error, $"is not trusted by the CA in {_dir.File("other-ca.crt")}"),
+                "a log line naming the CA file");
+            await outbox.AppendAsync(Verdicts.Make("kept.tif"), default);
+            await Task.Delay(500);
+            Assert.False(publisher.IsConnected);
+            Assert.Equal(1, outbox.PendingCount);
+        }
+        finally
+        {
+            await publisher.StopAsync(default);
+        }
+    }
+
+    private MqttOptions Tls(string caFile) => new()
+    {
+        Mode = MqttOptions.ModeExternal,
+        Host = "127.0.0.1",
+        Port = _broker.Port,
+        NodeId = "cell-7",
+        ReconnectMinSeconds = 0.05,
+        ReconnectMaxSeconds = 0.2,
+        OperationTimeoutSeconds = 5,
+        Tls = new MqttTlsOptions
+        {
+            Enabled = true,
+            CaFile = _dir.File(caFile),
+            ClientCert = _dir.File("client.crt"),
+            ClientKey = _dir.File("client.key"),
+        },
+    };
+
+    private VerdictOutbox OpenOutbox(string name) =>
+        new(Options.Create(new OutboxOptions { Path = _dir.File(name) }), NullLogger<VerdictOutbox>.Instance);
+
+    private static MqttPublisher Publisher(MqttOptions options, VerdictOutbox outbox, ILogger<MqttPublisher> logger)
+    {
+        Assert.True(new MqttOptionsValidator().Validate(null, options).Succeeded);
+        return new MqttPublisher(Options.Create(options), outbox, new PipelineCounters(), TimeProvider.System, logger);
+    }
+
+    private async Task Sign(string name, string subject, string? extensions)
+    {
+        await OpenSsl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", $"{name}.key", "-out", $"{name}.csr", "-subj", subject);
+        string[] sign = ["x509", "-req", "-in", $"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", $"{name}.crt", "-days", "2"];
+        await OpenSsl(extensions is null ? sign : [.. sign, "-extfile", extensions]);
+    }
+
+    private async Task OpenSsl(params string[] args)
+    {
+        var info = new ProcessStartInfo("openssl", args)
+        {
+            WorkingDirectory = _dir.Path,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var process = Process.Start(info)!;
+        var error = process.StandardError.ReadToEndAsync();
+        _ = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"openssl {string.Join(' ', args)} failed: {await error}");
+    }
+}
