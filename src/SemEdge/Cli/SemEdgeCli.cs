@@ -17,6 +17,7 @@ public static class SemEdgeCli
         var root = new RootCommand("SemEdge: SEM wafer-defect inspection at the edge.");
         // One line per subcommand; each command lives in its own file under Cli/.
         root.Subcommands.Add(SynthCommand.Create());
+        root.Subcommands.Add(ParityCommand.Create());
         return root;
     }
 
@@ -32,7 +33,8 @@ public static class SemEdgeCli
 
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration(), cancellationToken);
+            // Without this, System.CommandLine prints its own trace for UsageException instead of the one-line message.
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancellationToken);
         }
         catch (UsageException ex)
         {

@@ -1,0 +1,68 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace SemEdge.Toolchain.Evaluation;
+
+internal sealed record ParityCaseResult(int Case, float MaxAbsDiff, int ReferenceTop1, int ModelTop1);
+
+internal sealed record ParityResult(IReadOnlyList<ParityCaseResult> Cases, float Tolerance)
+{
+    public float MaxAbsDiff => Cases.Max(c => c.MaxAbsDiff);
+
+    public bool Passed => MaxAbsDiff <= Tolerance;
+}
+
+/// <summary>Runs a parity reference's inputs through ONNX Runtime and compares with the reference logits.</summary>
+internal static class ParityCheck
+{
+    public static ParityResult Run(string modelPath, ParityReference reference, float tolerance, CancellationToken cancellationToken)
+    {
+        // Default (full) optimisation: the graph as the runtime will execute it.
+        using var session = new InferenceSession(modelPath);
+        if (session.InputNames.Count != 1 || session.OutputNames.Count < 1)
+        {
+            throw new InvalidDataException($"{modelPath}: expected one input and a logits output");
+        }
+
+        var shape = reference.InputShape.ToArray();
+        var results = new List<ParityCaseResult>();
+        using var runOptions = new RunOptions();
+        for (var i = 0; i < reference.Cases.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var expected = reference.Cases[i].Logits;
+            using var input = OrtValue.CreateTensorValueFromMemory(reference.Cases[i].Input.ToArray(), shape);
+            using var outputs = session.Run(runOptions, [session.InputNames[0]], [input], [session.OutputNames[0]]);
+            var actual = outputs[0].GetTensorDataAsSpan<float>();
+            if (actual.Length != expected.Count)
+            {
+                throw new InvalidDataException($"case {i}: the model gives {actual.Length} logits, the reference {expected.Count}");
+            }
+
+            var max = 0f;
+            for (var k = 0; k < actual.Length; k++)
+            {
+                // NaN on either side must fail, so compare with a form where NaN propagates to the maximum.
+                var d = Math.Abs(actual[k] - expected[k]);
+                max = float.IsNaN(d) ? float.PositiveInfinity : Math.Max(max, d);
+            }
+
+            results.Add(new ParityCaseResult(i, max, ArgMax(expected), ArgMax(actual.ToArray())));
+        }
+
+        return new ParityResult(results, tolerance);
+    }
+
+    private static int ArgMax(IReadOnlyList<float> values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Count; i++)
+        {
+            if (values[i] > values[best])
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+}

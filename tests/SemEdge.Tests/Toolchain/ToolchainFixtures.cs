@@ -1,0 +1,52 @@
+
+namespace SemEdge.Tests.Toolchain;
+
+/// <summary>Paths to the committed toolchain fixtures (tests/fixtures/toolchain, see make_fixtures.py).</summary>
+internal static class ToolchainFixtures
+{
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Dir => Path.Combine(RepoRoot, "tests", "fixtures", "toolchain");
+
+    public static string Images => Path.Combine(Dir, "images");
+
+    public static string Mnv3 => Path.Combine(Dir, "mnv3.onnx");
+
+    public static string Plain => Path.Combine(Dir, "plain.onnx");
+
+    public static readonly long[] InputShape = [1, 1, 128, 128];
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "SemEdge.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("SemEdge.sln not found above the test binaries");
+    }
+}
+
+/// <summary>A temporary folder deleted with the test.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir() => Directory.CreateDirectory(Path);
+
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "semedge-test-" + Guid.NewGuid().ToString("N"));
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
