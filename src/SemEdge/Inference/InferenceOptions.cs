@@ -1,0 +1,92 @@
+using Microsoft.Extensions.Options;
+using SemEdge.Imaging;
+using SemEdge.Inference.Accelerators;
+
+namespace SemEdge.Inference;
+
+/// <summary>The models and how to run them (config section "Inference").</summary>
+public sealed class InferenceOptions
+{
+    public const string SectionName = "Inference";
+
+    /// <summary>Classifier manifest; null means the shipped <c>models/classifier.int8.json</c>.</summary>
+    public string? ClassifierManifest { get; set; }
+
+    /// <summary>Optional clean-vs-defect screen manifest; when set, the classifier runs only on likely defects.</summary>
+    public string? ScreenManifest { get; set; }
+
+    /// <summary>ONNX Runtime intra-op threads per model (the i.MX 8M Plus has 4 cores).</summary>
+    public int Threads { get; set; } = 2;
+
+    /// <summary><c>auto</c>, <c>cpu</c>, <c>vsinpu</c>, <c>nnapi</c> or <c>vsinpu-legacy</c>.</summary>
+    public string Accelerator { get; set; } = "cpu";
+
+    /// <summary>Fail start-up when the accelerator cannot be used, instead of running on the CPU.</summary>
+    public bool AcceleratorRequired { get; set; }
+
+    /// <summary>The vendor's libonnxruntime.so (e.g. <c>/usr/lib/libonnxruntime.so</c> on the board's BSP).</summary>
+    public string? VendorLibraryPath { get; set; }
+
+    /// <summary>NPU compiled-graph cache folder, so the long first compile is paid once.</summary>
+    public string? GraphCacheDir { get; set; } = "/var/cache/semedge/npu";
+
+    /// <summary>Images declaring more pixels than this are refused before decoding (decompression-bomb guard).</summary>
+    public long MaxPixels { get; set; } = ImageDecoder.DefaultMaxPixels;
+
+    internal AcceleratorSettings ToAcceleratorSettings() => new()
+    {
+        Kind = Accelerator,
+        Required = AcceleratorRequired,
+        VendorLibraryPath = VendorLibraryPath,
+        GraphCacheDir = GraphCacheDir,
+    };
+}
+
+/// <summary>Start-up checks for <see cref="InferenceOptions"/>, worded for the technician editing the config.</summary>
+public sealed class InferenceOptionsValidator : IValidateOptions<InferenceOptions>
+{
+    public ValidateOptionsResult Validate(string? name, InferenceOptions options)
+    {
+        var errors = new List<string>();
+        if (options.Threads is < 1 or > 64)
+        {
+            errors.Add($"Inference:Threads is {options.Threads}; use 1 to 64 (the board has 4 cores).");
+        }
+
+        if (!Accelerators.Accelerator.Kinds.Contains(options.Accelerator))
+        {
+            errors.Add($"Inference:Accelerator '{options.Accelerator}' is unknown; use one of {string.Join(", ", Accelerators.Accelerator.Kinds)}.");
+        }
+
+        if (options.AcceleratorRequired && options.Accelerator == "cpu")
+        {
+            errors.Add("Inference:AcceleratorRequired is true but Inference:Accelerator is 'cpu'; name the NPU provider or 'auto'.");
+        }
+
+        if (options.MaxPixels < 1)
+        {
+            errors.Add($"Inference:MaxPixels is {options.MaxPixels}; it must be a positive pixel count (e.g. 67108864).");
+        }
+
+        CheckFile(options.ClassifierManifest, "Inference:ClassifierManifest", errors);
+        CheckFile(options.ScreenManifest, "Inference:ScreenManifest", errors);
+        if (options.VendorLibraryPath is { } vendor && !File.Exists(vendor))
+        {
+            // Not fatal unless the accelerator is required: the hook logs it and falls back to the CPU.
+            if (options.AcceleratorRequired)
+            {
+                errors.Add($"Inference:VendorLibraryPath {vendor} does not exist and the accelerator is required.");
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void CheckFile(string? path, string key, List<string> errors)
+    {
+        if (path is not null && !File.Exists(path))
+        {
+            errors.Add($"{key}: the manifest {Path.GetFullPath(path)} does not exist.");
+        }
+    }
+}
