@@ -1,0 +1,29 @@
+using SemEdge.Decision;
+using SemEdge.Publishing;
+
+namespace SemEdge.Hosting;
+
+/// <summary>
+/// The inference core as the pipeline sees it: one image file in, one verdict out (decode, preprocess, screen,
+/// classify, decide). One instance is one loaded model set; a hot swap replaces the instance, never its insides.
+/// Used by one pipeline worker at a time.
+/// </summary>
+public interface IInspector : IDisposable
+{
+    /// <summary>What the retained MQTT <c>model</c> topic says about the models deciding.</summary>
+    ModelAnnouncement Announcement { get; }
+
+    /// <summary>Inspects <paramref name="path"/>; the verdict names the image <paramref name="imageName"/>, Seq unset.</summary>
+    /// <exception cref="Imaging.ImageRejectedException">The file is not an image this inspector can read.</exception>
+    Verdict Inspect(string path, string imageName);
+}
+
+/// <summary>Loads, verifies and warms a model set; the hot swap calls it for every candidate.</summary>
+public interface IInspectorLoader
+{
+    /// <exception cref="Inference.ModelLoadException">The models fail verification; nothing is left loaded.</exception>
+    IInspector Load(ModelSelection selection);
+}
+
+/// <summary>The manifests a model set is built from; <see cref="ScreenManifest"/> null means no cascade.</summary>
+public sealed record ModelSelection(string ClassifierManifest, string? ScreenManifest);

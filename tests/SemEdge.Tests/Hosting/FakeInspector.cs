@@ -1,0 +1,58 @@
+using SemEdge.Decision;
+using SemEdge.Hosting;
+using SemEdge.Inference;
+using SemEdge.Publishing;
+
+namespace SemEdge.Tests.Hosting;
+
+/// <summary>
+/// An inspector seam double: answers every image with one label, optionally holding each inspection until the
+/// test releases it (a hung inference, or an inspection to keep in flight across a swap).
+/// </summary>
+internal sealed class FakeInspector(string version, SemaphoreSlim? gate = null) : IInspector
+{
+    private int _inspections;
+
+    public ModelAnnouncement Announcement { get; } = new("fake-classifier", version, "fake00000000", "cpu", ["clean", "bridge"], null);
+
+    public bool Disposed { get; private set; }
+
+    public int Inspections => Volatile.Read(ref _inspections);
+
+    public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Verdict Inspect(string path, string imageName)
+    {
+        ObjectDisposedException.ThrowIf(Disposed, this);
+        Interlocked.Increment(ref _inspections);
+        Entered.TrySetResult();
+        gate?.Wait(TimeSpan.FromSeconds(30));
+        ObjectDisposedException.ThrowIf(Disposed, this);
+        return new Verdict
+        {
+            Image = imageName,
+            Timestamp = DateTimeOffset.UtcNow,
+            ClassId = 1,
+            Label = "bridge",
+            Confidence = 0.9f,
+            Action = VerdictAction.Reject,
+            ModelId = Announcement.Id,
+            ModelSha = Announcement.Sha,
+            Provider = "cpu",
+            LatencyMs = 1,
+        };
+    }
+
+    public void Dispose() => Disposed = true;
+}
+
+/// <summary>Hands out prepared inspectors in order; a manifest path containing "bad" fails verification.</summary>
+internal sealed class FakeInspectorLoader(params IInspector[] inspectors) : IInspectorLoader
+{
+    private int _next;
+
+    public IInspector Load(ModelSelection selection) =>
+        selection.ClassifierManifest.Contains("bad", StringComparison.Ordinal)
+            ? throw new ModelLoadException($"{selection.ClassifierManifest}: sha256 mismatch")
+            : inspectors[Interlocked.Increment(ref _next) - 1];
+}
