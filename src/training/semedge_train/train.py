@@ -247,12 +247,13 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(y_train) // cfg.batch_size)
-    total_steps = cfg.epochs * steps_per_epoch
-    warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(total_steps - 1, 0))
+    planned_epochs = cfg.epochs
+    warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(cfg.epochs * steps_per_epoch - 1, 0))
 
     def lr_factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / (warmup + 1)
+        total_steps = planned_epochs * steps_per_epoch
         progress = (step - warmup) / max(total_steps - warmup, 1)
         return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
@@ -261,12 +262,15 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     targets = torch.from_numpy(y_train)
     history: list[dict] = []
     best_state, best_key, best_epoch, stale = None, None, 0, 0
-    stop_reason = f"ran all {cfg.epochs} epochs"
-    for epoch in range(1, cfg.epochs + 1):
+    stop_reason = "ran all planned epochs"
+    budget_note = None
+    epoch = 0
+    while epoch < planned_epochs:
+        epoch += 1
         epoch_start = time.time()
         model.train()
         progress = Progress(len(y_train) - len(y_train) % cfg.batch_size if len(y_train) >= cfg.batch_size
-                            else len(y_train), f"{cfg.name} epoch {epoch}/{cfg.epochs}")
+                            else len(y_train), f"{cfg.name} epoch {epoch}/{planned_epochs}")
         total_loss, seen = 0.0, 0
         for index in batches(len(y_train), cfg.batch_size, generator, drop_last=True):
             x = _to_input(cfg.augmentation(images[index], generator), cfg.mean, cfg.std)
@@ -296,8 +300,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
             stop_reason = f"early stop: no val accuracy gain for {cfg.patience} epochs"
             break
         if cfg.max_minutes is not None:
-            elapsed = time.time() - started
-            if elapsed + seconds > cfg.max_minutes * 60:
+            remaining = cfg.max_minutes * 60 - (time.time() - started)
+            if epoch == 1 and remaining < seconds * (planned_epochs - 1):
+                # Shorten the run once, after timing the first epoch, so the cosine schedule still ends at
+                # zero learning rate inside the budget instead of being cut off half-way.
+                fits = max(1, int(remaining // max(seconds, 1e-3)))
+                budget_note = (f"epochs cut from {planned_epochs} to {1 + fits} to fit {cfg.max_minutes:g} min "
+                               f"(first epoch took {seconds:.0f} s)")
+                planned_epochs = 1 + fits
+                log(f"{cfg.name}: {budget_note}")
+            elif remaining < seconds:
                 stop_reason = f"time budget of {cfg.max_minutes:g} min reached"
                 break
     log(f"{cfg.name}: {stop_reason}; best epoch {best_epoch}")
@@ -348,6 +360,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         "dataSeed": cfg.data_seed, "trainSeed": cfg.seed, "data": str(cfg.data),
         "trainImages": int(len(y_train)), "valImages": int(len(y_val)),
         "epochs": len(history), "bestEpoch": best_epoch, "maxEpochs": cfg.epochs, "stop": stop_reason,
+        "timeBudget": budget_note,
         "seconds": round(seconds, 1), "torch": torch.__version__, "python": platform.python_version(),
         "threads": torch.get_num_threads(), "params": params, "arch": arch.to_dict(),
         "optimizer": {"name": "AdamW", "lr": cfg.lr, "weightDecay": cfg.weight_decay, "schedule": "cosine",

@@ -1,0 +1,343 @@
+"""`scripts/train-models`: retrains and ships every model from scratch, one command.
+
+synth (train/val from one seed, test from another seed never used for training) -> train classifier and
+screen (two processes, one core each) -> export FP32 -> `semedge parity` -> `semedge quantize` (INT8 QDQ,
+calibrated on training images) -> `semedge evaluate` (FP32 and INT8, single stage and cascade) -> copy into
+the models folder -> rewrite the model card's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import DEFAULT_CLASSES
+from .export import sha256_file, write_json
+from .modelcard import write_model_card
+
+REPO = Path(__file__).resolve().parents[3]
+SEMEDGE = REPO / "scripts" / "semedge"
+TRAIN_PY = REPO / "src" / "training" / "train.py"
+
+
+@dataclass(frozen=True)
+class Plan:
+    train: int
+    val: int
+    test: int
+    image_size: int
+    classifier_epochs: int
+    screen_epochs: int
+    batch_size: int
+    patience: int
+    calib_per_class: int
+    max_minutes: float | None
+    quick: bool
+
+
+FULL = Plan(train=200, val=40, test=50, image_size=512, classifier_epochs=24, screen_epochs=16, batch_size=64,
+            patience=8, calib_per_class=20, max_minutes=18.0, quick=False)
+# CI smoke run: the whole chain on a handful of small images, one epoch; figures are only checked for sanity.
+QUICK = Plan(train=6, val=4, test=4, image_size=128, classifier_epochs=1, screen_epochs=1, batch_size=16,
+             patience=1, calib_per_class=2, max_minutes=None, quick=True)
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Steps:
+    """Runs and times each step, echoing its output with a prefix; a failing step stops the build."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.timings: dict[str, float] = {}
+        (work / "logs").mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str, command: list[str]) -> tuple[subprocess.Popen, threading.Thread, list[str]]:
+        print(f"==> {name}: {' '.join(str(c) for c in command)}", flush=True)
+        log = open(self.work / "logs" / f"{name}.log", "w")
+        process = subprocess.Popen([str(c) for c in command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        lines: list[str] = []
+
+        def pump() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                log.write(line)
+                log.flush()
+                print(f"[{name}] {line}", end="", flush=True)
+            log.close()
+
+        thread = threading.Thread(target=pump, daemon=True)
+        thread.start()
+        return process, thread, lines
+
+    def finish(self, name: str, started: float, running) -> str:
+        process, thread, lines = running
+        code = process.wait()
+        thread.join()
+        self.timings[name] = round(time.time() - started, 1)
+        if code != 0:
+            raise StepFailed(f"{name} failed with exit code {code} (log: {self.work / 'logs' / (name + '.log')})")
+        return "".join(lines)
+
+    def run(self, name: str, command: list[str]) -> str:
+        started = time.time()
+        return self.finish(name, started, self.start(name, command))
+
+    def run_parallel(self, jobs: dict[str, list[str]]) -> dict[str, str]:
+        started = time.time()
+        running = {name: self.start(name, command) for name, command in jobs.items()}
+        results, errors = {}, []
+        for name, r in running.items():
+            try:
+                results[name] = self.finish(name, started, r)
+            except StepFailed as error:
+                errors.append(str(error))
+        if errors:
+            raise StepFailed("; ".join(errors))
+        return results
+
+
+def _calibration_sample(train_dir: Path, out: Path, per_class: int) -> int:
+    """A fixed, class-balanced sample of training images (the first N of each class by name), flat in one
+    folder, so calibration sees every class and never a test image."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    count = 0
+    for class_dir in sorted(p for p in train_dir.iterdir() if p.is_dir()):
+        for image in sorted(p for p in class_dir.iterdir() if p.is_file())[:per_class]:
+            shutil.copyfile(image, out / f"{class_dir.name}-{image.name}")
+            count += 1
+    return count
+
+
+_DIFF = re.compile(r"max\w*[ _-]*abs\w*[ _-]*diff\w*[^0-9]{0,20}?([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)", re.I)
+
+
+def parse_parity(output: str) -> float | None:
+    match = _DIFF.search(output)
+    return float(match.group(1)) if match else None
+
+
+def _report_json(folder: Path) -> dict:
+    candidates = sorted(folder.glob("*.json"))
+    if not candidates:
+        raise StepFailed(f"{folder}: evaluate wrote no JSON report")
+    preferred = [c for c in candidates if "report" in c.name] or candidates
+    return json.loads(preferred[0].read_text())
+
+
+def _find(report: dict, *names: str):
+    """First value under any of `names`, searched depth-first: the report layout belongs to `semedge
+    evaluate`, and this only needs a handful of headline figures from it."""
+    lowered = {n.lower() for n in names}
+    stack = [report]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.lower() in lowered and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return float(value)
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return None
+
+
+def summarise(reports: dict[str, dict]) -> dict:
+    s: dict = {}
+    for key in ("classifier-fp32", "classifier-int8"):
+        if key in reports:
+            r = reports[key]
+            s[key] = {"accuracy": _find(r, "accuracy"), "macroF1": _find(r, "macroF1", "f1"),
+                      "latencyP50Ms": _find(r, "p50Ms", "latencyP50Ms", "p50"),
+                      "latencyP99Ms": _find(r, "p99Ms", "latencyP99Ms", "p99")}
+    for key in ("screen-fp32", "screen-int8"):
+        if key in reports:
+            r = reports[key]
+            s[key] = {"defectRecall": _find(r, "defectRecall", "recall"),
+                      "cleanPrecision": _find(r, "cleanPrecision"),
+                      "accuracy": _find(r, "accuracy"),
+                      "latencyP50Ms": _find(r, "p50Ms", "latencyP50Ms", "p50")}
+    if "cascade-int8" in reports:
+        r = reports["cascade-int8"].get("cascade", reports["cascade-int8"])
+        s["cascade-int8"] = {"accuracy": _find(r, "cascadeAccuracy", "accuracy"),
+                             "defectRecall": _find(r, "defectRecall", "screenDefectRecall"),
+                             "cleanPrecision": _find(r, "cleanPrecision", "screenCleanPrecision"),
+                             "classifierSpared": _find(r, "classifierSparedFraction", "sparedFraction", "spared")}
+    return s
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="scripts/train-models", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny smoke run (CI): few small images, one epoch")
+    p.add_argument("--out", type=Path, default=REPO / "models", help="where the shipped models go")
+    p.add_argument("--work", type=Path, default=REPO / "artifacts" / "train-models", help="scratch folder")
+    p.add_argument("--seed", type=int, default=20261123, help="synth seed of the train/val data")
+    p.add_argument("--test-seed", type=int, help="synth seed of the test data (default: seed + 1)")
+    p.add_argument("--train", type=int, help="training images per class")
+    p.add_argument("--val", type=int, help="validation images per class")
+    p.add_argument("--test", type=int, help="test images per class")
+    p.add_argument("--epochs", type=int, help="classifier epochs (the screen gets two thirds)")
+    p.add_argument("--max-minutes", type=float, help="time budget of each training run")
+    p.add_argument("--version", default=time.strftime("%Y.%m.%d", time.gmtime()))
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    overrides = {k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v}
+    if args.epochs:
+        overrides.update(classifier_epochs=args.epochs, screen_epochs=max(1, (2 * args.epochs) // 3))
+    if args.max_minutes:
+        overrides["max_minutes"] = args.max_minutes
+    plan = Plan(**{**plan.__dict__, **overrides})
+    test_seed = args.test_seed if args.test_seed is not None else args.seed + 1
+    if test_seed == args.seed:
+        print("train-models: --test-seed must differ from --seed", file=sys.stderr)
+        return 2
+    work = args.work.resolve()
+    # A smoke run must never overwrite the shipped models by accident.
+    out = (args.out if args.out != REPO / "models" or not plan.quick else work / "quick-models").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    steps = Steps(work)
+    try:
+        summary = _build(plan, args, test_seed, work, out, steps)
+    except StepFailed as error:
+        print(f"train-models: {error}", file=sys.stderr)
+        return 1
+    wall = time.time() - started
+    summary["wallSeconds"] = round(wall, 1)
+    write_json(out / "reports" / "summary.json", summary)
+    write_model_card(out, summary)
+    print(f"train-models: done in {wall / 60:.1f} min; models in {out}")
+    print(json.dumps(summary["figures"], indent=2))
+    return 0
+
+
+def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps) -> dict:
+    data, test_data, trained = work / "data", work / "test-data", work / "trained"
+    for folder in (data, test_data, trained, work / "reports"):
+        if folder.exists():
+            shutil.rmtree(folder)
+    size = ["--size", plan.image_size]
+    # Two synth runs: the test images come from a seed that never produced a training or validation image.
+    steps.run_parallel({
+        "synth-train": [SEMEDGE, "synth", "--out", data, "--seed", args.seed, "--train", plan.train,
+                        "--val", plan.val, "--test", 1, *size],
+        "synth-test": [SEMEDGE, "synth", "--out", test_data, "--seed", test_seed, "--train", 1, "--val", 1,
+                       "--test", plan.test, *size],
+    })
+    test_dir = test_data / "test"
+
+    common = ["--data", data, "--out", trained, "--batch-size", plan.batch_size, "--patience", plan.patience,
+              "--threads", 1, "--cache", work / "cache", "--test", test_dir, "--data-seed", args.seed,
+              "--version", args.version]
+    if plan.max_minutes:
+        common += ["--max-minutes", plan.max_minutes]
+    python = sys.executable
+    # One process per model, one thread each: on a small shared CPU two single-threaded runs finish sooner
+    # than one two-threaded run after the other.
+    steps.run_parallel({
+        "train-classifier": [python, TRAIN_PY, "--kind", "classifier", "--epochs", plan.classifier_epochs, *common],
+        "train-screen": [python, TRAIN_PY, "--kind", "screen", "--epochs", plan.screen_epochs, *common],
+    })
+
+    names = ("classifier", "screen")
+    parity = {}
+    for name in names:
+        text = steps.run(f"parity-{name}", [SEMEDGE, "parity", trained / f"{name}.fp32.json",
+                                            "--reference", trained / f"{name}.parity.json"])
+        parity[name] = parse_parity(text)
+
+    calib = work / "calib"
+    calib_count = _calibration_sample(data / "train", calib, plan.calib_per_class)
+    for name in names:
+        steps.run(f"quantize-{name}", [SEMEDGE, "quantize", trained / f"{name}.fp32.onnx", "--calib", calib,
+                                       "--out", trained / f"{name}.int8.onnx",
+                                       "--manifest", trained / f"{name}.fp32.json"])
+        if not (trained / f"{name}.int8.json").exists():
+            raise StepFailed(f"quantize wrote no manifest {name}.int8.json")
+
+    reports_dir = work / "reports"
+    evaluations = {
+        "classifier-fp32": ["classifier.fp32.json"],
+        "classifier-int8": ["classifier.int8.json"],
+        "screen-fp32": ["screen.fp32.json"],
+        "screen-int8": ["screen.int8.json"],
+        "cascade-int8": ["classifier.int8.json", "--screen", trained / "screen.int8.json"],
+    }
+    reports = {}
+    for key, (manifest, *extra) in evaluations.items():
+        folder = reports_dir / key
+        steps.run(f"evaluate-{key}", [SEMEDGE, "evaluate", trained / manifest, "--data", test_dir, *extra,
+                                      "--out", folder])
+        reports[key] = _report_json(folder)
+
+    figures = summarise(reports)
+    sizes = {f.name: f.stat().st_size for name in names for f in (trained / f"{name}.fp32.onnx",
+                                                                    trained / f"{name}.int8.onnx")}
+    training = {}
+    for name in names:
+        m = json.loads((trained / f"{name}.metrics.json").read_text())
+        training[name] = {"params": m["params"], "seconds": m["seconds"], "epochs": len(m["history"]),
+                          "bestEpoch": m["bestEpoch"], "stop": m["stop"], "valAccuracy": m["val"]["accuracy"],
+                          "torchTestAccuracy": (m.get("test") or {}).get("accuracy"),
+                          "defectThreshold": m.get("defectThreshold"), "screenVal": m.get("screenVal")}
+    summary = {
+        "version": args.version, "quick": plan.quick,
+        "data": {"seed": args.seed, "testSeed": test_seed, "imageSize": plan.image_size,
+                 "perClass": {"train": plan.train, "val": plan.val, "test": plan.test},
+                 "classes": list(DEFAULT_CLASSES), "calibrationImages": calib_count},
+        "sizes": sizes, "parityMaxAbsDiff": parity, "training": training, "figures": figures,
+        "stepSeconds": steps.timings, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
+    _ship(trained, reports_dir, out, figures, reports)
+    return summary
+
+
+def _ship(trained: Path, reports_dir: Path, out: Path, figures: dict, reports: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("classifier", "screen"):
+        for fmt in ("int8", "fp32"):
+            manifest_path = trained / f"{name}.{fmt}.json"
+            manifest = json.loads(manifest_path.read_text())
+            onnx_path = trained / manifest["file"]
+            if sha256_file(onnx_path) != manifest["sha256"]:
+                raise StepFailed(f"{manifest_path}: sha256 does not match {onnx_path.name}")
+            key = f"{name}-{fmt}"
+            test_figures = {k: v for k, v in figures.get(key, {}).items() if v is not None}
+            manifest["metrics"] = {**(manifest.get("metrics") or {}),
+                                   **{f"test{k[0].upper()}{k[1:]}": v for k, v in test_figures.items()}}
+            shutil.copyfile(onnx_path, out / onnx_path.name)
+            write_json(out / manifest_path.name, manifest)
+        for suffix in (".pt", ".parity.json"):
+            shutil.copyfile(trained / f"{name}{suffix}", out / f"{name}{suffix}")
+    shipped_reports = out / "reports"
+    if shipped_reports.exists():
+        shutil.rmtree(shipped_reports)
+    shutil.copytree(reports_dir, shipped_reports)
+    (shipped_reports / "training").mkdir(parents=True, exist_ok=True)
+    for name in ("classifier", "screen"):
+        for suffix in (".metrics.json", ".curve.png"):
+            shutil.copyfile(trained / f"{name}{suffix}", shipped_reports / "training" / f"{name}{suffix}")
+    pngs = sorted((shipped_reports / "classifier-int8").glob("*.png"))
+    if not pngs:
+        raise StepFailed("evaluate wrote no confusion-matrix PNG for the INT8 classifier")
+    shutil.copyfile(pngs[0], out / "confusion-matrix.png")

@@ -1,0 +1,56 @@
+import json
+
+from semedge_train import DEFAULT_CLASSES
+from semedge_train.modelcard import write_model_card
+from semedge_train.pipeline import _calibration_sample, parse_parity, summarise
+
+
+def test_parity_output_is_read_in_its_usual_spellings():
+    assert parse_parity("cases 3, max abs diff 1.5e-06 (tolerance 1e-4): ok") == 1.5e-06
+    assert parse_parity("Max absolute difference: 0.00012") == 0.00012
+    assert parse_parity("no figure here") is None
+
+
+def test_summary_takes_headline_figures_from_nested_reports():
+    reports = {
+        "classifier-int8": {"model": "x", "overall": {"accuracy": 0.99, "macroF1": 0.98},
+                            "latency": {"p50Ms": 1.5, "p99Ms": 3.0}},
+        "screen-int8": {"binary": {"defectRecall": 0.997, "cleanPrecision": 0.95}},
+        "cascade-int8": {"cascade": {"accuracy": 0.985, "defectRecall": 1.0, "sparedFraction": 0.08}},
+    }
+    s = summarise(reports)
+    assert s["classifier-int8"] == {"accuracy": 0.99, "macroF1": 0.98, "latencyP50Ms": 1.5, "latencyP99Ms": 3.0}
+    assert s["screen-int8"]["defectRecall"] == 0.997 and s["screen-int8"]["cleanPrecision"] == 0.95
+    assert s["cascade-int8"]["accuracy"] == 0.985 and s["cascade-int8"]["classifierSpared"] == 0.08
+
+
+def test_calibration_sample_is_class_balanced_and_flat(tiny_dataset, tmp_path):
+    count = _calibration_sample(tiny_dataset / "train", tmp_path / "calib", 3)
+    files = sorted(p.name for p in (tmp_path / "calib").iterdir())
+    assert count == 30 == len(files)
+    assert sum(name.startswith("crack-") for name in files) == 3
+
+
+def test_model_card_shows_every_headline_figure(tmp_path):
+    summary = {
+        "version": "2026.11.23", "quick": False, "wallSeconds": 1500.0,
+        "data": {"seed": 1, "testSeed": 2, "imageSize": 512, "perClass": {"train": 200, "val": 40, "test": 50},
+                 "classes": list(DEFAULT_CLASSES), "calibrationImages": 200},
+        "sizes": {"classifier.fp32.onnx": 2_400_000, "classifier.int8.onnx": 700_000,
+                  "screen.fp32.onnx": 600_000, "screen.int8.onnx": 200_000},
+        "parityMaxAbsDiff": {"classifier": 2e-6, "screen": None},
+        "training": {"classifier": {"params": 591514, "epochs": 20, "bestEpoch": 18, "stop": "done",
+                                    "torchTestAccuracy": 0.994},
+                     "screen": {"params": 150634, "epochs": 14, "bestEpoch": 12, "defectThreshold": 0.123}},
+        "figures": {"classifier-fp32": {"accuracy": 0.994}, "classifier-int8": {"accuracy": 0.992},
+                    "screen-int8": {"defectRecall": 0.9978, "cleanPrecision": 0.96},
+                    "cascade-int8": {"accuracy": 0.99}},
+        "stepSeconds": {"train-classifier": 900.0, "train-screen": 500.0},
+        "machine": {"cpus": 2},
+    }
+    text = write_model_card(tmp_path, summary).read_text()
+    for expected in ("99.40 %", "99.20 %", "0.70 MB", "99.78 %", "96.00 %", "-0.20 points", "25.0 min",
+                     "591,514", "0.123", "confusion-matrix.png", "scripts/train-models"):
+        assert expected in text, expected
+    assert "Smoke build" not in text
+    json.dumps(summary)
