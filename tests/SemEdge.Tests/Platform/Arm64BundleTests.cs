@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Xunit.Abstractions;
 
 namespace SemEdge.Tests.Platform;
@@ -41,7 +40,7 @@ public sealed class Arm64BundleTests(Arm64Bundle bundle, ITestOutputHelper outpu
             var fields = line.Split("  ", 3);
             var path = Path.Combine(bundle.Root, fields[2]);
             Assert.Equal(long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), new FileInfo(path).Length);
-            Assert.Equal(fields[0], Convert.ToHexStringLower(await SHA256.HashDataAsync(File.OpenRead(path))));
+            Assert.Equal(fields[0], await FileHash.Sha256HexAsync(path));
             listed.Add(fields[2]);
         }
 

@@ -124,3 +124,12 @@ internal sealed class TempDir : IDisposable
         }
     }
 }
+
+internal static class FileHash
+{
+    public static async Task<string> Sha256HexAsync(string path)
+    {
+        await using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream));
+    }
+}
