@@ -18,6 +18,7 @@ public static class SemEdgeCli
         // One line per subcommand; each command lives in its own file under Cli/.
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(ParityCommand.Create());
+        root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         return root;
     }

@@ -1,3 +1,5 @@
+using SemEdge.Inference;
+using SemEdge.Toolchain.Quantization;
 
 namespace SemEdge.Tests.Toolchain;
 
@@ -15,6 +17,10 @@ internal static class ToolchainFixtures
     public static string Plain => Path.Combine(Dir, "plain.onnx");
 
     public static readonly long[] InputShape = [1, 1, 128, 128];
+
+    /// <summary>The fixture images preprocessed by the runtime's decoder and preprocessor (128x128, mean 0.5, std 0.25).</summary>
+    public static IReadOnlyList<float[]> LoadInputs() =>
+        CalibrationSet.Load(CalibrationSet.FindImages(Images, 1000), new Preprocessing { Width = 128, Height = 128 }, CancellationToken.None).Inputs;
 
     private static string FindRepoRoot()
     {
