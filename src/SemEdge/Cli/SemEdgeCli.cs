@@ -20,6 +20,7 @@ public static class SemEdgeCli
         root.Subcommands.Add(ParityCommand.Create());
         root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(ClassifyCommand.Create());
         return root;
     }
 

@@ -1,0 +1,253 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using SemEdge.Decision;
+using SemEdge.Imaging;
+using SemEdge.Inference;
+using SemEdge.Inference.Accelerators;
+using Spectre.Console;
+
+namespace SemEdge.Cli;
+
+/// <summary><c>semedge classify FILES|DIRS</c>: class, confidence, action, provider and latency per image.</summary>
+internal static class ClassifyCommand
+{
+    /// <summary>File extensions picked up when a folder is given (files named explicitly are always tried).</summary>
+    public static readonly IReadOnlySet<string> ImageExtensions =
+        new HashSet<string>([".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"], StringComparer.OrdinalIgnoreCase);
+
+    public static Command Create()
+    {
+        var command = new Command("classify", "Classify SEM images and show class, confidence, action, provider and latency.");
+        var paths = new Argument<string[]>("PATHS") { Description = "Image files and/or folders of images.", Arity = ArgumentArity.OneOrMore };
+        var json = new Option<bool>("--json") { Description = "One JSON object per line instead of a table." };
+        var model = new Option<string?>("--model") { Description = "Classifier manifest (default: models/classifier.int8.json)." };
+        var screen = new Option<string?>("--screen") { Description = "Screen manifest (default: models/screen.int8.json when present)." };
+        var noScreen = new Option<bool>("--no-screen") { Description = "Run the classifier on every image, even if a screen is shipped." };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 2 };
+        var accelerator = new Option<string>("--accelerator") { Description = "auto, cpu, vsinpu, nnapi or vsinpu-legacy.", DefaultValueFactory = _ => "cpu" };
+        var vendor = new Option<string?>("--vendor-library") { Description = "The vendor's libonnxruntime.so (NPU builds)." };
+        foreach (var option in new Option[] { json, model, screen, noScreen, threads, accelerator, vendor })
+        {
+            command.Options.Add(option);
+        }
+
+        command.Arguments.Add(paths);
+        command.SetAction((parse, ct) =>
+        {
+            var request = new ClassifyRequest(
+                parse.GetValue(paths)!,
+                parse.GetValue(json),
+                new InferenceOptions
+                {
+                    ClassifierManifest = parse.GetValue(model),
+                    ScreenManifest = parse.GetValue(screen),
+                    Threads = parse.GetValue(threads),
+                    Accelerator = parse.GetValue(accelerator)!,
+                    VendorLibraryPath = parse.GetValue(vendor),
+                },
+                parse.GetValue(noScreen));
+            return Task.FromResult(Run(request, Console.Out, Console.Error, ct));
+        });
+        return command;
+    }
+
+    internal sealed record ClassifyRequest(IReadOnlyList<string> Paths, bool Json, InferenceOptions Inference, bool NoScreen);
+
+    internal static int Run(ClassifyRequest request, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var files = ExpandPaths(request.Paths);
+        var inference = WithShippedDefaults(request.Inference, request.NoScreen);
+        var validation = new InferenceOptionsValidator().Validate(null, inference);
+        if (validation.Failed)
+        {
+            throw new UsageException(validation.FailureMessage);
+        }
+
+        Inspector inspector;
+        try
+        {
+            inspector = Inspector.Create(inference, new DecisionOptions());
+        }
+        catch (Exception ex) when (ex is ModelLoadException or AcceleratorUnavailableException or FileNotFoundException)
+        {
+            error.WriteLine($"semedge classify: {ex.Message}");
+            return SemEdgeCli.ExitFailed;
+        }
+
+        using (inspector)
+        {
+            var rejected = 0;
+            var table = request.Json ? null : NewTable();
+            foreach (var file in files)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    var inspection = inspector.InspectFile(file, cancellationToken);
+                    if (request.Json)
+                    {
+                        output.WriteLine(ToJson(file, inspection));
+                    }
+                    else
+                    {
+                        table!.AddRow(Markup.Escape(file), inspection.Label, F(inspection.Confidence, "0.000"),
+                            inspection.Action.ToString().ToLowerInvariant(), inspection.Provider, F(inspection.TotalMs, "0.0"),
+                            Screen(inspection));
+                    }
+                }
+                catch (Exception ex) when (ex is ImageRejectedException or IOException or UnauthorizedAccessException)
+                {
+                    rejected++;
+                    var code = ex is ImageRejectedException r ? r.Code : "unreadable";
+                    if (request.Json)
+                    {
+                        output.WriteLine(ErrorJson(file, code, ex.Message));
+                    }
+                    else
+                    {
+                        table!.AddRow(Markup.Escape(file), $"[red]rejected: {code}[/]", "", "", "", "", Markup.Escape(ex.Message));
+                    }
+                }
+            }
+
+            if (table is not null)
+            {
+                var console = AnsiConsole.Create(new AnsiConsoleSettings
+                {
+                    Out = new AnsiConsoleOutput(output),
+                    Ansi = AnsiSupport.No,
+                    ColorSystem = ColorSystemSupport.NoColors,
+                });
+
+                // Output is often a pipe or a log; do not wrap paths at 80 columns.
+                console.Profile.Width = 200;
+                console.Write(table);
+                console.WriteLine($"{files.Count - rejected} classified, {rejected} rejected; provider {inspector.Provider}; " +
+                    $"model {inspector.Cascade.Classifier.Manifest.Id} ({inspector.Cascade.Classifier.ShortSha})" +
+                    (inspector.Cascade.Screen is { } s ? $", screen {s.Manifest.Id} at P(defect) >= {inspector.Cascade.DefectThreshold:0.###}" : ""));
+            }
+
+            return rejected == 0 ? SemEdgeCli.ExitOk : SemEdgeCli.ExitFailed;
+        }
+    }
+
+    /// <summary>Files named directly, plus the image files of named folders (recursively, sorted).</summary>
+    internal static IReadOnlyList<string> ExpandPaths(IEnumerable<string> paths)
+    {
+        var files = new List<string>();
+        foreach (var path in paths)
+        {
+            if (File.Exists(path))
+            {
+                files.Add(path);
+            }
+            else if (Directory.Exists(path))
+            {
+                files.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
+                    .Where(f => ImageExtensions.Contains(Path.GetExtension(f)))
+                    .Order(StringComparer.Ordinal));
+            }
+            else
+            {
+                throw new UsageException($"'{path}' is neither a file nor a folder");
+            }
+        }
+
+        return files.Count > 0 ? files : throw new UsageException("no image files found in the given paths");
+    }
+
+    /// <summary>Unset manifests become the shipped ones; the screen only when it is shipped.</summary>
+    internal static InferenceOptions WithShippedDefaults(InferenceOptions options, bool noScreen)
+    {
+        string? screen = null;
+        if (!noScreen)
+        {
+            screen = options.ScreenManifest;
+            if (screen is null && options.ClassifierManifest is null && ShippedModels.FindFolder() is { } folder
+                && File.Exists(Path.Combine(folder, ShippedModels.ScreenFile)))
+            {
+                screen = Path.Combine(folder, ShippedModels.ScreenFile);
+            }
+        }
+
+        return new InferenceOptions
+        {
+            ClassifierManifest = options.ClassifierManifest,
+            ScreenManifest = screen,
+            Threads = options.Threads,
+            Accelerator = options.Accelerator,
+            AcceleratorRequired = options.AcceleratorRequired,
+            VendorLibraryPath = options.VendorLibraryPath,
+            GraphCacheDir = options.GraphCacheDir,
+            MaxPixels = options.MaxPixels,
+        };
+    }
+
+    private static Table NewTable()
+    {
+        var table = new Table().Border(TableBorder.Simple);
+        foreach (var column in new[] { "image", "class", "confidence", "action", "provider", "ms", "screen / reason" })
+        {
+            table.AddColumn(column);
+        }
+
+        return table;
+    }
+
+    private static string Screen(Inspection i) =>
+        !i.ScreenRan ? "-" : i.ScreenShortCircuited ? $"clean (P(defect) {F(i.DefectProbability, "0.000")})" : $"defect (P {F(i.DefectProbability, "0.000")})";
+
+    private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+
+    private static string ToJson(string path, Inspection i)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("path", path);
+            w.WriteString("image", i.Image);
+            w.WriteNumber("classId", i.ClassId);
+            w.WriteString("label", i.Label);
+            w.WriteNumber("confidence", Math.Round(i.Confidence, 6));
+            w.WriteString("action", i.Action.ToString().ToLowerInvariant());
+            w.WriteString("provider", i.Provider);
+            w.WriteString("modelId", i.ModelId);
+            w.WriteString("modelSha", i.ModelSha);
+            w.WriteString("format", i.Format.ToString().ToLowerInvariant());
+            w.WriteNumber("width", i.Width);
+            w.WriteNumber("height", i.Height);
+            w.WriteNumber("readMs", Math.Round(i.ReadMs, 3));
+            w.WriteNumber("decodeMs", Math.Round(i.DecodeMs, 3));
+            w.WriteNumber("preprocessMs", Math.Round(i.PreprocessMs, 3));
+            w.WriteNumber("inferenceMs", Math.Round(i.InferenceMs, 3));
+            w.WriteNumber("totalMs", Math.Round(i.TotalMs, 3));
+            w.WriteBoolean("screenRan", i.ScreenRan);
+            w.WriteBoolean("screenShortCircuited", i.ScreenShortCircuited);
+            if (i.ScreenRan)
+            {
+                w.WriteNumber("defectProbability", Math.Round(i.DefectProbability, 6));
+            }
+
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static string ErrorJson(string path, string code, string message)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("path", path);
+            w.WriteString("error", code);
+            w.WriteString("message", message);
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}
