@@ -21,6 +21,7 @@ public static class SemEdgeCli
         root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ClassifyCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
         return root;
     }
 
