@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using SemEdge.Hosting;
 
 namespace SemEdge.Cli;
@@ -60,20 +59,22 @@ internal static class RunCommand
 
         using (host)
         {
+            var problems = DaemonHost.CheckSettings(host.Services);
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems)
+                {
+                    Console.Error.WriteLine($"semedge run: configuration error: {problem}");
+                }
+
+                return SemEdgeCli.ExitUsage;
+            }
+
             // RunAsync disposes the service provider when it returns: take what is read afterwards now.
             var exit = host.Services.GetRequiredService<DaemonExit>();
             try
             {
                 await host.RunAsync(cancellationToken);
-            }
-            catch (OptionsValidationException ex)
-            {
-                foreach (var failure in ex.Failures)
-                {
-                    Console.Error.WriteLine($"semedge run: configuration error: {failure}");
-                }
-
-                return SemEdgeCli.ExitUsage;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

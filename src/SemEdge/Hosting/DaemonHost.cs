@@ -85,6 +85,33 @@ public static class DaemonHost
         return builder.Build();
     }
 
+    /// <summary>
+    /// Runs every start-up check of the settings now, before any service is created, and returns all problems
+    /// in words (empty when the settings are sound). Without this the first options read by a constructor would
+    /// fail alone, wrapped in a stack trace.
+    /// </summary>
+    public static IReadOnlyList<string> CheckSettings(IServiceProvider services)
+    {
+        try
+        {
+            services.GetRequiredService<IStartupValidator>().Validate();
+            return [];
+        }
+        catch (OptionsValidationException ex)
+        {
+            return [.. ex.Failures];
+        }
+        catch (AggregateException ex)
+        {
+            return [.. ex.InnerExceptions.SelectMany(e => e is OptionsValidationException o ? o.Failures : [e.Message])];
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A value that does not convert, e.g. "Failed to convert configuration value at 'Ingest:StableFor'".
+            return [ex.Message];
+        }
+    }
+
     private static void AddInspection(IServiceCollection services, IConfiguration configuration)
     {
         Validated<InferenceOptions, InferenceOptionsValidator>(services, services.AddOptions<InferenceOptions>().Bind(configuration.GetSection(InferenceOptions.SectionName)));
