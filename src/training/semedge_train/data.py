@@ -8,6 +8,7 @@ small CPU than decoding 512x512 files every epoch.
 from __future__ import annotations
 
 import hashlib
+import os
 import math
 import sys
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ def load_split(split_dir: Path, classes: Sequence[str], size: int, cache_dir: Pa
     log(f"{name}: {len(items)} images preprocessed to {size}x{size}")
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
+        tmp = cache_file.with_name(f".{cache_file.stem}.{os.getpid()}.npz")
         np.savez(tmp, images=images, labels=labels)
         tmp.replace(cache_file)
     return Split(name, images, labels, tuple(str(p) for p, _ in items))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import DEFAULT_CLASSES
+from .data import load_split
 from .export import sha256_file, write_json
 from .modelcard import write_model_card
 
@@ -40,15 +41,19 @@ class Plan:
     batch_size: int
     patience: int
     calib_per_class: int
-    max_minutes: float | None
+    budget_minutes: float | None
     quick: bool
 
 
-FULL = Plan(train=200, val=40, test=50, image_size=512, classifier_epochs=24, screen_epochs=16, batch_size=64,
-            patience=8, calib_per_class=20, max_minutes=18.0, quick=False)
+# The shipped build must fit in 30 minutes on a 2-core machine: training gets whatever synth left of the
+# budget, less a reserve for quantizing and evaluating.
+FULL = Plan(train=150, val=32, test=50, image_size=512, classifier_epochs=24, screen_epochs=16, batch_size=64,
+            patience=8, calib_per_class=20, budget_minutes=30.0, quick=False)
 # CI smoke run: the whole chain on a handful of small images, one epoch; figures are only checked for sanity.
 QUICK = Plan(train=6, val=4, test=4, image_size=128, classifier_epochs=1, screen_epochs=1, batch_size=16,
-             patience=1, calib_per_class=2, max_minutes=None, quick=True)
+             patience=1, calib_per_class=2, budget_minutes=None, quick=True)
+RESERVE_MINUTES = 5.0
+STAGES = ("synth", "train", "parity", "quantize", "evaluate")
 
 
 class StepFailed(Exception):
@@ -193,7 +198,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--val", type=int, help="validation images per class")
     p.add_argument("--test", type=int, help="test images per class")
     p.add_argument("--epochs", type=int, help="classifier epochs (the screen gets two thirds)")
-    p.add_argument("--max-minutes", type=float, help="time budget of each training run")
+    p.add_argument("--budget-minutes", type=float, help="time budget of the whole build (default 30; 0: none)")
+    p.add_argument("--from", dest="start", choices=STAGES, default="synth",
+                   help="resume at this stage, reusing the earlier stages' output in --work")
     p.add_argument("--version", default=time.strftime("%Y.%m.%d", time.gmtime()))
     return p.parse_args(argv)
 
@@ -204,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v}
     if args.epochs:
         overrides.update(classifier_epochs=args.epochs, screen_epochs=max(1, (2 * args.epochs) // 3))
-    if args.max_minutes:
-        overrides["max_minutes"] = args.max_minutes
+    if args.budget_minutes is not None:
+        overrides["budget_minutes"] = args.budget_minutes or None
     plan = Plan(**{**plan.__dict__, **overrides})
     test_seed = args.test_seed if args.test_seed is not None else args.seed + 1
     if test_seed == args.seed:
@@ -218,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     steps = Steps(work)
     try:
-        summary = _build(plan, args, test_seed, work, out, steps)
+        summary = _build(plan, args, test_seed, work, out, steps, started)
     except StepFailed as error:
         print(f"train-models: {error}", file=sys.stderr)
         return 1
@@ -231,44 +238,64 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps) -> dict:
+def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps, started: float) -> dict:
     data, test_data, trained = work / "data", work / "test-data", work / "trained"
-    for folder in (data, test_data, trained, work / "reports"):
-        if folder.exists():
+    first = STAGES.index(args.start)
+    runs = lambda stage: STAGES.index(stage) >= first  # noqa: E731
+    for stage, folder in (("synth", data), ("synth", test_data), ("train", trained), ("evaluate", work / "reports")):
+        if runs(stage) and folder.exists():
             shutil.rmtree(folder)
+        if not runs(stage) and not folder.exists():
+            raise StepFailed(f"--from {args.start}: {folder} from an earlier run is missing")
     size = ["--size", plan.image_size]
     # Two synth runs: the test images come from a seed that never produced a training or validation image.
-    steps.run_parallel({
-        "synth-train": [SEMEDGE, "synth", "--out", data, "--seed", args.seed, "--train", plan.train,
-                        "--val", plan.val, "--test", 1, *size],
-        "synth-test": [SEMEDGE, "synth", "--out", test_data, "--seed", test_seed, "--train", 1, "--val", 1,
-                       "--test", plan.test, *size],
-    })
+    if runs("synth"):
+        steps.run_parallel({
+            "synth-train": [SEMEDGE, "synth", "--out", data, "--seed", args.seed, "--train", plan.train,
+                            "--val", plan.val, "--test", 1, *size],
+            "synth-test": [SEMEDGE, "synth", "--out", test_data, "--seed", test_seed, "--train", 1, "--val", 1,
+                           "--test", plan.test, *size],
+        })
     test_dir = test_data / "test"
-
-    common = ["--data", data, "--out", trained, "--batch-size", plan.batch_size, "--patience", plan.patience,
-              "--threads", 1, "--cache", work / "cache", "--test", test_dir, "--data-seed", args.seed,
-              "--version", args.version]
-    if plan.max_minutes:
-        common += ["--max-minutes", plan.max_minutes]
-    python = sys.executable
-    # One process per model, one thread each: on a small shared CPU two single-threaded runs finish sooner
-    # than one two-threaded run after the other.
-    steps.run_parallel({
-        "train-classifier": [python, TRAIN_PY, "--kind", "classifier", "--epochs", plan.classifier_epochs, *common],
-        "train-screen": [python, TRAIN_PY, "--kind", "screen", "--epochs", plan.screen_epochs, *common],
-    })
+    if runs("train"):
+        # Decode and resize every image once, here, into the cache both trainers read.
+        prepare_started = time.time()
+        for split_dir, name in ((data / "train", "train"), (data / "val", "val"), (test_dir, "test")):
+            load_split(split_dir, DEFAULT_CLASSES, 128, work / "cache", name=name)
+        steps.timings["preprocess"] = round(time.time() - prepare_started, 1)
+        common = ["--data", data, "--out", trained, "--batch-size", plan.batch_size, "--patience", plan.patience,
+                  "--threads", 1, "--cache", work / "cache", "--test", test_dir, "--data-seed", args.seed,
+                  "--version", args.version]
+        if plan.budget_minutes:
+            train_minutes = plan.budget_minutes - (time.time() - started) / 60 - RESERVE_MINUTES
+            if train_minutes < 2:
+                raise StepFailed(f"only {train_minutes:.1f} min of the {plan.budget_minutes:g} min budget "
+                                 "left for training")
+            print(f"==> training budget: {train_minutes:.1f} min per model (the two run side by side)", flush=True)
+            common += ["--max-minutes", round(train_minutes, 2)]
+        python = sys.executable
+        # One process per model, one thread each: on a small shared CPU two single-threaded runs finish
+        # sooner than one two-threaded run after the other.
+        steps.run_parallel({
+            "train-classifier": [python, TRAIN_PY, "--kind", "classifier", "--epochs", plan.classifier_epochs,
+                                 *common],
+            "train-screen": [python, TRAIN_PY, "--kind", "screen", "--epochs", plan.screen_epochs, *common],
+        })
 
     names = ("classifier", "screen")
     parity = {}
     for name in names:
-        text = steps.run(f"parity-{name}", [SEMEDGE, "parity", trained / f"{name}.fp32.json",
-                                            "--reference", trained / f"{name}.parity.json"])
-        parity[name] = parse_parity(text)
+        if runs("parity"):
+            text = steps.run(f"parity-{name}", [SEMEDGE, "parity", trained / f"{name}.fp32.json",
+                                                "--reference", trained / f"{name}.parity.json"])
+            (work / f"parity-{name}.txt").write_text(text)
+        parity[name] = parse_parity((work / f"parity-{name}.txt").read_text())
 
     calib = work / "calib"
     calib_count = _calibration_sample(data / "train", calib, plan.calib_per_class)
     for name in names:
+        if not runs("quantize"):
+            break
         steps.run(f"quantize-{name}", [SEMEDGE, "quantize", trained / f"{name}.fp32.onnx", "--calib", calib,
                                        "--out", trained / f"{name}.int8.onnx",
                                        "--manifest", trained / f"{name}.fp32.json"])

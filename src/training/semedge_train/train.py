@@ -300,7 +300,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
             stop_reason = f"early stop: no val accuracy gain for {cfg.patience} epochs"
             break
         if cfg.max_minutes is not None:
-            remaining = cfg.max_minutes * 60 - (time.time() - started)
+            # Keep time for the BN pass, the final evaluations and the export after the last epoch.
+            remaining = cfg.max_minutes * 60 - (time.time() - started) - (30 + 0.5 * seconds)
             if epoch == 1 and remaining < seconds * (planned_epochs - 1):
                 # Shorten the run once, after timing the first epoch, so the cosine schedule still ends at
                 # zero learning rate inside the budget instead of being cut off half-way.
