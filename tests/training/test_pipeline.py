@@ -11,17 +11,33 @@ def test_parity_output_is_read_in_its_usual_spellings():
     assert parse_parity("no figure here") is None
 
 
-def test_summary_takes_headline_figures_from_nested_reports():
+def _classification(accuracy):
+    return {"classes": ["clean", "bridge"], "accuracy": accuracy, "correct": 9, "total": 10, "macroPrecision": 0.9,
+            "macroRecall": 0.9, "macroF1": 0.88, "perClass": [], "confusion": [[5, 0], [1, 4]],
+            "latencyMs": {"count": 10, "p50": 1.5, "p99": 3.0, "mean": 1.6, "max": 3.1}, "confusionPng": "confusion.png"}
+
+
+def _screen():
+    return {"screenModel": "s.json", "metrics": {"threshold": 0.1, "defectsSentOn": 9, "defectsMissed": 0,
+                                                 "cleanSentOn": 1, "cleanPassed": 4, "total": 14,
+                                                 "defectRecall": 1.0, "defectPrecision": 0.9, "cleanPrecision": 1.0,
+                                                 "cleanRecall": 0.8, "spared": 4, "sparedFraction": 0.2857}}
+
+
+def test_summary_reads_the_evaluate_report_layout():
     reports = {
-        "classifier-int8": {"model": "x", "overall": {"accuracy": 0.99, "macroF1": 0.98},
-                            "latency": {"p50Ms": 1.5, "p99Ms": 3.0}},
-        "screen-int8": {"binary": {"defectRecall": 0.997, "cleanPrecision": 0.95}},
-        "cascade-int8": {"cascade": {"accuracy": 0.985, "defectRecall": 1.0, "sparedFraction": 0.08}},
+        "classifier-int8": {"images": 10, "classifier": _classification(0.9)},
+        "screen-int8": {"images": 14, "screen": {**_screen(), "latencyMs": {"p50": 0.5, "p99": 0.9}}},
+        "cascade-int8": {"images": 14, "cascade": {"screen": _screen(), "classifierSpared": 4,
+                                                   "result": _classification(0.85)}},
     }
     s = summarise(reports)
-    assert s["classifier-int8"] == {"accuracy": 0.99, "macroF1": 0.98, "latencyP50Ms": 1.5, "latencyP99Ms": 3.0}
-    assert s["screen-int8"]["defectRecall"] == 0.997 and s["screen-int8"]["cleanPrecision"] == 0.95
-    assert s["cascade-int8"]["accuracy"] == 0.985 and s["cascade-int8"]["classifierSpared"] == 0.08
+    assert s["classifier-int8"]["accuracy"] == 0.9 and s["classifier-int8"]["macroF1"] == 0.88
+    assert s["classifier-int8"]["latencyP50Ms"] == 1.5 and s["classifier-int8"]["latencyP99Ms"] == 3.0
+    assert s["screen-int8"]["defectRecall"] == 1.0 and s["screen-int8"]["cleanPrecision"] == 1.0
+    assert s["screen-int8"]["cleanRecall"] == 0.8 and s["screen-int8"]["latencyP50Ms"] == 0.5
+    assert s["cascade-int8"]["accuracy"] == 0.85
+    assert s["cascade-int8"]["classifierSpared"] == 4 / 14
 
 
 def test_calibration_sample_is_class_balanced_and_flat(tiny_dataset, tmp_path):

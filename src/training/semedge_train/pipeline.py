@@ -138,51 +138,43 @@ def parse_parity(output: str) -> float | None:
 
 
 def _report_json(folder: Path) -> dict:
-    candidates = sorted(folder.glob("*.json"))
-    if not candidates:
-        raise StepFailed(f"{folder}: evaluate wrote no JSON report")
-    preferred = [c for c in candidates if "report" in c.name] or candidates
-    return json.loads(preferred[0].read_text())
+    path = folder / "report.json"
+    if not path.exists():
+        raise StepFailed(f"{folder}: evaluate wrote no report.json")
+    return json.loads(path.read_text())
 
 
-def _find(report: dict, *names: str):
-    """First value under any of `names`, searched depth-first: the report layout belongs to `semedge
-    evaluate`, and this only needs a handful of headline figures from it."""
-    lowered = {n.lower() for n in names}
-    stack = [report]
-    while stack:
-        node = stack.pop(0)
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key.lower() in lowered and isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return float(value)
-            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, (dict, list)))
-    return None
+def _classification(section: dict) -> dict:
+    latency = section.get("latencyMs") or {}
+    return {"accuracy": section["accuracy"], "correct": section["correct"], "total": section["total"],
+            "macroF1": section["macroF1"], "latencyP50Ms": latency.get("p50"), "latencyP99Ms": latency.get("p99"),
+            "confusion": section["confusion"], "classes": section["classes"]}
+
+
+def _screen(section: dict) -> dict:
+    m = section["metrics"]
+    latency = section.get("latencyMs") or {}
+    return {"threshold": m["threshold"], "defectRecall": m["defectRecall"], "cleanPrecision": m["cleanPrecision"],
+            "cleanRecall": m["cleanRecall"], "defectsMissed": m["defectsMissed"], "sparedFraction": m["sparedFraction"],
+            "latencyP50Ms": latency.get("p50"), "latencyP99Ms": latency.get("p99")}
 
 
 def summarise(reports: dict[str, dict]) -> dict:
+    """Headline figures from `semedge evaluate`'s report.json (EvaluationReport.cs)."""
     s: dict = {}
-    for key in ("classifier-fp32", "classifier-int8"):
-        if key in reports:
-            r = reports[key]
-            s[key] = {"accuracy": _find(r, "accuracy"), "macroF1": _find(r, "macroF1", "f1"),
-                      "latencyP50Ms": _find(r, "p50Ms", "latencyP50Ms", "p50"),
-                      "latencyP99Ms": _find(r, "p99Ms", "latencyP99Ms", "p99")}
-    for key in ("screen-fp32", "screen-int8"):
-        if key in reports:
-            r = reports[key]
-            s[key] = {"defectRecall": _find(r, "defectRecall", "recall"),
-                      "cleanPrecision": _find(r, "cleanPrecision"),
-                      "accuracy": _find(r, "accuracy"),
-                      "latencyP50Ms": _find(r, "p50Ms", "latencyP50Ms", "p50")}
-    if "cascade-int8" in reports:
-        r = reports["cascade-int8"].get("cascade", reports["cascade-int8"])
-        s["cascade-int8"] = {"accuracy": _find(r, "cascadeAccuracy", "accuracy"),
-                             "defectRecall": _find(r, "defectRecall", "screenDefectRecall"),
-                             "cleanPrecision": _find(r, "cleanPrecision", "screenCleanPrecision"),
-                             "classifierSpared": _find(r, "classifierSparedFraction", "sparedFraction", "spared")}
+    for key, report in reports.items():
+        if key.startswith("classifier-"):
+            s[key] = _classification(report["classifier"])
+        elif key.startswith("screen-"):
+            s[key] = _screen(report["screen"])
+        elif key.startswith("cascade-"):
+            cascade = report["cascade"]
+            result = _classification(cascade["result"])
+            screen = _screen(cascade["screen"])
+            s[key] = {"accuracy": result["accuracy"], "macroF1": result["macroF1"],
+                      "defectRecall": screen["defectRecall"], "cleanPrecision": screen["cleanPrecision"],
+                      "classifierSpared": cascade["classifierSpared"] / max(report["images"], 1),
+                      "latencyP50Ms": result["latencyP50Ms"], "latencyP99Ms": result["latencyP99Ms"]}
     return s
 
 
@@ -349,7 +341,8 @@ def _ship(trained: Path, reports_dir: Path, out: Path, figures: dict, reports: d
             if sha256_file(onnx_path) != manifest["sha256"]:
                 raise StepFailed(f"{manifest_path}: sha256 does not match {onnx_path.name}")
             key = f"{name}-{fmt}"
-            test_figures = {k: v for k, v in figures.get(key, {}).items() if v is not None}
+            test_figures = {k: v for k, v in figures.get(key, {}).items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)}
             manifest["metrics"] = {**(manifest.get("metrics") or {}),
                                    **{f"test{k[0].upper()}{k[1:]}": v for k, v in test_figures.items()}}
             shutil.copyfile(onnx_path, out / onnx_path.name)
@@ -364,7 +357,7 @@ def _ship(trained: Path, reports_dir: Path, out: Path, figures: dict, reports: d
     for name in ("classifier", "screen"):
         for suffix in (".metrics.json", ".curve.png"):
             shutil.copyfile(trained / f"{name}{suffix}", shipped_reports / "training" / f"{name}{suffix}")
-    pngs = sorted((shipped_reports / "classifier-int8").glob("*.png"))
-    if not pngs:
+    png = shipped_reports / "classifier-int8" / "confusion.png"
+    if not png.exists():
         raise StepFailed("evaluate wrote no confusion-matrix PNG for the INT8 classifier")
-    shutil.copyfile(pngs[0], out / "confusion-matrix.png")
+    shutil.copyfile(png, out / "confusion-matrix.png")
