@@ -1,0 +1,29 @@
+namespace SemEdge.Synthesis;
+
+/// <summary>What to render: one image's seed, its class and its size in pixels.</summary>
+public sealed record SampleSpec(ulong Seed, string ClassName, int Width = 512, int Height = 512)
+{
+    public const int MinSize = 64;
+    public const int MaxSize = 4096;
+
+    public void Validate()
+    {
+        if (!SemClasses.IsKnown(ClassName))
+        {
+            throw new ArgumentException($"unknown class '{ClassName}' (known: {string.Join(", ", SemClasses.Names)})");
+        }
+        if (Width is < MinSize or > MaxSize || Height is < MinSize or > MaxSize)
+        {
+            throw new ArgumentException($"image size must be {MinSize}..{MaxSize} pixels, got {Width}x{Height}");
+        }
+    }
+}
+
+/// <summary>A defect's bounding box in pixels: every pixel the defect changed lies inside it.</summary>
+public readonly record struct DefectBox(int X, int Y, int Width, int Height)
+{
+    public bool Contains(int x, int y) => x >= X && y >= Y && x < X + Width && y < Y + Height;
+}
+
+/// <summary>An 8-bit greyscale image, row-major, one byte per pixel.</summary>
+public sealed record RenderedImage(byte[] Pixels, int Width, int Height, DefectBox? DefectBox);

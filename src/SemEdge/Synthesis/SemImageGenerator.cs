@@ -1,0 +1,75 @@
+using SemEdge.Synthesis.Defects;
+
+namespace SemEdge.Synthesis;
+
+/// <summary>
+/// Renders one synthetic SEM review image. Four independent random streams come from the image seed:
+/// furniture, scene, optics/detector and defect. The defect stream is the only one whose use depends on
+/// the class, so rendering the same spec with the defect off gives the same image outside the defect box,
+/// pixel for pixel.
+/// </summary>
+public static class SemImageGenerator
+{
+    private const ulong FurnitureStream = 1;
+    private const ulong SceneStream = 2;
+    private const ulong NuisanceStream = 3;
+    private const ulong DefectStream = 4;
+
+    public static RenderedImage Render(SampleSpec spec, bool withDefect = true)
+    {
+        spec.Validate();
+        var w = spec.Width;
+        var h = spec.Height;
+        var scale = Math.Min(w, h) / 512.0;
+        var furniture = new Furniture(SynthRandom.ForStream(spec.Seed, FurnitureStream), w, h);
+        var scene = SceneBuilder.Build(SynthRandom.ForStream(spec.Seed, SceneStream), spec.ClassName, w, h, furniture.LiveArea);
+        var nuisance = SynthRandom.ForStream(spec.Seed, NuisanceStream);
+        var optics = BeamOptics.Draw(nuisance, scene.View, scale);
+        var detector = new DetectorNoise(nuisance, scale);
+
+        DefectBox? box = null;
+        if (withDefect && spec.ClassName != SemClasses.Clean)
+        {
+            var topography = scene.Topography.Clone();
+            var material = scene.Material.Clone();
+            DefectPainter.Paint(spec.ClassName, scene, SynthRandom.ForStream(spec.Seed, DefectStream));
+            box = ChangedBox(topography, material, scene, optics.InfluenceRadius);
+        }
+
+        var signal = optics.Image(scene);
+        detector.Apply(signal);
+        var pixels = DetectorNoise.Quantise(signal);
+        furniture.Draw(pixels);
+        return new RenderedImage(pixels, w, h, box);
+    }
+
+    /// <summary>
+    /// The box around every scene pixel the defect changed, grown by how far optics and detector spread
+    /// a change, clipped to the live area (the data bar is drawn over everything below it).
+    /// </summary>
+    private static DefectBox ChangedBox(FloatImage topography, FloatImage material, Scene scene, int reach)
+    {
+        int x0 = int.MaxValue, y0 = int.MaxValue, x1 = -1, y1 = -1;
+        var w = scene.Width;
+        for (var y = 0; y < scene.Height; y++)
+        {
+            for (var x = 0; x < w; x++)
+            {
+                var i = y * w + x;
+                if (topography.Data[i] != scene.Topography.Data[i] || material.Data[i] != scene.Material.Data[i])
+                {
+                    x0 = Math.Min(x0, x);
+                    x1 = Math.Max(x1, x);
+                    y0 = Math.Min(y0, y);
+                    y1 = Math.Max(y1, y);
+                }
+            }
+        }
+        if (x1 < 0)
+        {
+            throw new InvalidOperationException("the defect painter changed nothing; the layout cannot carry this defect");
+        }
+        var rect = new PixelRect(x0, y0, x1 + 1, y1 + 1).Inflate(reach).Intersect(scene.LiveArea);
+        return new DefectBox(rect.X0, rect.Y0, rect.Width, rect.Height);
+    }
+}

@@ -1,0 +1,122 @@
+using SemEdge.Synthesis;
+
+namespace SemEdge.Tests.Synthesis;
+
+public class SemImageGeneratorTests
+{
+    public static TheoryData<string> DefectClasses()
+    {
+        var data = new TheoryData<string>();
+        foreach (var name in SemClasses.Names.Where(n => n != SemClasses.Clean))
+        {
+            data.Add(name);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(DefectClasses))]
+    public void Defect_changes_the_image_inside_its_box_and_nowhere_else(string className)
+    {
+        for (var i = 0; i < 6; i++)
+        {
+            var spec = new SampleSpec(ImageSeeds.Derive(11, DatasetSplit.Test, SemClasses.IndexOf(className), i), className, 256, 256);
+            var withDefect = SemImageGenerator.Render(spec, withDefect: true);
+            var clean = SemImageGenerator.Render(spec, withDefect: false);
+
+            Assert.Null(clean.DefectBox);
+            var box = Assert.IsType<DefectBox>(withDefect.DefectBox);
+            Assert.True(box.Width > 0 && box.Height > 0, $"{className} #{i}: empty box {box}");
+            Assert.True(box.X >= 0 && box.Y >= 0 && box.X + box.Width <= 256 && box.Y + box.Height <= 256, $"{className} #{i}: box {box} outside the image");
+
+            var strongInside = 0;
+            for (var y = 0; y < 256; y++)
+            {
+                for (var x = 0; x < 256; x++)
+                {
+                    var d = Math.Abs(withDefect.Pixels[y * 256 + x] - clean.Pixels[y * 256 + x]);
+                    if (box.Contains(x, y))
+                    {
+                        strongInside += d >= 12 ? 1 : 0;
+                    }
+                    else
+                    {
+                        Assert.True(d == 0, $"{className} #{i}: pixel ({x},{y}) outside box {box} differs by {d}");
+                    }
+                }
+            }
+            Assert.True(strongInside >= 3, $"{className} #{i}: only {strongInside} pixels inside {box} differ visibly");
+        }
+    }
+
+    [Fact]
+    public void Clean_images_carry_no_box_and_render_identically_with_the_defect_switch_on_or_off()
+    {
+        var spec = new SampleSpec(ImageSeeds.Derive(5, DatasetSplit.Train, 0, 3), SemClasses.Clean, 128, 128);
+        var a = SemImageGenerator.Render(spec, withDefect: true);
+        var b = SemImageGenerator.Render(spec, withDefect: false);
+        Assert.Null(a.DefectBox);
+        Assert.Equal(a.Pixels, b.Pixels);
+    }
+
+    [Fact]
+    public void Same_spec_renders_the_same_pixels_and_different_seeds_differ()
+    {
+        var spec = new SampleSpec(42, SemClasses.Particle, 192, 160);
+        var a = SemImageGenerator.Render(spec);
+        var b = SemImageGenerator.Render(spec);
+        var c = SemImageGenerator.Render(spec with { Seed = 43 });
+        Assert.Equal(192 * 160, a.Pixels.Length);
+        Assert.Equal(a.Pixels, b.Pixels);
+        Assert.Equal(a.DefectBox, b.DefectBox);
+        Assert.NotEqual(a.Pixels, c.Pixels);
+    }
+
+    [Fact]
+    public void Every_class_renders_at_small_and_odd_sizes_without_failing()
+    {
+        foreach (var name in SemClasses.Names)
+        {
+            for (var i = 0; i < 12; i++)
+            {
+                var size = i % 3 == 0 ? SampleSpec.MinSize : 97 + i * 7;
+                var image = SemImageGenerator.Render(new SampleSpec(ImageSeeds.Derive(3, DatasetSplit.Val, SemClasses.IndexOf(name), i), name, size, size));
+                Assert.Equal(size * size, image.Pixels.Length);
+                Assert.Equal(name == SemClasses.Clean, image.DefectBox is null);
+            }
+        }
+    }
+
+    [Fact]
+    public void Unknown_class_or_bad_size_is_refused()
+    {
+        Assert.Throws<ArgumentException>(() => SemImageGenerator.Render(new SampleSpec(1, "dust", 128, 128)));
+        Assert.Throws<ArgumentException>(() => SemImageGenerator.Render(new SampleSpec(1, SemClasses.Clean, 16, 128)));
+    }
+
+    [Fact]
+    public void Image_seeds_never_repeat_across_splits_classes_and_indices()
+    {
+        var seen = new HashSet<ulong>();
+        foreach (var split in new[] { DatasetSplit.Train, DatasetSplit.Val, DatasetSplit.Test, DatasetSplit.Drop })
+        {
+            for (var c = 0; c < SemClasses.Names.Count; c++)
+            {
+                for (var i = 0; i < 200; i++)
+                {
+                    Assert.True(seen.Add(ImageSeeds.Derive(7, split, c, i)));
+                }
+            }
+        }
+        Assert.NotEqual(ImageSeeds.Derive(7, DatasetSplit.Train, 0, 0), ImageSeeds.Derive(8, DatasetSplit.Train, 0, 0));
+    }
+
+    [Fact]
+    public void Png_round_trip_keeps_every_grey_level()
+    {
+        var image = SemImageGenerator.Render(new SampleSpec(9, SemClasses.Crack, 128, 96));
+        var (pixels, w, h) = PngGray.Decode(PngGray.Encode(image));
+        Assert.Equal((128, 96), (w, h));
+        Assert.Equal(image.Pixels, pixels);
+    }
+}
