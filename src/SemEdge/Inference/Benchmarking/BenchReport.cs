@@ -1,0 +1,83 @@
+using System.Text.Json.Serialization;
+
+namespace SemEdge.Inference.Benchmarking;
+
+/// <summary>One image set in memory for the benchmark: name, file bytes, and the size label it is grouped by.</summary>
+public sealed record BenchImage(string Name, byte[] Bytes, string Group);
+
+/// <summary>One benchmark configuration: which models, how many threads.</summary>
+public sealed record BenchConfig(string Name, string ClassifierManifest, string? ScreenManifest, int Threads, string Format);
+
+/// <summary>Figures for one configuration on one image group.</summary>
+public sealed record BenchResult
+{
+    public required string Config { get; init; }
+
+    public required string Group { get; init; }
+
+    public required string Format { get; init; }
+
+    public required bool Cascade { get; init; }
+
+    public required int Threads { get; init; }
+
+    public required string Provider { get; init; }
+
+    public required int Images { get; init; }
+
+    public required LatencyStats Decode { get; init; }
+
+    public required LatencyStats Preprocess { get; init; }
+
+    public required LatencyStats Inference { get; init; }
+
+    /// <summary>Decode + preprocess + inference per image.</summary>
+    public required LatencyStats Total { get; init; }
+
+    /// <summary>The classifier alone, run again and again on one preloaded tensor.</summary>
+    public required LatencyStats RawInference { get; init; }
+
+    public required double ImagesPerSecond { get; init; }
+
+    /// <summary>Pipeline p50 / raw-inference p50.</summary>
+    public required double PipelineOverRaw { get; init; }
+
+    /// <summary>Pipeline p50 / (decode p50 + raw-inference p50): the overhead of everything else (target ≤ 1.2).</summary>
+    public required double PipelineOverDecodePlusRaw { get; init; }
+
+    /// <summary>Managed bytes allocated per image by the whole Inspect call (decode, preprocess, cascade, decision, result).</summary>
+    public required double AllocatedBytesPerImage { get; init; }
+
+    /// <summary>Managed bytes allocated per ModelSession.Run in steady state (the inference path).</summary>
+    public required double InferenceAllocatedBytesPerRun { get; init; }
+
+    public required int Gen0Collections { get; init; }
+
+    public required int Gen1Collections { get; init; }
+
+    public required int Gen2Collections { get; init; }
+
+    /// <summary>Share of images the screen called clean (classifier skipped).</summary>
+    public required double ShortCircuitedShare { get; init; }
+}
+
+public sealed record BenchReport
+{
+    public required string Machine { get; init; }
+
+    public required int ProcessorCount { get; init; }
+
+    public required string Runtime { get; init; }
+
+    public required int Iterations { get; init; }
+
+    public required IReadOnlyList<BenchResult> Results { get; init; }
+
+    /// <summary>The stage with the largest share of the pipeline p50 in the first configuration, per group.</summary>
+    public required IReadOnlyDictionary<string, string> SlowestStage { get; init; }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(BenchReport))]
+internal sealed partial class BenchJsonContext : JsonSerializerContext;

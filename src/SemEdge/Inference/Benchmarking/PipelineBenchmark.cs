@@ -1,0 +1,143 @@
+using SemEdge.Decision;
+
+namespace SemEdge.Inference.Benchmarking;
+
+/// <summary>
+/// Times the real <see cref="Inspector"/> pipeline (decode → preprocess → cascade) on images held in memory, and
+/// the classifier alone on a preloaded tensor in the same process, so the two can be compared directly. Counts
+/// managed allocations and collections over the measured loop. Prints nothing: the caller renders the report.
+/// </summary>
+public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider? time = null)
+{
+    private const int WarmUpCalls = 40;
+    private static readonly TimeSpan WarmUpTime = TimeSpan.FromMilliseconds(500);
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    public IReadOnlyList<BenchResult> Run(BenchConfig config, IReadOnlyList<BenchImage> images, CancellationToken cancellationToken)
+    {
+        var options = new InferenceOptions
+        {
+            ClassifierManifest = config.ClassifierManifest,
+            ScreenManifest = config.ScreenManifest,
+            Threads = config.Threads,
+        };
+        using var inspector = Inspector.Create(options, new DecisionOptions(), time: _time);
+        var raw = RawInference(inspector, images[0], cancellationToken);
+        var results = new List<BenchResult>();
+        foreach (var group in images.GroupBy(i => i.Group))
+        {
+            results.Add(Measure(config, inspector, group.Key, group.ToArray(), raw, cancellationToken));
+        }
+
+        return results;
+    }
+
+    private BenchResult Measure(BenchConfig config, Inspector inspector, string group, BenchImage[] images,
+        (LatencyStats Stats, double AllocPerRun) raw, CancellationToken cancellationToken)
+    {
+        // Warm-up: buffers grown to this size, ORT arenas, and enough calls and time for tiered JIT to replace the
+        // first quick code with optimised code (otherwise the first configuration measures the JIT).
+        var warmStart = _time.GetTimestamp();
+        for (var i = 0; i < WarmUpCalls || _time.GetElapsedTime(warmStart) < WarmUpTime; i++)
+        {
+            var image = images[i % images.Length];
+            inspector.Inspect(image.Bytes, image.Name, cancellationToken);
+        }
+
+        var n = iterations * images.Length;
+        var decode = new List<double>(n);
+        var preprocess = new List<double>(n);
+        var inference = new List<double>(n);
+        var total = new List<double>(n);
+        var shortCircuited = 0;
+        var (g0, g1, g2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        var started = _time.GetTimestamp();
+        for (var it = 0; it < iterations; it++)
+        {
+            foreach (var image in images)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var inspection = inspector.Inspect(image.Bytes, image.Name, cancellationToken);
+                decode.Add(inspection.DecodeMs);
+                preprocess.Add(inspection.PreprocessMs);
+                inference.Add(inspection.InferenceMs);
+                total.Add(inspection.LatencyMs);
+                shortCircuited += inspection.ScreenShortCircuited ? 1 : 0;
+            }
+        }
+
+        var elapsed = _time.GetElapsedTime(started);
+        var allocPerImage = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)n;
+        var totalStats = LatencyStats.Of(total);
+        var decodeStats = LatencyStats.Of(decode);
+        return new BenchResult
+        {
+            Config = config.Name,
+            Group = group,
+            Format = config.Format,
+            Cascade = config.ScreenManifest is not null,
+            Threads = config.Threads,
+            Provider = inspector.Provider,
+            Images = n,
+            Decode = decodeStats,
+            Preprocess = LatencyStats.Of(preprocess),
+            Inference = LatencyStats.Of(inference),
+            Total = totalStats,
+            RawInference = raw.Stats,
+            ImagesPerSecond = n / elapsed.TotalSeconds,
+            PipelineOverRaw = totalStats.P50 / raw.Stats.P50,
+            PipelineOverDecodePlusRaw = totalStats.P50 / (decodeStats.P50 + raw.Stats.P50),
+            AllocatedBytesPerImage = allocPerImage,
+            InferenceAllocatedBytesPerRun = raw.AllocPerRun,
+            Gen0Collections = GC.CollectionCount(0) - g0,
+            Gen1Collections = GC.CollectionCount(1) - g1,
+            Gen2Collections = GC.CollectionCount(2) - g2,
+            ShortCircuitedShare = shortCircuited / (double)n,
+        };
+    }
+
+    /// <summary>The classifier alone on the tensor of one real image, preloaded once.</summary>
+    private (LatencyStats Stats, double AllocPerRun) RawInference(Inspector inspector, BenchImage image, CancellationToken cancellationToken)
+    {
+        var classifier = inspector.Cascade.Classifier;
+        var decoded = new Imaging.DecodedImage();
+        new Imaging.ImageDecoder().Decode(image.Bytes, decoded);
+        new Imaging.Preprocessor(classifier.Manifest.Preprocessing).Run(decoded, classifier.Input);
+        for (var i = 0; i < 5; i++) classifier.Run();
+
+        var samples = new double[rawRuns];
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < rawRuns; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var t0 = _time.GetTimestamp();
+            classifier.Run();
+            samples[i] = _time.GetElapsedTime(t0).TotalMilliseconds;
+        }
+
+        var perRun = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)rawRuns;
+        return (LatencyStats.Of(samples), perRun);
+    }
+
+    /// <summary>For each image group, the stage with the largest p50 in <paramref name="results"/>' first configuration.</summary>
+    public static IReadOnlyDictionary<string, string> SlowestStages(IReadOnlyList<BenchResult> results)
+    {
+        var slowest = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (results.Count == 0)
+        {
+            return slowest;
+        }
+
+        var first = results[0].Config;
+        foreach (var r in results.Where(r => r.Config == first))
+        {
+            var stages = new (string Name, double P50)[] { ("decode", r.Decode.P50), ("preprocess", r.Preprocess.P50), ("inference", r.Inference.P50) };
+            var top = stages.MaxBy(s => s.P50);
+            slowest[r.Group] = $"{top.Name} ({top.P50:0.00} ms of {r.Total.P50:0.00} ms p50)";
+        }
+
+        return slowest;
+    }
+}
