@@ -2,12 +2,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SemEdge.Hosting;
 using SemEdge.Ingest;
+using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.Hosting;
 
 public sealed class DaemonHostTests : IDisposable
 {
-    private readonly TempFolder _root = new();
+    private readonly TempDir _root = new();
 
     public void Dispose() => _root.Dispose();
 

@@ -5,6 +5,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using SemEdge.Hosting;
 using SemEdge.Tests.EndToEnd;
 using SemEdge.Tests.Publishing;
+using SemEdge.Tests.Platform;
+using TempDir = SemEdge.Tests.Platform.TempDir;
 
 namespace SemEdge.Tests.Hosting;
 
@@ -14,7 +16,7 @@ namespace SemEdge.Tests.Hosting;
 /// </summary>
 public sealed class DaemonSystemdTests : IDisposable
 {
-    private readonly TempFolder _root = new();
+    private readonly TempDir _root = new();
     private readonly Socket _systemd = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
     private readonly string _socketPath;
 

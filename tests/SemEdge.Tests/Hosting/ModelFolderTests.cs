@@ -1,11 +1,12 @@
 using SemEdge.Hosting;
 using SemEdge.Inference;
+using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.Hosting;
 
 public sealed class ModelFolderTests : IDisposable
 {
-    private readonly TempFolder _root = new();
+    private readonly TempDir _root = new();
 
     public void Dispose() => _root.Dispose();
 

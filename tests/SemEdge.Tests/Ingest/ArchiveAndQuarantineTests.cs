@@ -3,12 +3,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using SemEdge.Decision;
 using SemEdge.Ingest;
+using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.Ingest;
 
 public sealed class ArchiveAndQuarantineTests : IDisposable
 {
-    private readonly TempFolder _root = new();
+    private readonly TempDir _root = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 4, 23, 59, 0, TimeSpan.Zero));
 
     public void Dispose() => _root.Dispose();

@@ -1,11 +1,12 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using SemEdge.Ingest;
+using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.Ingest;
 
 public sealed class DropFolderWatcherTests : IDisposable
 {
-    private readonly TempFolder _root = new();
+    private readonly TempDir _root = new();
     private readonly IngestOptions _options;
     private readonly DropFolder _folder;
 
