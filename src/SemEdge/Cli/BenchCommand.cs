@@ -1,0 +1,207 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using SemEdge.Imaging;
+using SemEdge.Inference;
+using SemEdge.Inference.Benchmarking;
+using Spectre.Console;
+
+namespace SemEdge.Cli;
+
+/// <summary>
+/// <c>semedge bench</c>: per-stage latency (p50/p99), throughput, pipeline-vs-raw-inference ratios, allocations and
+/// collections, for INT8 vs FP32, single stage vs cascade, and 1 vs 2 threads. Prints a table, writes JSON.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("bench", "Benchmark decode, preprocess and inference on this machine.");
+        var images = new Option<string?>("--images") { Description = "Folder of images (default: freshly synthesised 512x512 and 1024x1024 PNGs)." };
+        var model = new Option<string?>("--model") { Description = "Classifier manifest (default: models/classifier.int8.json)." };
+        var screen = new Option<string?>("--screen") { Description = "Screen manifest for the cascade rows (default: models/screen.int8.json when present)." };
+        var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
+        var iterations = new Option<int>("--iterations") { Description = "Passes over the image set per configuration.", DefaultValueFactory = _ => 10 };
+        var rawRuns = new Option<int>("--raw-runs") { Description = "Runs of the raw-inference loop.", DefaultValueFactory = _ => 200 };
+        var count = new Option<int>("--count") { Description = "Synthesised images per size.", DefaultValueFactory = _ => 5 };
+        foreach (var option in new Option[] { images, model, screen, json, iterations, rawRuns, count })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((parse, ct) =>
+        {
+            var request = new BenchRequest(parse.GetValue(images), parse.GetValue(model), parse.GetValue(screen), parse.GetValue(json),
+                parse.GetValue(iterations), parse.GetValue(rawRuns), parse.GetValue(count));
+            return Task.FromResult(Run(request, Console.Out, Console.Error, ct));
+        });
+        return command;
+    }
+
+    internal sealed record BenchRequest(string? Images, string? Model, string? Screen, string? JsonOut, int Iterations, int RawRuns, int Count);
+
+    internal static int Run(BenchRequest request, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (request.Iterations < 1 || request.RawRuns < 1 || request.Count < 1)
+        {
+            throw new UsageException("--iterations, --raw-runs and --count must be at least 1");
+        }
+
+        if (request.Images is { } dir && !Directory.Exists(dir))
+        {
+            throw new UsageException($"--images '{dir}' is not a folder");
+        }
+
+        string classifier;
+        try
+        {
+            classifier = request.Model ?? ShippedModels.Resolve(ShippedModels.ClassifierFile);
+        }
+        catch (FileNotFoundException ex)
+        {
+            error.WriteLine($"semedge bench: {ex.Message}");
+            return SemEdgeCli.ExitFailed;
+        }
+
+        var screen = request.Screen ?? ShippedSibling(classifier, ShippedModels.ScreenFile, request.Model is null);
+        var set = request.Images is { } folder ? LoadFolder(folder) : BenchImages.Synthesize([512, 1024], request.Count);
+        if (set.Count == 0)
+        {
+            throw new UsageException($"no decodable images in '{request.Images}'");
+        }
+
+        var configs = Configs(classifier, screen);
+        var bench = new PipelineBenchmark(request.Iterations, request.RawRuns);
+        var results = new List<BenchResult>();
+        try
+        {
+            foreach (var config in configs)
+            {
+                error.WriteLine($"semedge bench: {config.Name} ...");
+                results.AddRange(bench.Run(config, set, cancellationToken));
+            }
+        }
+        catch (Exception ex) when (ex is ModelLoadException or FileNotFoundException or ArgumentException)
+        {
+            error.WriteLine($"semedge bench: {ex.Message}");
+            return SemEdgeCli.ExitFailed;
+        }
+
+        var report = new BenchReport
+        {
+            Machine = $"{Environment.MachineName} {System.Runtime.InteropServices.RuntimeInformation.OSDescription} {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}",
+            ProcessorCount = Environment.ProcessorCount,
+            Runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            Iterations = request.Iterations,
+            Results = results,
+            SlowestStage = PipelineBenchmark.SlowestStages(results),
+        };
+        Render(report, output);
+        if (request.JsonOut is { } path)
+        {
+            var full = Path.GetFullPath(path);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            File.WriteAllText(full, JsonSerializer.Serialize(report, BenchJsonContext.Default.BenchReport) + "\n");
+            output.WriteLine($"report written to {full}");
+        }
+
+        return SemEdgeCli.ExitOk;
+    }
+
+    /// <summary>1 vs 2 threads on the classifier, the cascade, and FP32 when its manifest sits beside the INT8 one.</summary>
+    internal static IReadOnlyList<BenchConfig> Configs(string classifier, string? screen)
+    {
+        var format = ModelManifest.Load(classifier).Format;
+        var configs = new List<BenchConfig>
+        {
+            new($"{format} 1 thread", classifier, null, 1, format),
+            new($"{format} 2 threads", classifier, null, 2, format),
+        };
+        if (screen is not null)
+        {
+            configs.Add(new($"{format} cascade 1 thread", classifier, screen, 1, format));
+        }
+
+        var name = Path.GetFileName(classifier);
+        if (name.Contains(".int8.", StringComparison.Ordinal))
+        {
+            var fp32 = Path.Combine(Path.GetDirectoryName(classifier)!, name.Replace(".int8.", ".fp32.", StringComparison.Ordinal));
+            if (File.Exists(fp32))
+            {
+                configs.Add(new("fp32 1 thread", fp32, null, 1, "fp32"));
+            }
+        }
+
+        return configs;
+    }
+
+    private static string? ShippedSibling(string classifier, string file, bool useShipped)
+    {
+        if (!useShipped)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(Path.GetDirectoryName(classifier)!, file);
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>Every image in the folder, held in memory and grouped by its pixel size.</summary>
+    private static List<BenchImage> LoadFolder(string folder)
+    {
+        var decoder = new ImageDecoder();
+        var decoded = new DecodedImage();
+        var set = new List<BenchImage>();
+        foreach (var file in ClassifyCommand.ExpandPaths([folder]))
+        {
+            var bytes = File.ReadAllBytes(file);
+            try
+            {
+                decoder.Decode(bytes, decoded);
+            }
+            catch (ImageRejectedException)
+            {
+                continue;
+            }
+
+            set.Add(new BenchImage(Path.GetFileName(file), bytes, $"{decoded.Width}x{decoded.Height}"));
+        }
+
+        return set;
+    }
+
+    private static void Render(BenchReport report, TextWriter output)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+        });
+        console.Profile.Width = 220;
+        var table = new Table().Border(TableBorder.Simple).Title($"semedge bench: {report.ProcessorCount} cores, {report.Runtime}, {report.Iterations} passes");
+        foreach (var column in new[] { "config", "images", "provider", "decode p50/p99", "preproc p50/p99", "infer p50/p99", "total p50/p99",
+                     "img/s", "raw infer p50/p99", "total/raw", "total/(dec+raw)", "B/image", "B/run", "GC 0/1/2", "screened clean" })
+        {
+            table.AddColumn(new TableColumn(column).RightAligned());
+        }
+
+        foreach (var r in report.Results)
+        {
+            table.AddRow(r.Config, r.Group, r.Provider, Ms(r.Decode), Ms(r.Preprocess), Ms(r.Inference), Ms(r.Total),
+                F(r.ImagesPerSecond, "0.0"), Ms(r.RawInference), F(r.PipelineOverRaw, "0.00"), F(r.PipelineOverDecodePlusRaw, "0.00"),
+                F(r.AllocatedBytesPerImage, "0"), F(r.InferenceAllocatedBytesPerRun, "0"),
+                $"{r.Gen0Collections}/{r.Gen1Collections}/{r.Gen2Collections}", r.Cascade ? F(r.ShortCircuitedShare * 100, "0") + "%" : "-");
+        }
+
+        console.Write(table);
+        foreach (var (group, stage) in report.SlowestStage)
+        {
+            console.WriteLine($"slowest stage for {group}: {stage}");
+        }
+    }
+
+    private static string Ms(LatencyStats s) => $"{F(s.P50, "0.00")}/{F(s.P99, "0.00")}";
+
+    private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using SemEdge.Cli;
+using SemEdge.Tests.Inference;
+
+namespace SemEdge.Tests.Cli;
+
+public class BenchCommandTests
+{
+    [Fact]
+    public void Bench_command_on_a_folder_prints_a_table_and_writes_json()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(Path.Combine(dir.Path, "x.png"), Fixtures.GridPng(0, 1));
+        var jsonPath = Path.Combine(dir.Path, "out", "bench.json");
+        var output = new StringWriter();
+
+        var exit = BenchCommand.Run(new BenchCommand.BenchRequest(dir.Path, Fixtures.Classifier, null, jsonPath, 1, 5, 1),
+            output, TextWriter.Null, CancellationToken.None);
+
+        Assert.Equal(SemEdgeCli.ExitOk, exit);
+        Assert.Contains("fp32 1 thread", output.ToString());
+        Assert.Contains("slowest stage for 512x512", output.ToString());
+        var report = JsonDocument.Parse(File.ReadAllText(jsonPath)).RootElement;
+        Assert.Equal(2, report.GetProperty("results").GetArrayLength());
+        Assert.Equal(2, report.GetProperty("results")[1].GetProperty("threads").GetInt32());
+    }
+
+    [Fact]
+    public void Fp32_model_beside_the_int8_one_adds_a_comparison_row()
+    {
+        using var dir = new TempDir();
+        foreach (var variant in new[] { "int8", "fp32" })
+        {
+            File.WriteAllText(Path.Combine(dir.Path, $"classifier.{variant}.json"),
+                File.ReadAllText(Fixtures.Classifier).Replace("\"format\": \"fp32\"", $"\"format\": \"{(variant == "int8" ? "int8-qdq" : "fp32")}\""));
+        }
+
+        var configs = BenchCommand.Configs(Path.Combine(dir.Path, "classifier.int8.json"), Fixtures.Screen);
+
+        Assert.Equal(["int8-qdq 1 thread", "int8-qdq 2 threads", "int8-qdq cascade 1 thread", "fp32 1 thread"], configs.Select(c => c.Name));
+        Assert.EndsWith("classifier.fp32.json", configs[^1].ClassifierManifest);
+    }
+
+    [Fact]
+    public void Default_bench_images_are_synthetic_pngs_of_each_size()
+    {
+        var images = BenchImages.Synthesize([512, 1024], 2);
+
+        Assert.Equal(["512x512", "512x512", "1024x1024", "1024x1024"], images.Select(i => i.Group));
+        var decoded = new SemEdge.Imaging.DecodedImage();
+        new SemEdge.Imaging.ImageDecoder().Decode(images[2].Bytes, decoded);
+        Assert.Equal((1024, 1024), (decoded.Width, decoded.Height));
+        Assert.NotEqual(images[0].Bytes, images[1].Bytes);
+    }
+}
