@@ -121,6 +121,7 @@ internal static class EvaluateJob
         {
             Screen = new ScreenSection { ScreenModel = request.Screen!, Metrics = screen },
             ClassifierSpared = screen.Spared,
+            ClassifierSparedFraction = screen.SparedFraction,
             Result = ClassificationSection.From(matrix, LatencySummary.From(latency),
                 WriteChart(request.Out, "cascade-confusion.png", matrix, $"cascade {manifest.Id}")),
         };

@@ -101,6 +101,8 @@ internal sealed record CascadeSection
     /// <summary>Images the classifier did not have to run on.</summary>
     public required long ClassifierSpared { get; init; }
 
+    public required double ClassifierSparedFraction { get; init; }
+
     public required ClassificationSection Result { get; init; }
 }
 
