@@ -1,5 +1,4 @@
 using System.Device.Gpio;
-using System.Device.Gpio.Drivers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,7 +14,7 @@ namespace SemEdge.Actuation;
 /// <see cref="SetReady"/> and <see cref="SetFault"/> hold their lines.</para>
 /// <para>Safety: every line is opened straight at its inactive level (no glitch at start), and is driven back
 /// to it on host stop, on <see cref="Dispose"/> and from an AppDomain unhandled-exception hook.</para>
-/// <para>One <see cref="GpioController"/> per chip; Gpio:Driver picks <see cref="LibGpiodDriver"/>,
+/// <para>One <see cref="GpioController"/> per chip; Gpio:Driver picks libgpiod (<see cref="LibgpiodChip"/>),
 /// <see cref="SimulatedGpioDriver"/> or nothing at all (none).</para>
 /// </summary>
 public sealed class RejectLines : IHostedService, IDisposable
@@ -47,10 +46,10 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         try
         {
-            _reject = options.Reject is { } reject ? new ControlLine("reject", Open(reject, driverForChip), reject.PulseMs) : null;
-            _review = options.Review is { } review ? new ControlLine("review", Open(review, driverForChip), review.PulseMs) : null;
-            _ready = options.Ready is { } ready ? new ControlLine("ready", Open(ready, driverForChip), 0) : null;
-            _fault = options.Fault is { } fault ? new ControlLine("fault", Open(fault, driverForChip), 0) : null;
+            _reject = options.Reject is { } reject ? new ControlLine("reject", Open("Reject", reject, driverForChip), reject.PulseMs) : null;
+            _review = options.Review is { } review ? new ControlLine("review", Open("Review", review, driverForChip), review.PulseMs) : null;
+            _ready = options.Ready is { } ready ? new ControlLine("ready", Open("Ready", ready, driverForChip), 0) : null;
+            _fault = options.Fault is { } fault ? new ControlLine("fault", Open("Fault", fault, driverForChip), 0) : null;
         }
         catch
         {
@@ -121,7 +120,7 @@ public sealed class RejectLines : IHostedService, IDisposable
         _stopping.Cancel();
         DriveAllSafe("disposed");
         DisposeControllers();
-        _stopping.Dispose();
+        // _stopping is not disposed: a pulse timer racing this Dispose may still read its token.
     }
 
     /// <summary>The unhandled-exception hook: the process is going down, so the gate must not stay open.</summary>
@@ -133,7 +132,7 @@ public sealed class RejectLines : IHostedService, IDisposable
 
     private static GpioDriver CreateDriver(string? driver, int chip, ILoggerFactory loggers) => driver?.Trim().ToLowerInvariant() switch
     {
-        GpioOptions.DriverLibgpiod => new LibGpiodDriver(chip),
+        GpioOptions.DriverLibgpiod => LibgpiodChip.Open(chip, loggers.CreateLogger<RejectLines>()),
         GpioOptions.DriverSimulated => new SimulatedGpioDriver(chip, loggers.CreateLogger<SimulatedGpioDriver>()),
         _ => throw new InvalidOperationException($"Gpio:Driver '{driver}' has no GPIO driver."),
     };
@@ -142,7 +141,7 @@ public sealed class RejectLines : IHostedService, IDisposable
         ? "not wired"
         : $"gpiochip{line.Chip}:{line.Line}{(line.ActiveLow ? " active-low" : string.Empty)}";
 
-    private OutputLine Open(GpioLineOptions options, Func<int, GpioDriver> driverForChip)
+    private OutputLine Open(string name, GpioLineOptions options, Func<int, GpioDriver> driverForChip)
     {
         if (!_controllers.TryGetValue(options.Chip, out var controller))
         {
@@ -150,7 +149,17 @@ public sealed class RejectLines : IHostedService, IDisposable
             _controllers[options.Chip] = controller;
         }
 
-        return new OutputLine(controller, options.Line ?? throw new InvalidOperationException("Line offset missing."), options.ActiveLow);
+        var line = options.Line ?? throw new InvalidOperationException($"Gpio:{name}:Line is not set.");
+        try
+        {
+            return new OutputLine(controller, line, options.ActiveLow);
+        }
+        catch (Exception ex)
+        {
+            throw new InvalidOperationException(
+                $"Cannot open gpiochip{options.Chip} line {line} for Gpio:{name} ({ex.GetBaseException().Message}). " +
+                "Check the line offset ('gpioinfo') and that no other program holds the line.", ex);
+        }
     }
 
     private void Pulse(ControlLine line, Verdict verdict)

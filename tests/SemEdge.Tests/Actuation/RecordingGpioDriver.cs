@@ -22,6 +22,9 @@ internal sealed class RecordingGpioDriver : GpioDriver
 
     public int Chip { get; }
 
+    /// <summary>A line the fake kernel refuses to hand out (busy or absent), to test the error path.</summary>
+    public int? BusyLine { get; init; }
+
     public bool Disposed { get; private set; }
 
     public IReadOnlyList<Edge> Edges => [.. _edges];
@@ -32,7 +35,15 @@ internal sealed class RecordingGpioDriver : GpioDriver
 
     protected override int PinCount => 64;
 
-    protected override void OpenPin(int pinNumber) => _modes.TryAdd(pinNumber, PinMode.Input);
+    protected override void OpenPin(int pinNumber)
+    {
+        if (pinNumber == BusyLine)
+        {
+            throw new IOException($"line {pinNumber} is busy");
+        }
+
+        _modes.TryAdd(pinNumber, PinMode.Input);
+    }
 
     protected override void ClosePin(int pinNumber) => _modes.TryRemove(pinNumber, out _);
 

@@ -177,6 +177,33 @@ public sealed class RejectLinesTests
         await lines.StopAsync(default);
     }
 
+    [Fact]
+    public void A_busy_line_fails_with_a_message_naming_chip_line_and_signal()
+    {
+        var drivers = new List<RecordingGpioDriver>();
+        var ex = Assert.Throws<InvalidOperationException>(() => new RejectLines(
+            Wiring(),
+            chip =>
+            {
+                var driver = new RecordingGpioDriver(chip, _time) { BusyLine = ReadyLine };
+                drivers.Add(driver);
+                return driver;
+            },
+            _time,
+            NullLogger<RejectLines>.Instance));
+        Assert.Contains("Cannot open gpiochip1 line 5 for Gpio:Ready (line 5 is busy)", ex.Message, StringComparison.Ordinal);
+        Assert.All(drivers, d => Assert.True(d.Disposed, "chips opened before the failure are closed"));
+    }
+
+    [Fact]
+    public void Libgpiod_without_the_chip_fails_with_a_message_naming_it()
+    {
+        // gpiochip250 exists on no board, so this never drives a real line even on hardware.
+        var options = new GpioOptions { Driver = "libgpiod", Reject = new GpioPulseLineOptions { Chip = 250, Line = 0 } };
+        var ex = Assert.Throws<InvalidOperationException>(() => new RejectLines(Options.Create(options), _time, NullLoggerFactory.Instance));
+        Assert.Contains("Cannot open /dev/gpiochip250 through libgpiod", ex.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("sysfs", "Gpio:Driver 'sysfs' is unknown")]
     [InlineData(null, "Gpio:Driver is not set")]
