@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 using SemEdge.Actuation;
 using SemEdge.Hosting;
@@ -41,7 +42,7 @@ public sealed class DoctorContext(IServiceProvider services, string? configFile)
 }
 
 /// <summary>One configuration section: its value when it binds and validates, else why not.</summary>
-public sealed class Section<T>
+public sealed class Section<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>
     where T : class
 {
     private Section(string name, T? value, IReadOnlyList<string> failures)

@@ -172,7 +172,11 @@ public static class DaemonHost
 
     // Bind stays at the call sites: the configuration binding generator (needed for the trimmed bundle) cannot
     // see through a generic Bind call.
-    private static void Validated<TOptions, TValidator>(IServiceCollection services, OptionsBuilder<TOptions> options)
+    // The annotations tell the trimmer to keep the constructors the container calls (the bundle is trimmed).
+    private static void Validated<
+        [System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] TOptions,
+        [System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] TValidator>(
+        IServiceCollection services, OptionsBuilder<TOptions> options)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>
     {
