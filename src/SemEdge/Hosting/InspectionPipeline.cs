@@ -111,7 +111,18 @@ public sealed class InspectionPipeline(
                     return;
                 }
 
-                var claimed = dropFolder.Claim(entry.Name);
+                ClaimedImage? claimed;
+                try
+                {
+                    claimed = dropFolder.Claim(entry.Name);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // E.g. permissions set by the writer: the file stays, is listed again and retried.
+                    logger.LogWarning("Cannot claim {Image}: {Reason}; retrying at the next listing", entry.Name, ex.Message);
+                    continue;
+                }
+
                 if (claimed is null)
                 {
                     continue;
@@ -148,7 +159,7 @@ public sealed class InspectionPipeline(
             {
                 logger.LogInformation(
                     "Recovered {Image}: verdict {Seq} ({Action}) was already durable; archiving only", leftover.Name, verdict.Seq, verdict.Action);
-                archive.Keep(leftover.Path, leftover.Name, verdict.Action, verdict.Timestamp);
+                Archive(leftover, verdict);
             }
             else
             {
@@ -242,9 +253,22 @@ public sealed class InspectionPipeline(
         }
 
         await rejectLines.SignalAsync(durable, cancellationToken);
-        archive.Keep(image.Path, image.Name, durable.Action, durable.Timestamp);
+        Archive(image, durable);
         logger.LogDebug("{Image}: {Label} {Confidence:0.000} -> {Action} (seq {Seq}, {Latency:0.0} ms)",
             durable.Image, durable.Label, durable.Confidence, durable.Action, durable.Seq, durable.LatencyMs);
+    }
+
+    private void Archive(ClaimedImage image, Verdict verdict)
+    {
+        try
+        {
+            archive.Keep(image.Path, image.Name, verdict.Action, verdict.Timestamp);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The verdict is durable; the image waits in processing/ and is archived by the next start's recovery.
+            logger.LogError("Cannot archive {Image} (verdict {Seq} is recorded): {Reason}", image.Name, verdict.Seq, ex.Message);
+        }
     }
 
     private void Refuse(string path, string name, string reason, string detail)
@@ -258,6 +282,10 @@ public sealed class InspectionPipeline(
         catch (FileNotFoundException)
         {
             // Removed by the writer before we could move it: nothing to keep.
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            logger.LogError("Cannot quarantine {Image} ({Reason}: {Detail}): {Error}; it stays where it is", name, reason, detail, ex.Message);
         }
     }
 }
