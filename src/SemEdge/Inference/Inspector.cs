@@ -28,7 +28,7 @@ public sealed class Inspector : IDisposable
         _time = time ?? TimeProvider.System;
 
         // The largest honest file is an uncompressed 16-bit RGBA TIFF at the pixel limit, plus headers.
-        _maxFileBytes = (maxPixels * 8) + (16 << 20);
+        _maxFileBytes = Math.Min(Array.MaxLength, (maxPixels * 8) + (16 << 20));
     }
 
     public Cascade Cascade { get; }

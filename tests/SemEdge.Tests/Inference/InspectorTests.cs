@@ -65,4 +65,17 @@ public class InspectorTests
         Assert.Contains("Inference:Threads", ex.Message);
         Assert.Contains("Inference:Accelerator 'gpu'", ex.Message);
     }
+
+    [Fact]
+    public void Pixel_limit_from_the_options_refuses_large_images()
+    {
+        using var inspector = Inspector.Create(
+            new InferenceOptions { ClassifierManifest = Fixtures.Classifier, Threads = 1, MaxPixels = 512 * 511 },
+            new DecisionOptions());
+
+        var ex = Assert.Throws<ImageRejectedException>(() => inspector.Inspect(Fixtures.GridPng(0, 1), "big.png"));
+
+        Assert.Equal(ImageRejectReason.TooLarge, ex.Reason);
+        Assert.Contains("Inference:MaxPixels", ex.Message);
+    }
 }
