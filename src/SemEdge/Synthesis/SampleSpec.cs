@@ -25,5 +25,5 @@ public readonly record struct DefectBox(int X, int Y, int Width, int Height)
     public bool Contains(int x, int y) => x >= X && y >= Y && x < X + Width && y < Y + Height;
 }
 
-/// <summary>An 8-bit greyscale image, row-major, one byte per pixel.</summary>
-public sealed record RenderedImage(byte[] Pixels, int Width, int Height, DefectBox? DefectBox);
+/// <summary>An 8-bit greyscale image, row-major, one byte per pixel, with the view it shows.</summary>
+public sealed record RenderedImage(byte[] Pixels, int Width, int Height, DefectBox? DefectBox, SemView View = SemView.TopDown);

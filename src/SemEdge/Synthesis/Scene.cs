@@ -77,6 +77,9 @@ public sealed class Scene
 
     public List<ContactArray> ContactArrays { get; } = [];
 
+    /// <summary>Cross-section structures (layers, lines, vias, bumps); null for top-down and tilted views.</summary>
+    public CrossSection? CrossSection { get; set; }
+
     public PixelRect Bounds => new(0, 0, Width, Height);
 
     /// <summary>Material yield of a top-down surface at a given height: the grey of top or floor plus grain.</summary>

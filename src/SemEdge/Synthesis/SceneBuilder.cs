@@ -36,6 +36,11 @@ public static class SceneBuilder
         var scale = Math.Min(width, height) / 512.0;
         var view = PickView(rng, className);
         var scene = new Scene(width, height, view, liveArea, rng.NextUInt64());
+        if (view == SemView.CrossSection)
+        {
+            CrossSectionBuilder.Build(scene, rng, className, scale);
+            return scene;
+        }
         var top = rng.Uniform(0.3, 0.62);
         var floor = rng.Uniform(0.12, 0.45);
         if (Math.Abs(top - floor) < 0.08)
@@ -85,7 +90,14 @@ public static class SceneBuilder
     private static SemView PickView(SynthRandom rng, string className)
     {
         // Via and crack defects are often judged in cross-section; ler, open and scratch never are.
-        double crossSection = 0;
+        double crossSection = className switch
+        {
+            SemClasses.Vias => 0.35,
+            SemClasses.Crack => 0.3,
+            SemClasses.Clean or SemClasses.Other => 0.2,
+            SemClasses.Bridge or SemClasses.Particle or SemClasses.Cmp => 0.12,
+            _ => 0,
+        };
         return rng.Pick([0.78 * (1 - crossSection), 0.22 * (1 - crossSection), crossSection]) switch
         {
             0 => SemView.TopDown,

@@ -40,7 +40,7 @@ public static class SemImageGenerator
         detector.Apply(signal);
         var pixels = DetectorNoise.Quantise(signal);
         furniture.Draw(pixels);
-        return new RenderedImage(pixels, w, h, box);
+        return new RenderedImage(pixels, w, h, box, scene.View);
     }
 
     /// <summary>

@@ -21,32 +21,65 @@ public class SemImageGeneratorTests
         for (var i = 0; i < 6; i++)
         {
             var spec = new SampleSpec(ImageSeeds.Derive(11, DatasetSplit.Test, SemClasses.IndexOf(className), i), className, 256, 256);
-            var withDefect = SemImageGenerator.Render(spec, withDefect: true);
-            var clean = SemImageGenerator.Render(spec, withDefect: false);
+            AssertDefectConfinedToBox(spec, $"{className} #{i}");
+        }
+    }
 
-            Assert.Null(clean.DefectBox);
-            var box = Assert.IsType<DefectBox>(withDefect.DefectBox);
-            Assert.True(box.Width > 0 && box.Height > 0, $"{className} #{i}: empty box {box}");
-            Assert.True(box.X >= 0 && box.Y >= 0 && box.X + box.Width <= 256 && box.Y + box.Height <= 256, $"{className} #{i}: box {box} outside the image");
-
-            var strongInside = 0;
-            for (var y = 0; y < 256; y++)
+    [Theory]
+    [InlineData(SemClasses.Vias, SemView.CrossSection)]
+    [InlineData(SemClasses.Crack, SemView.CrossSection)]
+    [InlineData(SemClasses.Bridge, SemView.CrossSection)]
+    [InlineData(SemClasses.Cmp, SemView.CrossSection)]
+    [InlineData(SemClasses.Particle, SemView.CrossSection)]
+    [InlineData(SemClasses.Other, SemView.CrossSection)]
+    [InlineData(SemClasses.Particle, SemView.Tilted)]
+    [InlineData(SemClasses.Bridge, SemView.Tilted)]
+    [InlineData(SemClasses.Scratch, SemView.Tilted)]
+    public void Defects_in_cross_sections_and_tilted_views_stay_inside_their_box(string className, SemView view)
+    {
+        var found = 0;
+        for (var i = 0; i < 200 && found < 3; i++)
+        {
+            var spec = new SampleSpec(ImageSeeds.Derive(21, DatasetSplit.Train, SemClasses.IndexOf(className), i), className, 256, 256);
+            if (SemImageGenerator.Render(spec).View != view)
             {
-                for (var x = 0; x < 256; x++)
+                continue;
+            }
+            found++;
+            AssertDefectConfinedToBox(spec, $"{className} {view} #{i}");
+        }
+        Assert.True(found == 3, $"only {found} {view} images among 200 {className} seeds");
+    }
+
+    private static void AssertDefectConfinedToBox(SampleSpec spec, string what)
+    {
+        var (w, h) = (spec.Width, spec.Height);
+        var withDefect = SemImageGenerator.Render(spec, withDefect: true);
+        var clean = SemImageGenerator.Render(spec, withDefect: false);
+
+        Assert.Null(clean.DefectBox);
+        Assert.Equal(clean.View, withDefect.View);
+        var box = Assert.IsType<DefectBox>(withDefect.DefectBox);
+        Assert.True(box.Width > 0 && box.Height > 0, $"{what}: empty box {box}");
+        Assert.True(box.X >= 0 && box.Y >= 0 && box.X + box.Width <= w && box.Y + box.Height <= h, $"{what}: box {box} outside the image");
+
+        var strongInside = 0;
+        for (var y = 0; y < h; y++)
+        {
+            for (var x = 0; x < w; x++)
+            {
+                var d = Math.Abs(withDefect.Pixels[y * w + x] - clean.Pixels[y * w + x]);
+                if (box.Contains(x, y))
                 {
-                    var d = Math.Abs(withDefect.Pixels[y * 256 + x] - clean.Pixels[y * 256 + x]);
-                    if (box.Contains(x, y))
-                    {
-                        strongInside += d >= 12 ? 1 : 0;
-                    }
-                    else
-                    {
-                        Assert.True(d == 0, $"{className} #{i}: pixel ({x},{y}) outside box {box} differs by {d}");
-                    }
+                    strongInside += d >= 12 ? 1 : 0;
+                }
+                else
+                {
+                    Assert.True(d == 0, $"{what}: pixel ({x},{y}) outside box {box} differs by {d}");
                 }
             }
-            Assert.True(strongInside >= 3, $"{className} #{i}: only {strongInside} pixels inside {box} differ visibly");
         }
+        Assert.True(strongInside >= 3, $"{what}: only {strongInside} pixels inside {box} differ visibly");
     }
 
     [Fact]

@@ -6,6 +6,11 @@ public static class DefectPainter
     public static void Paint(string className, Scene scene, SynthRandom rng)
     {
         var scale = Math.Min(scene.Width, scene.Height) / 512.0;
+        if (scene.CrossSection is { } section)
+        {
+            SectionDefects.Paint(className, scene, section, rng, scale);
+            return;
+        }
         switch (className)
         {
             case SemClasses.Clean:

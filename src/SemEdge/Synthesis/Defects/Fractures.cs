@@ -65,7 +65,7 @@ internal static class Fractures
         var angle = rng.Uniform(0, Math.PI);
         var length = rng.Uniform(0.45, 1.3) * Math.Max(area.Width, area.Height);
         var curvature = rng.Uniform(-1.2, 1.2) / Math.Max(area.Width, area.Height);
-        var width = rng.LogUniform(2.5, 9) * scale;
+        var width = rng.LogUniform(3, 9) * scale;
         var intermittent = rng.Chance(0.4);
         var key = rng.NextUInt64();
         var companions = rng.Chance(0.35) ? rng.Next(1, 4) : 0;
@@ -75,30 +75,31 @@ internal static class Fractures
             offsets.Add((rng.Sign() * rng.Uniform(3, 12) * scale * (c + 1), width * rng.Uniform(0.35, 0.7)));
         }
         var step = 3 * scale;
-        var steps = (int)(length / step);
-        // Start half the length back so the streak runs through the chosen point.
-        var heading = angle;
-        var sx = x - Math.Cos(angle) * length / 2;
-        var sy = y - Math.Sin(angle) * length / 2;
-        for (var i = 0; i < steps; i++)
+        var steps = (int)(length / 2 / step);
+        // Walk both ways from the chosen point so the streak always crosses the live area there.
+        foreach (var (startHeading, bend) in new[] { (angle, curvature), (angle + Math.PI, -curvature) })
         {
-            var nx = sx + Math.Cos(heading) * step;
-            var ny = sy + Math.Sin(heading) * step;
-            var t = i * step;
-            var strength = intermittent ? (float)Math.Clamp(0.6 + 1.6 * Noise.Value1(key, 1, t, 40 * scale), 0.3, 1) : 1f;
-            var w = 1 + 0.25 * Noise.Value1(key, 2, t, 25 * scale);
-            foreach (var (off, wd) in offsets)
+            var heading = startHeading;
+            var sx = x;
+            var sy = y;
+            for (var i = 0; i < steps; i++)
             {
-                var ox = -Math.Sin(heading) * off;
-                var oy = Math.Cos(heading) * off;
-                if (strength > 0)
+                var nx = sx + Math.Cos(heading) * step;
+                var ny = sy + Math.Sin(heading) * step;
+                var t = i * step * (bend == curvature ? 1 : -1);
+                var strength = intermittent ? (float)Math.Clamp(0.6 + 1.6 * Noise.Value1(key, 1, t, 40 * scale), 0.3, 1) : 1f;
+                var w = 1 + 0.25 * Noise.Value1(key, 2, t, 25 * scale);
+                foreach (var (off, wd) in offsets)
                 {
+                    var side = bend == curvature ? off : -off;
+                    var ox = -Math.Sin(heading) * side;
+                    var oy = Math.Cos(heading) * side;
                     mask.Capsule(sx + ox, sy + oy, nx + ox, ny + oy, wd * w / 2, wd * w / 2, strength);
                 }
+                heading += bend * step;
+                sx = nx;
+                sy = ny;
             }
-            heading += curvature * step;
-            sx = nx;
-            sy = ny;
         }
         var groove = rng.Chance(0.7);
         var depth = (float)rng.Uniform(0.6, 1.3);

@@ -13,9 +13,9 @@ internal static class LineDefects
         var u0 = g.LineCenter(site.Line);
         var u1 = g.LineCenter(site.Line + dir * spaces);
         var (ua, ub) = (Math.Min(u0, u1), Math.Max(u0, u1));
-        var halfLength = Math.Max(1.6 * scale, rng.LogUniform(0.15, 1.2) * Math.Max(g.Gap, 4 * scale) * 0.5 + rng.Uniform(0, 3) * scale);
+        var halfLength = Math.Max(3 * scale, rng.LogUniform(0.15, 1.2) * Math.Max(g.Gap, 4 * scale) * 0.5 + rng.Uniform(0, 3) * scale);
         var neck = rng.Chance(0.4) ? rng.Uniform(0.3, 0.7) : 0;
-        var height = (float)(rng.Chance(0.3) ? rng.Uniform(0.35, 0.7) : rng.Uniform(0.8, 1.0));
+        var height = (float)(rng.Chance(0.3) ? rng.Uniform(0.5, 0.75) : rng.Uniform(0.8, 1.0));
         var wobble = rng.Uniform(0, 0.35);
         var key = rng.NextUInt64();
         var reach = (ub - ua) / 2 + halfLength * 2 + 4;
