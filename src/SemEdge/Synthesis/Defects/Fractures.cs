@@ -9,7 +9,7 @@ internal static class Fractures
         var (x, y) = DefectSites.Point(scene, rng, 30 * scale);
         var length = rng.LogUniform(45, 320) * scale;
         // At least ~1.5 px at 128x128 after the 4x area downscale for the wide ones; thin ones stay subtle.
-        var width = rng.LogUniform(1.6, 4.5) * scale;
+        var width = rng.LogUniform(2.2, 5) * scale;
         var angle = rng.Uniform(0, 2 * Math.PI);
         var twoSided = rng.Chance(0.5);
         CrackPath(mask, rng, scene.LiveArea, x, y, angle, twoSided ? length / 2 : length, width, 0, scale);
@@ -18,7 +18,7 @@ internal static class Fractures
             CrackPath(mask, rng, scene.LiveArea, x, y, angle + Math.PI, length / 2, width, 0, scale);
         }
         var depth = (float)rng.Uniform(0.5, 1.3);
-        var dark = (float)rng.Uniform(0.04, 0.2);
+        var dark = (float)rng.Uniform(0.08, 0.25);
         mask.ForEach((px, py, m) =>
         {
             var h = scene.Topography[px, py] - depth * m;
