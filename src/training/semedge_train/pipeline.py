@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class Plan:
 
 # The shipped build must fit in 30 minutes on a 2-core machine: training gets whatever synth left of the
 # budget, less a reserve for quantizing and evaluating.
-FULL = Plan(train=150, val=32, test=50, image_size=512, classifier_epochs=24, screen_epochs=16, batch_size=64,
+FULL = Plan(train=100, val=25, test=40, image_size=512, classifier_epochs=30, screen_epochs=20, batch_size=32,
             patience=8, calib_per_class=20, budget_minutes=30.0, quick=False)
 # CI smoke run: the whole chain on a handful of small images, one epoch; figures are only checked for sanity.
 QUICK = Plan(train=6, val=4, test=4, image_size=128, classifier_epochs=1, screen_epochs=1, batch_size=16,
@@ -113,6 +114,38 @@ class Steps:
         if errors:
             raise StepFailed("; ".join(errors))
         return results
+
+
+SEED_RETRIES = 4
+SEED_STEP = 7919
+
+
+def _synth(steps: Steps, label: str, out: Path, seed: int, counts: list) -> dict[str, int]:
+    """One synth run per class. The generator can refuse an image ("the layout cannot carry this defect") and
+    then stops the whole run; per-class runs confine that to one class, which is retried with the next seed
+    of a fixed sequence, so the build stays deterministic. The seeds used are recorded."""
+    used = {}
+    for name in DEFAULT_CLASSES:
+        for attempt in range(SEED_RETRIES):
+            class_seed = seed + attempt * SEED_STEP
+            scratch = out.parent / f".{out.name}-{name}"
+            if scratch.exists():
+                shutil.rmtree(scratch)
+            try:
+                steps.run(f"{label}-{name}", [SEMEDGE, "synth", "--out", scratch, "--seed", class_seed,
+                                              "--classes", name, *counts])
+            except StepFailed as error:
+                print(f"==> {label}-{name}: seed {class_seed} failed ({error}); next seed", flush=True)
+                continue
+            for split in ("train", "val", "test"):
+                (out / split).mkdir(parents=True, exist_ok=True)
+                shutil.move(str(scratch / split / name), str(out / split / name))
+            shutil.rmtree(scratch)
+            used[name] = class_seed
+            break
+        else:
+            raise StepFailed(f"synth failed for class {name} with {SEED_RETRIES} seeds from {seed}")
+    return used
 
 
 def _calibration_sample(train_dir: Path, out: Path, per_class: int) -> int:
@@ -185,7 +218,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=REPO / "models", help="where the shipped models go")
     p.add_argument("--work", type=Path, default=REPO / "artifacts" / "train-models", help="scratch folder")
     p.add_argument("--seed", type=int, default=20261123, help="synth seed of the train/val data")
-    p.add_argument("--test-seed", type=int, help="synth seed of the test data (default: seed + 1)")
+    p.add_argument("--test-seed", type=int, help="synth seed of the test data (default: seed + 500000)")
     p.add_argument("--train", type=int, help="training images per class")
     p.add_argument("--val", type=int, help="validation images per class")
     p.add_argument("--test", type=int, help="test images per class")
@@ -206,9 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.budget_minutes is not None:
         overrides["budget_minutes"] = args.budget_minutes or None
     plan = Plan(**{**plan.__dict__, **overrides})
-    test_seed = args.test_seed if args.test_seed is not None else args.seed + 1
-    if test_seed == args.seed:
-        print("train-models: --test-seed must differ from --seed", file=sys.stderr)
+    test_seed = args.test_seed if args.test_seed is not None else args.seed + 500_000
+    # Per-class retries step seeds by SEED_STEP; the two sequences must never meet.
+    if any(test_seed + i * SEED_STEP == args.seed + j * SEED_STEP
+           for i in range(SEED_RETRIES) for j in range(SEED_RETRIES)):
+        print("train-models: --test-seed must differ from --seed (and from its retry seeds)", file=sys.stderr)
         return 2
     work = args.work.resolve()
     # A smoke run must never overwrite the shipped models by accident.
@@ -241,13 +276,15 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
             raise StepFailed(f"--from {args.start}: {folder} from an earlier run is missing")
     size = ["--size", plan.image_size]
     # Two synth runs: the test images come from a seed that never produced a training or validation image.
+    synth_seeds_path = work / "synth-seeds.json"
     if runs("synth"):
-        steps.run_parallel({
-            "synth-train": [SEMEDGE, "synth", "--out", data, "--seed", args.seed, "--train", plan.train,
-                            "--val", plan.val, "--test", 1, *size],
-            "synth-test": [SEMEDGE, "synth", "--out", test_data, "--seed", test_seed, "--train", 1, "--val", 1,
-                           "--test", plan.test, *size],
-        })
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            train_job = pool.submit(_synth, steps, "synth-train", data, args.seed,
+                                    ["--train", plan.train, "--val", plan.val, "--test", 1, *size])
+            test_job = pool.submit(_synth, steps, "synth-test", test_data, test_seed,
+                                   ["--train", 1, "--val", 1, "--test", plan.test, *size])
+            write_json(synth_seeds_path, {"train": train_job.result(), "test": test_job.result()})
+    synth_seeds = json.loads(synth_seeds_path.read_text())
     test_dir = test_data / "test"
     if runs("train"):
         # Decode and resize every image once, here, into the cache both trainers read.
@@ -321,7 +358,7 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
                           "defectThreshold": m.get("defectThreshold"), "screenVal": m.get("screenVal")}
     summary = {
         "version": args.version, "quick": plan.quick,
-        "data": {"seed": args.seed, "testSeed": test_seed, "imageSize": plan.image_size,
+        "data": {"seed": args.seed, "testSeed": test_seed, "classSeeds": synth_seeds, "imageSize": plan.image_size,
                  "perClass": {"train": plan.train, "val": plan.val, "test": plan.test},
                  "classes": list(DEFAULT_CLASSES), "calibrationImages": calib_count},
         "sizes": sizes, "parityMaxAbsDiff": parity, "training": training, "figures": figures,
