@@ -120,31 +120,64 @@ SEED_RETRIES = 4
 SEED_STEP = 7919
 
 
-def _synth(steps: Steps, label: str, out: Path, seed: int, counts: list) -> dict[str, int]:
+CHUNKS = 5
+
+
+def _synth_once(steps: Steps, label: str, scratch: Path, seed: int, name: str, counts: dict[str, int]) -> bool:
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    args = [a for split in ("train", "val", "test") for a in (f"--{split}", counts[split])]
+    try:
+        steps.run(label, [SEMEDGE, "synth", "--out", scratch, "--seed", seed, "--classes", name, *args,
+                          "--size", counts["size"]])
+        return True
+    except StepFailed as error:
+        print(f"==> {label}: seed {seed} failed ({error})", flush=True)
+        return False
+
+
+def _take(scratch: Path, out: Path, name: str, prefix: str = "") -> None:
+    for split in ("train", "val", "test"):
+        target = out / split / name
+        target.mkdir(parents=True, exist_ok=True)
+        for image in sorted((scratch / split / name).iterdir()):
+            shutil.move(str(image), str(target / f"{prefix}{image.name}"))
+    shutil.rmtree(scratch)
+
+
+def _synth(steps: Steps, label: str, out: Path, seed: int, counts: dict[str, int]) -> dict[str, list[int]]:
     """One synth run per class. The generator can refuse an image ("the layout cannot carry this defect") and
-    then stops the whole run; per-class runs confine that to one class, which is retried with the next seed
-    of a fixed sequence, so the build stays deterministic. The seeds used are recorded."""
-    used = {}
+    then stops the whole run; per-class runs confine that to one class, which is then made in CHUNKS smaller
+    runs, each retried with the next seed of a fixed sequence, so the build stays deterministic. Classes
+    finished by an earlier, interrupted build (marked done) are kept. The seeds used are recorded."""
+    used: dict[str, list[int]] = {}
     for name in DEFAULT_CLASSES:
-        for attempt in range(SEED_RETRIES):
-            class_seed = seed + attempt * SEED_STEP
-            scratch = out.parent / f".{out.name}-{name}"
-            if scratch.exists():
-                shutil.rmtree(scratch)
-            try:
-                steps.run(f"{label}-{name}", [SEMEDGE, "synth", "--out", scratch, "--seed", class_seed,
-                                              "--classes", name, *counts])
-            except StepFailed as error:
-                print(f"==> {label}-{name}: seed {class_seed} failed ({error}); next seed", flush=True)
-                continue
-            for split in ("train", "val", "test"):
-                (out / split).mkdir(parents=True, exist_ok=True)
-                shutil.move(str(scratch / split / name), str(out / split / name))
-            shutil.rmtree(scratch)
-            used[name] = class_seed
-            break
+        marker = out / f".done-{name}.json"
+        if marker.exists():
+            used[name] = json.loads(marker.read_text())
+            continue
+        for split in ("train", "val", "test"):
+            if (out / split / name).exists():
+                shutil.rmtree(out / split / name)
+        scratch = out.parent / f".{out.name}-{name}"
+        if _synth_once(steps, f"{label}-{name}", scratch, seed, name, counts):
+            _take(scratch, out, name)
+            used[name] = [seed]
         else:
-            raise StepFailed(f"synth failed for class {name} with {SEED_RETRIES} seeds from {seed}")
+            used[name] = []
+            for chunk in range(CHUNKS):
+                part = {split: (counts[split] * (chunk + 1)) // CHUNKS - (counts[split] * chunk) // CHUNKS
+                        for split in ("train", "val", "test")}
+                part = {k: max(v, 1) for k, v in part.items()} | {"size": counts["size"]}
+                for attempt in range(1, SEED_RETRIES + 1):
+                    chunk_seed = seed + (chunk * SEED_RETRIES + attempt) * SEED_STEP
+                    if _synth_once(steps, f"{label}-{name}-{chunk}", scratch, chunk_seed, name, part):
+                        _take(scratch, out, name, prefix=f"s{chunk_seed}-")
+                        used[name].append(chunk_seed)
+                        break
+                else:
+                    raise StepFailed(f"synth failed for class {name}, chunk {chunk}, with {SEED_RETRIES} seeds")
+        marker.write_text(json.dumps(used[name]))
     return used
 
 
@@ -224,6 +257,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--test", type=int, help="test images per class")
     p.add_argument("--epochs", type=int, help="classifier epochs (the screen gets two thirds)")
     p.add_argument("--budget-minutes", type=float, help="time budget of the whole build (default 30; 0: none)")
+    p.add_argument("--resume-synth", action="store_true",
+                   help="keep the classes an interrupted build already synthesised (same seeds and sizes)")
     p.add_argument("--from", dest="start", choices=STAGES, default="synth",
                    help="resume at this stage, reusing the earlier stages' output in --work")
     p.add_argument("--version", default=time.strftime("%Y.%m.%d", time.gmtime()))
@@ -241,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan(**{**plan.__dict__, **overrides})
     test_seed = args.test_seed if args.test_seed is not None else args.seed + 500_000
     # Per-class retries step seeds by SEED_STEP; the two sequences must never meet.
-    if any(test_seed + i * SEED_STEP == args.seed + j * SEED_STEP
-           for i in range(SEED_RETRIES) for j in range(SEED_RETRIES)):
+    span = (CHUNKS + 1) * SEED_RETRIES + 1
+    if abs(test_seed - args.seed) % SEED_STEP == 0 and abs(test_seed - args.seed) // SEED_STEP < span:
         print("train-models: --test-seed must differ from --seed (and from its retry seeds)", file=sys.stderr)
         return 2
     work = args.work.resolve()
@@ -270,7 +305,7 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
     first = STAGES.index(args.start)
     runs = lambda stage: STAGES.index(stage) >= first  # noqa: E731
     for stage, folder in (("synth", data), ("synth", test_data), ("train", trained), ("evaluate", work / "reports")):
-        if runs(stage) and folder.exists():
+        if runs(stage) and folder.exists() and not (stage == "synth" and args.resume_synth):
             shutil.rmtree(folder)
         if not runs(stage) and not folder.exists():
             raise StepFailed(f"--from {args.start}: {folder} from an earlier run is missing")
@@ -280,9 +315,9 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
     if runs("synth"):
         with ThreadPoolExecutor(max_workers=2) as pool:
             train_job = pool.submit(_synth, steps, "synth-train", data, args.seed,
-                                    ["--train", plan.train, "--val", plan.val, "--test", 1, *size])
+                                    {"train": plan.train, "val": plan.val, "test": 1, "size": plan.image_size})
             test_job = pool.submit(_synth, steps, "synth-test", test_data, test_seed,
-                                   ["--train", 1, "--val", 1, "--test", plan.test, *size])
+                                   {"train": 1, "val": 1, "test": plan.test, "size": plan.image_size})
             write_json(synth_seeds_path, {"train": train_job.result(), "test": test_job.result()})
     synth_seeds = json.loads(synth_seeds_path.read_text())
     test_dir = test_data / "test"
