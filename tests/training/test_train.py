@@ -95,3 +95,13 @@ def test_cli_refuses_a_dataset_with_a_missing_class_with_exit_2(tiny_dataset, tm
                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert "missing class folder(s): vias" in run.stderr
+
+
+def test_time_budget_shortens_the_run_and_says_so(tiny_dataset, tmp_path):
+    cfg = TrainConfig(data=tiny_dataset, out=tmp_path / "out", size=64, epochs=5, batch_size=16, arch=SMALL,
+                      max_minutes=0.01)
+    result = train(cfg, log=quiet)
+    assert len(result.metrics["history"]) == 1
+    assert "time budget" in result.metrics["stop"]
+    manifest = json.loads(result.manifest.read_text())
+    assert "epochs planned 1 of 5" in manifest["training"]["timeBudget"]

@@ -300,17 +300,19 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
             stop_reason = f"early stop: no val accuracy gain for {cfg.patience} epochs"
             break
         if cfg.max_minutes is not None:
-            # Keep time for the BN pass, the final evaluations and the export after the last epoch.
-            remaining = cfg.max_minutes * 60 - (time.time() - started) - (30 + 0.5 * seconds)
-            if epoch == 1 and remaining < seconds * (planned_epochs - 1):
-                # Shorten the run once, after timing the first epoch, so the cosine schedule still ends at
-                # zero learning rate inside the budget instead of being cut off half-way.
-                fits = max(1, int(remaining // max(seconds, 1e-3)))
-                budget_note = (f"epochs cut from {planned_epochs} to {1 + fits} to fit {cfg.max_minutes:g} min "
-                               f"(first epoch took {seconds:.0f} s)")
-                planned_epochs = 1 + fits
+            # Re-plan after every epoch from the mean epoch time so far (a shared machine speeds up and slows
+            # down), keeping time for the BN pass, final evaluations and export; the cosine schedule follows
+            # the plan, so it still ends near zero instead of being cut off half-way.
+            mean_epoch = sum(h["seconds"] for h in history) / len(history)
+            remaining = cfg.max_minutes * 60 - (time.time() - started) - (30 + 0.5 * mean_epoch)
+            fits = epoch + max(0, int(remaining // max(mean_epoch, 1e-3)))
+            new_plan = max(epoch, min(cfg.epochs, fits))
+            if new_plan != planned_epochs:
+                budget_note = (f"epochs planned {new_plan} of {cfg.epochs} to fit {cfg.max_minutes:g} min "
+                               f"(mean epoch {mean_epoch:.0f} s)")
                 log(f"{cfg.name}: {budget_note}")
-            elif remaining < seconds:
+                planned_epochs = new_plan
+            if epoch >= planned_epochs:
                 stop_reason = f"time budget of {cfg.max_minutes:g} min reached"
                 break
     log(f"{cfg.name}: {stop_reason}; best epoch {best_epoch}")

@@ -1,0 +1,36 @@
+import json
+import subprocess
+
+from conftest import REPO
+
+
+def test_quick_build_runs_the_whole_chain_into_a_temp_folder(tmp_path):
+    out, work = tmp_path / "models", tmp_path / "work"
+    run = subprocess.run([str(REPO / "scripts" / "train-models"), "--quick", "--out", str(out), "--work", str(work)],
+                         capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+
+    for name in ("classifier", "screen"):
+        for fmt in ("int8", "fp32"):
+            manifest = json.loads((out / f"{name}.{fmt}.json").read_text())
+            assert (out / manifest["file"]).exists()
+            assert manifest["format"] == ("int8-qdq" if fmt == "int8" else "fp32")
+            assert manifest["kind"] == name
+        int8, fp32 = (out / f"{name}.int8.onnx").stat().st_size, (out / f"{name}.fp32.onnx").stat().st_size
+        assert int8 < fp32, (name, int8, fp32)
+        assert (out / f"{name}.pt").exists() and (out / f"{name}.parity.json").exists()
+    assert 0 < json.loads((out / "screen.int8.json").read_text())["defectThreshold"] <= 0.5
+    assert (out / "confusion-matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    summary = json.loads((out / "reports" / "summary.json").read_text())
+    figures = summary["figures"]
+    for key in ("classifier-fp32", "classifier-int8"):
+        assert 0.0 <= figures[key]["accuracy"] <= 1.0, figures
+    assert 0.0 <= figures["screen-int8"]["defectRecall"] <= 1.0, figures
+    assert 0.0 <= figures["cascade-int8"]["accuracy"] <= 1.0, figures
+    assert summary["parityMaxAbsDiff"]["classifier"] is not None
+    assert summary["parityMaxAbsDiff"]["classifier"] < 1e-4
+    assert summary["data"]["seed"] != summary["data"]["testSeed"]
+    card = (out / "README.md").read_text()
+    assert "Smoke build" in card and "confusion-matrix.png" in card
+    assert not (REPO / "models" / "quick-models").exists()
