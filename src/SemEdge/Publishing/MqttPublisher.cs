@@ -15,9 +15,9 @@ namespace SemEdge.Publishing;
 /// Drains the <see cref="VerdictOutbox"/> to the broker in seq order (QoS 1; an entry is marked sent only after
 /// the broker's PUBACK: at-least-once) and keeps the line informed. Topics under <c>{prefix}/{nodeId}/</c>:
 /// <c>status</c> retained <c>online</c> on every (re)connect, last will <c>offline</c> (retained);
-/// <c>verdict</c> see <see cref="VerdictPayload"/>, <c>replay:true</c> for entries left by a previous run or
-/// already in the outbox when a connection attempt failed or a connection was lost (they waited across an
-/// outage or a restart), <c>replay:false</c> for entries that met a working connection; <c>heartbeat</c> every
+/// <c>verdict</c> see <see cref="VerdictPayload"/>, <c>replay:true</c> for entries appended while the publisher
+/// was not connected (during an outage, before start, or by a previous run), <c>replay:false</c> for entries
+/// appended while connected (live, even if queued behind a backlog); <c>heartbeat</c> every
 /// Mqtt:HeartbeatSeconds with the <see cref="PipelineCounters"/>, uptime and outbox depth; <c>model</c>
 /// retained, set by <see cref="AnnounceModel"/> and republished on every reconnect.
 /// <para>MQTTnet 5 has no managed client, so reconnection is this loop's job: exponential back-off between
@@ -148,7 +148,6 @@ public sealed class MqttPublisher : BackgroundService
         var minBackoff = TimeSpan.FromSeconds(_options.ReconnectMinSeconds);
         var maxBackoff = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds);
         var backoff = minBackoff;
-        _replayThroughSeq = _outbox.RecoveredThroughSeq;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -157,6 +156,9 @@ public sealed class MqttPublisher : BackgroundService
                 {
                     _connectionLost = NewSignal();
                     await _client.ConnectAsync(clientOptions, stoppingToken).ConfigureAwait(false);
+
+                    // Everything already in the outbox was appended while we were not connected: replays.
+                    _replayThroughSeq = _outbox.LastSeq;
                     await PublishAsync(StatusLeaf, Encoding.ASCII.GetBytes(BrokerClientOptions.Online), retain: true, stoppingToken).ConfigureAwait(false);
                     _logger.LogInformation(
                         "Connected to MQTT broker {Host}:{Port} as {ClientId}; {Pending} verdict(s) waiting in the outbox",
@@ -170,8 +172,6 @@ public sealed class MqttPublisher : BackgroundService
                 }
                 catch (Exception ex)
                 {
-                    // Everything in the outbox now has waited through broker trouble: it goes out as a replay.
-                    _replayThroughSeq = Math.Max(_replayThroughSeq, _outbox.LastSeq);
                     _logger.LogWarning(
                         "MQTT broker {Host}:{Port} unavailable ({Reason}); {Pending} verdict(s) kept in the outbox, retrying in {Delay} ms",
                         host, port, ex.GetBaseException().Message, _outbox.PendingCount, (long)backoff.TotalMilliseconds);

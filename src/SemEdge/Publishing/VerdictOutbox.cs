@@ -102,9 +102,6 @@ public sealed class VerdictOutbox : IDisposable
         }
     }
 
-    /// <summary>Seq of the newest entry that was already in the log when it was opened (left by a previous run).</summary>
-    public long RecoveredThroughSeq { get; private set; }
-
     /// <summary>Verdicts appended but not yet acknowledged by the broker.</summary>
     public int PendingCount
     {
@@ -465,7 +462,6 @@ public sealed class VerdictOutbox : IDisposable
             Load();
         }
 
-        RecoveredThroughSeq = _lastSeq;
         var stream = new FileStream(_logPath, FileMode.Open, FileAccess.Write, FileShare.Read, bufferSize: 0);
         _size = stream.Seek(0, SeekOrigin.End);
         return stream;

@@ -58,8 +58,9 @@ public sealed class Arm64Bundle : IAsyncLifetime
     public Task DisposeAsync() => Task.CompletedTask;
 
     /// <summary>
-    /// Runs the bundle's semedge under qemu-aarch64-static. The arm64 glibc and libstdc++ come from the cross
-    /// packages (/usr/aarch64-linux-gnu) or, failing that, from a multiarch install under /.
+    /// Runs the bundle's semedge under qemu-aarch64-static. .NET needs the arm64 glibc, libstdc++ and, for
+    /// hashing (model sha256), OpenSSL: a multiarch install under / (libssl3:arm64) has them all; the cross
+    /// packages' /usr/aarch64-linux-gnu has no OpenSSL and serves only what runs without it.
     /// </summary>
     public Task<ToolRun> RunUnderQemuAsync(IEnumerable<string> args, TimeSpan timeout, CancellationToken ct = default) =>
         ToolRun.RunAsync(
@@ -71,7 +72,9 @@ public sealed class Arm64Bundle : IAsyncLifetime
             cancellationToken: ct);
 
     public static string QemuLibraryRoot() =>
-        File.Exists("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") ? "/usr/aarch64-linux-gnu" : "/";
+        File.Exists("/usr/lib/aarch64-linux-gnu/libssl.so.3") || !File.Exists("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1")
+            ? "/"
+            : "/usr/aarch64-linux-gnu";
 }
 
 [CollectionDefinition(Name)]

@@ -40,6 +40,7 @@ public sealed class MqttPublisherTests : IAsyncLifetime
         var plc = await Track(MqttProbe.ConnectAsync(_broker.Port, "fab/cell-7/verdict", persistent: true, clientId: "plc-1"));
         using var outbox = OpenOutbox();
         var publisher = await StartPublisherAsync(Options(_broker.Port), outbox);
+        await Eventually.TrueAsync(() => publisher.IsConnected, "publisher connected");
 
         for (var i = 1; i <= 5; i++)
         {

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using SemEdge.Tests.Inference;
+using SemEdge.Tests.Publishing;
+using Xunit.Abstractions;
+
+namespace SemEdge.Tests.Platform;
+
+/// <summary>The published linux-arm64 bundle, run under qemu, answers like the x64 build.</summary>
+[Collection(Arm64BundleCollection.Name)]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class Arm64ParityTests(Arm64Bundle bundle, ITestOutputHelper output) : IDisposable
+{
+    // INT8/FP32 kernels differ between x64 (AVX2) and arm64 (NEON) in summation order only.
+    private const double ConfidenceTolerance = 1e-3;
+    private readonly TempFolder _dir = new();
+
+    [Fact]
+    public async Task Classify_json_under_qemu_gives_the_x64_classes_and_confidences()
+    {
+        var model = Fixtures.CopyModel(Fixtures.Classifier, _dir.Combine("models"));
+        var images = new List<string>();
+        foreach (var (background, cell) in new[] { (30, 0), (90, 5), (160, 10), (220, -1), (128, 15) })
+        {
+            var path = _dir.Combine($"grid-{background}-{cell}.png");
+            await File.WriteAllBytesAsync(path, Fixtures.GridPng((byte)background, cell));
+            images.Add(path);
+        }
+
+        List<string> args = ["classify", "--json", "--no-screen", "--model", model, .. images];
+        var x64 = await ToolRun.RunAsync(Path.Combine(RepoPaths.Scripts, "semedge"), args, TimeSpan.FromMinutes(5));
+        var arm64 = await bundle.RunUnderQemuAsync(args, TimeSpan.FromMinutes(5));
+
+        output.WriteLine($"x64:\n{x64.Output}\narm64 (qemu):\n{arm64.Output}");
+        Assert.True(x64.ExitCode == 0, x64.Output);
+        Assert.True(arm64.ExitCode == 0, arm64.Output);
+        var expected = Parse(x64.Stdout);
+        var actual = Parse(arm64.Stdout);
+        Assert.Equal(images.Count, expected.Count);
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        var maxDiff = 0.0;
+        foreach (var (image, (label, confidence)) in expected)
+        {
+            Assert.Equal(label, actual[image].Label);
+            maxDiff = Math.Max(maxDiff, Math.Abs(confidence - actual[image].Confidence));
+        }
+
+        output.WriteLine($"arm64 (qemu) vs x64: {expected.Count} images, same classes, max confidence difference {maxDiff:E2}");
+        Assert.True(maxDiff <= ConfidenceTolerance, $"max confidence difference {maxDiff} exceeds {ConfidenceTolerance}");
+    }
+
+    [Fact]
+    public async Task Run_under_qemu_publishes_a_verdict_to_mosquitto()
+    {
+        var model = Fixtures.CopyModel(Fixtures.Classifier, _dir.Combine("models"));
+        await using var broker = await Mosquitto.StartAsync(_dir.Path);
+        // Subscribed before the daemon starts, so the first verdict cannot be missed.
+        await using var plc = await MqttProbe.ConnectAsync(broker.Port, "semedge/qemu-arm64/verdict");
+
+        var drop = Directory.CreateDirectory(_dir.Combine("var", "drop")).FullName;
+        string[] settings =
+        [
+            "run",
+            $"--Ingest:DropFolder={drop}",
+            $"--Ingest:ProcessingFolder={_dir.Combine("var", "processing")}",
+            $"--Ingest:ArchiveFolder={_dir.Combine("var", "archive")}",
+            $"--Ingest:QuarantineFolder={_dir.Combine("var", "quarantine")}",
+            $"--Outbox:Path={_dir.Combine("var", "outbox")}",
+            "--Mqtt:Mode=external", "--Mqtt:Host=127.0.0.1", $"--Mqtt:Port={broker.Port}", "--Mqtt:NodeId=qemu-arm64",
+            "--Gpio:Driver=none",
+            $"--Inference:ClassifierManifest={model}",
+            "--Pipeline:UseShippedScreen=false",
+            // The emulated CPU is slow: an inspection must not count as stalled.
+            "--Systemd:StallLimit=00:05:00",
+        ];
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(7));
+        var started = Stopwatch.StartNew();
+        var daemon = bundle.RunUnderQemuAsync(settings, TimeSpan.FromMinutes(8), stop.Token);
+        await File.WriteAllBytesAsync(Path.Combine(drop, "part-0001.png"), Fixtures.GridPng(90, 5));
+
+        await Eventually.TrueAsync(() => plc.Verdicts().Count > 0 || daemon.IsCompleted, "a verdict from the emulated daemon", 400);
+        var elapsed = started.Elapsed;
+        var exitedEarly = daemon.IsCompleted;
+        await stop.CancelAsync();
+        try
+        {
+            var run = await daemon;
+            output.WriteLine($"daemon exited with {run.ExitCode}:\n{run.Output}");
+        }
+        catch (TimeoutException)
+        {
+            // Cancelling kills the emulated daemon: the expected end of this test.
+        }
+
+        Assert.False(exitedEarly, "the emulated daemon exited before it published a verdict");
+
+        var verdicts = plc.Verdicts();
+        output.WriteLine($"verdict after {elapsed.TotalSeconds:0.0} s under qemu: {(verdicts.Count > 0 ? verdicts[0].GetRawText() : "none")}");
+        var verdict = Assert.Single(verdicts);
+        Assert.Equal("part-0001.png", verdict.GetProperty("image").GetString());
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private static Dictionary<string, (string Label, double Confidence)> Parse(string jsonLines) =>
+        jsonLines.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith('{'))
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .ToDictionary(
+                e => Path.GetFileName(e.GetProperty("path").GetString()!),
+                e => (e.GetProperty("label").GetString()!, e.GetProperty("confidence").GetDouble()));
+}
