@@ -144,6 +144,21 @@ public sealed class FlashTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Preflight_refuses_a_board_without_openssl()
+    {
+        await using var board = await SshBoard.StartAsync();
+        File.Delete(Path.Combine(board.Root, "usr", "lib", "aarch64-linux-gnu", "libssl.so.3"));
+        var bundle = await board.MakeBundleAsync("1.0.0");
+
+        var run = await FlashLoggedAsync(board, bundle);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("FAILED at step 'preflight'", run.Stderr);
+        Assert.Contains("OpenSSL (libssl.so.3 or libssl.so.1.1) is not installed", run.Stderr);
+        Assert.False(Directory.Exists(board.BasePath()));
+    }
+
+    [Fact]
     public async Task Corrupt_bundle_is_refused_before_anything_is_sent()
     {
         await using var board = await SshBoard.StartAsync();

@@ -70,7 +70,7 @@ public sealed class SshBoard : IAsyncDisposable
 
         // The board's libraries as the preflight looks for them (it searches the target root's lib folders).
         var lib = Directory.CreateDirectory(Path.Combine(Root, "usr", "lib", "aarch64-linux-gnu")).FullName;
-        foreach (var so in new[] { "libc.so.6", "libstdc++.so.6", "libgpiod.so.2" })
+        foreach (var so in new[] { "libc.so.6", "libstdc++.so.6", "libgpiod.so.2", "libssl.so.3" })
         {
             File.WriteAllText(Path.Combine(lib, so), "");
         }
