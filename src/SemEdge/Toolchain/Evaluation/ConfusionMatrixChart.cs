@@ -15,12 +15,12 @@ internal static class ConfusionMatrixChart
     public static byte[] RenderPng(ConfusionMatrix matrix, string title)
     {
         var n = matrix.Classes.Count;
-        var labelWidth = (int)matrix.Classes.Max(c => BitmapFont.Measure(c, TextScale)) + 12;
-        var titleHeight = (int)BitmapFont.Height(TextScale) + 2 * Margin;
-        var axisTitle = (int)BitmapFont.Height(TextScale) + Margin;
+        var labelWidth = (int)matrix.Classes.Max(c => ChartText.Measure(c, TextScale)) + 12;
+        var titleHeight = (int)ChartText.Height(TextScale) + 2 * Margin;
+        var axisTitle = (int)ChartText.Height(TextScale) + Margin;
         var left = Margin + axisTitle + labelWidth;
         var top = titleHeight;
-        var width = Math.Max(left + n * Cell + Margin, (int)BitmapFont.Measure(title, TextScale) + 2 * Margin);
+        var width = Math.Max(left + n * Cell + Margin, (int)ChartText.Measure(title, TextScale) + 2 * Margin);
         var height = top + n * Cell + labelWidth + axisTitle + Margin;
 
         using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
@@ -31,7 +31,7 @@ internal static class ConfusionMatrixChart
         using var grid = new SKPaint { Color = new SKColor(0xC0, 0xC0, 0xC0), Style = SKPaintStyle.Stroke, StrokeWidth = 1 };
         using var fill = new SKPaint { IsAntialias = false };
 
-        BitmapFont.DrawCentred(canvas, title, width / 2f, titleHeight / 2f, TextScale, ink);
+        ChartText.DrawCentred(canvas, title, width / 2f, titleHeight / 2f, TextScale, ink);
         for (var a = 0; a < n; a++)
         {
             var rowTotal = Math.Max(1, matrix.Actual(a));
@@ -45,26 +45,26 @@ internal static class ConfusionMatrixChart
                 var y = top + a * Cell;
                 canvas.DrawRect(x, y, Cell, Cell, fill);
                 canvas.DrawRect(x, y, Cell, Cell, grid);
-                BitmapFont.DrawCentred(canvas, count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ChartText.DrawCentred(canvas, count.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     x + Cell / 2f, y + Cell / 2f, TextScale, share > 0.5f ? light : ink);
             }
 
             // Row labels, right-aligned against the grid.
             var label = matrix.Classes[a];
-            BitmapFont.Draw(canvas, label, left - 8 - BitmapFont.Measure(label, TextScale),
-                top + a * Cell + (Cell - BitmapFont.Height(TextScale)) / 2, TextScale, ink);
+            ChartText.Draw(canvas, label, left - 8 - ChartText.Measure(label, TextScale),
+                top + a * Cell + (Cell - ChartText.Height(TextScale)) / 2, TextScale, ink);
         }
 
         for (var p = 0; p < n; p++)
         {
             // Column labels read bottom-up, their right end against the grid.
             var label = matrix.Classes[p];
-            var length = BitmapFont.Measure(label, TextScale);
-            BitmapFont.DrawCentred(canvas, label, left + p * Cell + Cell / 2f, top + n * Cell + 8 + length / 2, TextScale, ink, vertical: true);
+            var length = ChartText.Measure(label, TextScale);
+            ChartText.DrawCentred(canvas, label, left + p * Cell + Cell / 2f, top + n * Cell + 8 + length / 2, TextScale, ink, vertical: true);
         }
 
-        BitmapFont.DrawCentred(canvas, "predicted", left + n * Cell / 2f, top + n * Cell + labelWidth + axisTitle / 2f, TextScale, ink);
-        BitmapFont.DrawCentred(canvas, "true", Margin + axisTitle / 2f, top + n * Cell / 2f, TextScale, ink, vertical: true);
+        ChartText.DrawCentred(canvas, "predicted", left + n * Cell / 2f, top + n * Cell + labelWidth + axisTitle / 2f, TextScale, ink);
+        ChartText.DrawCentred(canvas, "true", Margin + axisTitle / 2f, top + n * Cell / 2f, TextScale, ink, vertical: true);
 
         using var image = surface.Snapshot();
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
