@@ -18,7 +18,7 @@ internal static class BenchImages
             {
                 var className = SemClasses.Names[i % SemClasses.Names.Count];
                 var spec = new SampleSpec((ulong)((size * 10_000) + i), className, size, size);
-                var png = PngGray.Encode(SemImageGenerator.Render(spec));
+                var png = PngGray.Encode(SemImageGenerator.RenderSample(spec).Image);
                 images.Add(new BenchImage($"{className}-{size}-{i}.png", png, $"{size}x{size}"));
             }
         }

@@ -58,8 +58,8 @@ public sealed class DatasetWriter(DirectoryInfo root, DatasetPlan plan)
         Parallel.For(0, jobs.Count, options, j =>
         {
             var (split, classIndex, name, index) = jobs[j];
-            var seed = ImageSeeds.Derive(plan.Seed, split, classIndex, index);
-            var image = SemImageGenerator.Render(new SampleSpec(seed, name, plan.Size, plan.Size));
+            var (image, seed) = SemImageGenerator.RenderSample(
+                new SampleSpec(ImageSeeds.Derive(plan.Seed, split, classIndex, index), name, plan.Size, plan.Size));
             var relative = $"{DatasetSplits.FolderName(split)}/{name}/{FileName(name, index)}";
             File.WriteAllBytes(Path.Combine(root.FullName, relative), PngGray.Encode(image));
             rows[j] = new LabelRow(relative, split, name, seed, image.DefectBox);

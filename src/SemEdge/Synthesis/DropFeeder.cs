@@ -45,7 +45,7 @@ public sealed class DropFeeder(DirectoryInfo folder, int seed, double rate, IRea
             sequence++;
             var name = ClassFor(sequence);
             var spec = new SampleSpec(ImageSeeds.Derive(seed, DatasetSplit.Drop, SemClasses.IndexOf(name), sequence), name, size, size);
-            var png = PngGray.Encode(SemImageGenerator.Render(spec));
+            var png = PngGray.Encode(SemImageGenerator.RenderSample(spec).Image);
             var file = FileName(name, sequence);
             var temp = Path.Combine(folder.FullName, $".{file}.tmp");
             await File.WriteAllBytesAsync(temp, png, CancellationToken.None);

@@ -15,6 +15,31 @@ public static class SemImageGenerator
     private const ulong NuisanceStream = 3;
     private const ulong DefectStream = 4;
 
+    /// <summary>How many scenes <see cref="RenderSample"/> draws before it gives up on a defect.</summary>
+    public const int MaxSceneAttempts = 16;
+
+    /// <summary>
+    /// Renders <paramref name="spec"/>; when its scene cannot carry the defect (a layout with no room for it),
+    /// draws another scene from a seed derived from the last one, so the result stays a pure function of the
+    /// spec. Returns the image and the seed that made it: <c>Render(spec with { Seed = seed })</c> repeats it.
+    /// </summary>
+    public static (RenderedImage Image, ulong Seed) RenderSample(SampleSpec spec)
+    {
+        var seed = spec.Seed;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return (Render(spec with { Seed = seed }), seed);
+            }
+            catch (DefectNotPlacedException) when (attempt < MaxSceneAttempts)
+            {
+                seed = SynthRandom.Mix(seed + 0x5EED_5EEDUL);
+            }
+        }
+    }
+
+    /// <summary>Renders exactly <paramref name="spec"/>; throws <see cref="DefectNotPlacedException"/> when its scene cannot carry the defect.</summary>
     public static RenderedImage Render(SampleSpec spec, bool withDefect = true)
     {
         spec.Validate();
@@ -67,9 +92,12 @@ public static class SemImageGenerator
         }
         if (x1 < 0)
         {
-            throw new InvalidOperationException("the defect painter changed nothing; the layout cannot carry this defect");
+            throw new DefectNotPlacedException("the defect painter changed nothing; the layout cannot carry this defect");
         }
         var rect = new PixelRect(x0, y0, x1 + 1, y1 + 1).Inflate(reach).Intersect(scene.LiveArea);
         return new DefectBox(rect.X0, rect.Y0, rect.Width, rect.Height);
     }
 }
+
+/// <summary>The scene drawn for a sample cannot carry its defect: the painter found no place for it.</summary>
+public sealed class DefectNotPlacedException(string message) : Exception(message);

@@ -50,5 +50,5 @@ public static class DefectPainter
     /// <summary>A line site, or an exception naming the layout problem (the scene builder guarantees lines).</summary>
     internal static LineSite RequireLine(Scene scene, SynthRandom rng, double margin) =>
         DefectSites.OnLine(scene, rng, margin) ?? DefectSites.OnLine(scene, rng, 0)
-        ?? throw new InvalidOperationException("no grating line inside the live area for a line defect");
+        ?? throw new DefectNotPlacedException("no grating line inside the live area for a line defect");
 }

@@ -39,7 +39,7 @@ internal static class SectionDefects
     {
         if (items.Count == 0)
         {
-            throw new InvalidOperationException("the cross-section lacks the structure this defect needs");
+            throw new DefectNotPlacedException("the cross-section lacks the structure this defect needs");
         }
         var inside = items.Where(i => DefectSites.Inside(scene, at(i).X, at(i).Y, 4)).ToList();
         var pool = inside.Count > 0 ? inside : items;

@@ -7,7 +7,7 @@ internal static class ViaDefects
     {
         var found = DefectSites.ContactsInLiveArea(scene, 12 * scale)
             ?? DefectSites.ContactsInLiveArea(scene, 0)
-            ?? throw new InvalidOperationException("no contact array inside the live area for a via defect");
+            ?? throw new DefectNotPlacedException("no contact array inside the live area for a via defect");
         var (array, contacts) = found;
         var skip = new HashSet<(int Row, int Column)>();
         var shapes = new List<Func<double, double, double>>();
