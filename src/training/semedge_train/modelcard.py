@@ -17,6 +17,29 @@ def _mb(size) -> str:
     return "n/a" if size is None else f"{size / 1e6:.2f} MB ({size:,} bytes)"
 
 
+def _target_check(ci: dict, cf: dict, si: dict, sizes: dict) -> str:
+    """A line per target the issue set for the shipped models, met or missed, so the card never oversells."""
+    checks = []
+    if ci.get("accuracy") is not None:
+        checks.append((ci["accuracy"] >= 0.99, f"INT8 classifier accuracy >= 99 % (is {100 * ci['accuracy']:.2f} %)"))
+    if ci.get("accuracy") is not None and cf.get("accuracy") is not None:
+        gap = 100 * (cf["accuracy"] - ci["accuracy"])
+        checks.append((gap <= 0.5, f"INT8 loses at most 0.5 points against FP32 (FP32 minus INT8: {gap:+.2f} points)"))
+    if "classifier.int8.onnx" in sizes:
+        checks.append((sizes["classifier.int8.onnx"] <= 1_000_000,
+                       f"INT8 classifier <= 1.0 MB (is {sizes['classifier.int8.onnx'] / 1e6:.2f} MB)"))
+    if si.get("defectRecall") is not None:
+        checks.append((si["defectRecall"] >= 0.995 and (si.get("cleanPrecision") or 0) > 0,
+                       f"screen defect recall >= 99.5 % while still passing clean images (recall "
+                       f"{100 * si['defectRecall']:.2f} %, clean precision {100 * (si.get('cleanPrecision') or 0):.2f} %)"))
+    if not checks:
+        return ""
+    missed = [text for ok, text in checks if not ok]
+    head = ("\n> **Targets missed**: these models are not fit to sort parts yet.\n" if missed
+            else "\n> All targets met.\n")
+    return head + ">\n" + "\n".join(f"> - {'met' if ok else 'MISSED'}: {text}" for ok, text in checks) + "\n"
+
+
 def write_model_card(out: Path, summary: dict) -> Path:
     f = summary["figures"]
     sizes = summary["sizes"]
@@ -32,8 +55,9 @@ def write_model_card(out: Path, summary: dict) -> Path:
     delta = None if ci.get("accuracy") is None or cf.get("accuracy") is None else 100 * (ci["accuracy"] - cf["accuracy"])
     quick_note = ("\n> **Smoke build (`--quick`)**: a handful of small images and one epoch. These figures only "
                   "show the chain works; they say nothing about model quality.\n" if summary.get("quick") else "")
+    targets = _target_check(ci, cf, si, sizes) if not summary.get("quick") else ""
     lines = f"""# SemEdge models (version {summary['version']})
-{quick_note}
+{quick_note}{targets}
 Two INT8 ONNX models for the SemEdge inspection daemon, built by `scripts/train-models` from synthetic SEM
 images (`semedge synth`) and quantized by `semedge quantize`. Every figure below was measured by
 `semedge evaluate` (ONNX Runtime, the daemon's own decode and preprocessing) on a test split generated from
