@@ -40,10 +40,7 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
             .WithDefaultEndpointBoundIPV6Address(v6 ? address : IPAddress.None)
             .Build();
         var server = factory.CreateMqttServer(serverOptions);
-        if (!string.IsNullOrEmpty(_options.Username))
-        {
-            server.ValidatingConnectionAsync += CheckCredentialsAsync;
-        }
+        server.ValidatingConnectionAsync += ValidateConnectionAsync;
 
         try
         {
@@ -72,10 +69,18 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
 
     public void Dispose() => _server?.Dispose();
 
-    private Task CheckCredentialsAsync(ValidatingConnectionEventArgs e)
+    private Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
     {
-        if (!string.Equals(e.UserName, _options.Username, StringComparison.Ordinal) ||
-            !string.Equals(e.Password, _options.Password ?? string.Empty, StringComparison.Ordinal))
+        if (string.IsNullOrEmpty(e.ClientId) && e.CleanSession != false)
+        {
+            // MQTT lets a clean-session client leave its id to the broker (mosquitto_sub does by default);
+            // MQTTnet refuses such a client unless the server assigns one.
+            e.AssignedClientIdentifier = $"anonymous-{Guid.NewGuid():N}";
+        }
+
+        if (!string.IsNullOrEmpty(_options.Username) &&
+            (!string.Equals(e.UserName, _options.Username, StringComparison.Ordinal) ||
+            !string.Equals(e.Password, _options.Password ?? string.Empty, StringComparison.Ordinal)))
         {
             _logger.LogWarning("Embedded MQTT broker refused client {ClientId} from {Endpoint}: bad username or password", e.ClientId, e.RemoteEndPoint);
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;

@@ -52,4 +52,19 @@ public sealed class EmbeddedBrokerTests : IDisposable
         await Eventually.TrueAsync(() => probe.Payloads("status").LastOrDefault() == "offline", "offline on graceful stop");
         await broker.StopAsync(default);
     }
+
+    [Fact]
+    public async Task A_clean_session_client_without_an_id_gets_one_assigned()
+    {
+        // mosquitto_sub -V mqttv5 sends no client id: the broker must assign one (MQTT 5, 3.1.3.1) rather than refuse.
+        var options = new MqttOptions { Embedded = new MqttEmbeddedBrokerOptions { BindAddress = "127.0.0.1", Port = FreePort.Next() } };
+        using var broker = new EmbeddedBroker(Options.Create(options), NullLogger<EmbeddedBroker>.Instance);
+        await broker.StartAsync(default);
+
+        await using var probe = await MqttProbe.ConnectAsync(options.Embedded.Port, "semedge/#",
+            configure: b => b.WithClientId(string.Empty).WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500));
+
+        Assert.True(probe.IsConnected);
+        await broker.StopAsync(default);
+    }
 }
