@@ -149,6 +149,38 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task Outage_longer_than_the_outbox_holds_leaves_images_waiting_in_the_drop_folder_and_loses_nothing()
+    {
+        await using var broker = await Mosquitto.StartAsync(_root.Combine("mosquitto"));
+        await using var plc = await VerdictSubscriber.ConnectAsync(broker.Port);
+        await using var daemon = await DaemonUnderTest.StartAsync(
+            _root.Combine("daemon"), DaemonUnderTest.External(broker.Port), ["--Outbox:MaxEntries=10"]);
+        var staged = images.Stage(daemon.Drop, 40);
+        var droppedAt = new Dictionary<string, long>();
+        await broker.StopAsync();
+
+        foreach (var file in staged)
+        {
+            Drop(file, daemon.Drop, droppedAt);
+        }
+
+        // The outbox takes ten verdicts; then nothing more is decided and the images wait where the SEM put them.
+        await Eventually.TrueAsync(() => daemon.Counters.Inspected == 10, "ten verdicts while the broker is down", 60);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(10, daemon.Counters.Inspected);
+        var waiting = Directory.GetFiles(daemon.Drop).Length;
+        Assert.True(waiting >= 20, $"only {waiting} images wait in the drop folder");
+
+        await broker.StartAsync();
+        await plc.ConnectAsync();
+        await plc.WaitForImagesAsync(40, TimeSpan.FromSeconds(90));
+        var firstSeen = plc.Verdicts.GroupBy(v => v.Seq).Select(g => g.First()).ToList();
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), firstSeen.Select(v => v.Seq));
+        Assert.Equal(40, firstSeen.Select(v => v.Image).Distinct().Count());
+        Report($"outbox full (Outbox:MaxEntries=10) during an outage: {waiting} images waited in the drop folder; all 40 delivered after restart");
+    }
+
+    [Fact]
     public async Task Bad_inputs_are_quarantined_with_reasons_a_file_being_written_is_waited_for_and_the_daemon_keeps_serving()
     {
         await using var daemon = await DaemonUnderTest.StartAsync(
