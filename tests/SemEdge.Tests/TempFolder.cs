@@ -3,9 +3,9 @@ namespace SemEdge.Tests;
 /// <summary>A fresh folder under the system temp folder, removed with everything in it.</summary>
 public sealed class TempFolder : IDisposable
 {
-    public TempFolder()
+    public TempFolder(string prefix = "semedge-test-")
     {
-        Path = Directory.CreateTempSubdirectory("semedge-test-").FullName;
+        Path = Directory.CreateTempSubdirectory(prefix).FullName;
     }
 
     public string Path { get; }
@@ -18,7 +18,7 @@ public sealed class TempFolder : IDisposable
         {
             Directory.Delete(Path, recursive: true);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // A child process may still hold a file for a moment; the OS temp cleaner gets it.
         }

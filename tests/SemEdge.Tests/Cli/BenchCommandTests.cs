@@ -9,7 +9,7 @@ public class BenchCommandTests
     [Fact]
     public void Bench_command_on_a_folder_prints_a_table_and_writes_json()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         File.WriteAllBytes(Path.Combine(dir.Path, "x.png"), Fixtures.GridPng(0, 1));
         var jsonPath = Path.Combine(dir.Path, "out", "bench.json");
         var output = new StringWriter();
@@ -28,7 +28,7 @@ public class BenchCommandTests
     [Fact]
     public void Fp32_model_beside_the_int8_one_adds_a_comparison_row()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         foreach (var variant in new[] { "int8", "fp32" })
         {
             File.WriteAllText(Path.Combine(dir.Path, $"classifier.{variant}.json"),

@@ -10,7 +10,7 @@ public class ClassifyCommandTests
     [Fact]
     public void Json_mode_prints_one_object_per_image_with_class_action_provider_and_latency()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         File.WriteAllBytes(Path.Combine(dir.Path, "a.png"), Fixtures.GridPng(128, 5));
         File.WriteAllBytes(Path.Combine(dir.Path, "b.png"), Fixtures.GridPng(0, -1));
         var output = new StringWriter();
@@ -28,7 +28,7 @@ public class ClassifyCommandTests
     [Fact]
     public void Table_mode_lists_each_image_and_a_summary()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var image = Path.Combine(dir.Path, "wafer.png");
         File.WriteAllBytes(image, Fixtures.GridPng(0, 2));
         var output = new StringWriter();
@@ -45,7 +45,7 @@ public class ClassifyCommandTests
     [Fact]
     public void A_rejected_image_is_reported_and_the_job_fails()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         File.WriteAllBytes(Path.Combine(dir.Path, "good.png"), Fixtures.GridPng(0, 1));
         File.WriteAllBytes(Path.Combine(dir.Path, "empty.png"), []);
         var output = new StringWriter();
@@ -68,7 +68,7 @@ public class ClassifyCommandTests
     [Fact]
     public void Folders_expand_to_their_image_files_sorted()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         Directory.CreateDirectory(Path.Combine(dir.Path, "sub"));
         foreach (var name in new[] { "b.TIF", "a.png", "notes.txt", "sub/c.jpg" })
         {
@@ -83,7 +83,7 @@ public class ClassifyCommandTests
     [Fact]
     public void Shipped_models_folder_is_found_next_to_the_app_or_above_it()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var deep = Path.Combine(dir.Path, "artifacts", "bin", "app");
         Directory.CreateDirectory(deep);
         Directory.CreateDirectory(Path.Combine(dir.Path, "models"));

@@ -12,7 +12,7 @@ public class ClassifyEvaluateAgreementTests
     [Fact]
     public void Classify_on_a_synthetic_test_split_gives_the_same_confusion_matrix_as_evaluate()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         new DatasetWriter(new DirectoryInfo(dir.Path), new DatasetPlan(Seed: 5, Size: 128, Train: 0, Val: 0, Test: 3, SemClasses.Names))
             .Write(progress: null, CancellationToken.None);
         var split = Path.Combine(dir.Path, "test");

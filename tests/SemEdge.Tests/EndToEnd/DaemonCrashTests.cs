@@ -1,6 +1,5 @@
 using SemEdge.Tests.Publishing;
 using Xunit.Abstractions;
-using TempDir = SemEdge.Tests.Platform.TempDir;
 
 namespace SemEdge.Tests.EndToEnd;
 
@@ -9,7 +8,7 @@ public sealed class DaemonCrashTests(SyntheticImages images, ITestOutputHelper o
 {
     private const int Images = 80;
 
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
 
     public void Dispose() => _root.Dispose();
 

@@ -9,7 +9,6 @@ using SemEdge.Publishing;
 using SemEdge.Tests.Publishing;
 using Xunit.Abstractions;
 using SemEdge.Tests.Platform;
-using TempDir = SemEdge.Tests.Platform.TempDir;
 
 namespace SemEdge.Tests.EndToEnd;
 
@@ -20,7 +19,7 @@ namespace SemEdge.Tests.EndToEnd;
 [Collection(DaemonCollection.Name)]
 public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelper output) : IDisposable
 {
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
 
     public void Dispose() => _root.Dispose();
 

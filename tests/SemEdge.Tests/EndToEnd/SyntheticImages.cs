@@ -12,7 +12,7 @@ public sealed class SyntheticImages : IAsyncLifetime
 {
     public const int Count = 200;
 
-    private readonly TempDir _folder = new();
+    private readonly TempFolder _folder = new();
 
     public IReadOnlyList<string> Files { get; private set; } = [];
 

@@ -8,7 +8,7 @@ namespace SemEdge.Tests.Hosting;
 
 public sealed class DaemonHostTests : IDisposable
 {
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
 
     public void Dispose() => _root.Dispose();
 

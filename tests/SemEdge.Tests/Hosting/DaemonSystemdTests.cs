@@ -6,7 +6,6 @@ using SemEdge.Hosting;
 using SemEdge.Tests.EndToEnd;
 using SemEdge.Tests.Publishing;
 using SemEdge.Tests.Platform;
-using TempDir = SemEdge.Tests.Platform.TempDir;
 
 namespace SemEdge.Tests.Hosting;
 
@@ -16,7 +15,7 @@ namespace SemEdge.Tests.Hosting;
 /// </summary>
 public sealed class DaemonSystemdTests : IDisposable
 {
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
     private readonly Socket _systemd = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
     private readonly string _socketPath;
 

@@ -6,7 +6,7 @@ namespace SemEdge.Tests.Hosting;
 
 public sealed class ModelFolderTests : IDisposable
 {
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
 
     public void Dispose() => _root.Dispose();
 

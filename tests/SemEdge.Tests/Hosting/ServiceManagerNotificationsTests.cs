@@ -14,7 +14,7 @@ namespace SemEdge.Tests.Hosting;
 /// <summary>The notify protocol, checked at a datagram socket the test binds in systemd's place.</summary>
 public sealed class ServiceManagerNotificationsTests : IDisposable
 {
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
     private readonly Socket _systemd = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
     private readonly string _socketPath;
 

@@ -19,7 +19,7 @@ public class PreprocessParityTests
     [Fact]
     public void Runtime_and_trainer_preprocessing_agree_on_png_tiff16_and_colour_bmp()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var files = new Dictionary<string, byte[]>
         {
             ["grey-300x170.png"] = TestImages.EncodeSkia(TestImages.Grey8(300, 170, 21), 300, 170, SKEncodedImageFormat.Png),

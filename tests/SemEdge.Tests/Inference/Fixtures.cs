@@ -67,26 +67,3 @@ internal static class Fixtures
         throw new InvalidOperationException($"SemEdge.sln not found above {AppContext.BaseDirectory}");
     }
 }
-
-/// <summary>A temporary folder removed at dispose.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "semedge-test-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-}

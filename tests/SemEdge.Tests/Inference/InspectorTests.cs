@@ -9,7 +9,7 @@ public class InspectorTests
     [Fact]
     public void Inspecting_a_file_gives_class_action_provider_and_timings_and_a_verdict()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var path = Path.Combine(dir.Path, "wafer-17.png");
         File.WriteAllBytes(path, Fixtures.GridPng(background: 0, brightCell: 3));
         using var inspector = Inspector.Create(
@@ -43,7 +43,7 @@ public class InspectorTests
     [Fact]
     public void Corrupt_file_is_rejected_with_a_reason()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var path = Path.Combine(dir.Path, "half.png");
         var png = Fixtures.GridPng(0, 1);
         File.WriteAllBytes(path, png[..(png.Length / 3)]);

@@ -28,7 +28,7 @@ public class ModelSessionTests
     [Fact]
     public void Model_whose_sha256_does_not_match_the_manifest_is_refused_naming_both_hashes()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var manifest = Fixtures.CopyModel(Fixtures.Classifier, dir.Path);
         var onnx = Path.Combine(dir.Path, "classifier.onnx");
         var bytes = File.ReadAllBytes(onnx);
@@ -46,7 +46,7 @@ public class ModelSessionTests
     [Fact]
     public void Missing_model_file_is_a_clear_load_error()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var manifest = Fixtures.CopyModel(Fixtures.Classifier, dir.Path);
         File.Delete(Path.Combine(dir.Path, "classifier.onnx"));
 
@@ -58,7 +58,7 @@ public class ModelSessionTests
     [Fact]
     public void Manifest_naming_a_wrong_input_is_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var manifest = Fixtures.CopyModel(Fixtures.Classifier, dir.Path);
         var json = JsonNode.Parse(File.ReadAllText(manifest))!;
         json["input"]!["name"] = "pixels";

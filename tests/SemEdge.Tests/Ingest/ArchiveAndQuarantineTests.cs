@@ -9,7 +9,7 @@ namespace SemEdge.Tests.Ingest;
 
 public sealed class ArchiveAndQuarantineTests : IDisposable
 {
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 4, 23, 59, 0, TimeSpan.Zero));
 
     public void Dispose() => _root.Dispose();

@@ -6,7 +6,7 @@ namespace SemEdge.Tests.Ingest;
 
 public sealed class DropFolderTests : IDisposable
 {
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 4, 5, 6, 7, TimeSpan.Zero));
     private readonly IngestOptions _options;
     private readonly DropFolder _folder;

@@ -6,7 +6,7 @@ namespace SemEdge.Tests.Ingest;
 
 public sealed class DropFolderWatcherTests : IDisposable
 {
-    private readonly TempDir _root = new();
+    private readonly TempFolder _root = new();
     private readonly IngestOptions _options;
     private readonly DropFolder _folder;
 

@@ -14,7 +14,7 @@ namespace SemEdge.Tests.Platform;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SshBoard : IAsyncDisposable
 {
-    private readonly TempDir _dir = new("semedge-flash-");
+    private readonly TempFolder _dir = new("semedge-flash-");
     private Process? _sshd;
 
     public string Root => _dir.Combine("root");

@@ -16,7 +16,7 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
     {
         // verify checks that ExecStart exists and that the units it orders against are known, so it runs on a
         // throwaway root holding the host's stock units, the unit and a stand-in binary at the release path.
-        using var root = new TempDir();
+        using var root = new TempFolder();
         Directory.CreateDirectory(root.Combine("usr", "lib", "systemd"));
         CopyDirectory("/lib/systemd/system", root.Combine("usr", "lib", "systemd", "system"));
         var unitDir = Directory.CreateDirectory(root.Combine("etc", "systemd", "system")).FullName;
@@ -82,7 +82,7 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
     [Fact]
     public async Task Sysusers_and_tmpfiles_create_the_daemon_folders_owned_by_semedge()
     {
-        using var root = new TempDir();
+        using var root = new TempFolder();
         var sysusers = Directory.CreateDirectory(root.Combine("etc", "sysusers.d")).FullName;
         var tmpfiles = Directory.CreateDirectory(root.Combine("etc", "tmpfiles.d")).FullName;
         File.Copy(Path.Combine(RepoPaths.Platform, "sysusers.d", "semedge.conf"), Path.Combine(sysusers, "semedge.conf"));

@@ -97,34 +97,6 @@ internal static class RepoPaths
     }
 }
 
-/// <summary>A temporary folder removed when the test ends.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public TempDir(string prefix = "semedge-test-")
-    {
-        Path = Directory.CreateTempSubdirectory(prefix).FullName;
-    }
-
-    public string Path { get; }
-
-    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A process the test started may still hold a file for a moment; the OS temp cleaner gets it later.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
-}
-
 internal static class FileHash
 {
     public static async Task<string> Sha256HexAsync(string path)

@@ -7,7 +7,7 @@ namespace SemEdge.Tests.Publishing;
 
 public sealed class EmbeddedBrokerTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

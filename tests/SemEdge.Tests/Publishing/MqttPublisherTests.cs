@@ -13,7 +13,7 @@ public sealed class MqttPublisherTests : IAsyncLifetime
     private const string Node = "cell-7";
     private const string Filter = "fab/cell-7/#";
 
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly List<IAsyncDisposable> _cleanup = [];
     private Mosquitto _broker = null!;
 

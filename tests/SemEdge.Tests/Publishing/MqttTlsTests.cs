@@ -13,20 +13,20 @@ namespace SemEdge.Tests.Publishing;
 /// </summary>
 public sealed class MqttTlsTests : IAsyncLifetime
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private Mosquitto _broker = null!;
 
     public async Task InitializeAsync()
     {
         await OpenSsl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=SemEdge Test CA");
         await OpenSsl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=Some Other CA");
-        File.WriteAllText(_dir.File("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+        File.WriteAllText(_dir.Combine("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
         await Sign("server", "/CN=localhost", "server.ext");
         await Sign("client", "/CN=semedge-cell-7", null);
         _broker = await Mosquitto.StartAsync(_dir.Path, $"""
-            cafile {_dir.File("ca.crt")}
-            certfile {_dir.File("server.crt")}
-            keyfile {_dir.File("server.key")}
+            cafile {_dir.Combine("ca.crt")}
+            certfile {_dir.Combine("server.crt")}
+            keyfile {_dir.Combine("server.key")}
             require_certificate true
             """);
     }
@@ -65,7 +65,7 @@ public sealed class MqttTlsTests : IAsyncLifetime
         try
         {
             await Eventually.TrueAsync(
-                () => logger.Contains(LogLevel.Error, $"is not trusted by the CA in {_dir.File("other-ca.crt")}"),
+                () => logger.Contains(LogLevel.Error, $"is not trusted by the CA in {_dir.Combine("other-ca.crt")}"),
                 "a log line naming the CA file");
             await outbox.AppendAsync(Verdicts.Make("kept.tif"), default);
             await Task.Delay(500);
@@ -90,14 +90,14 @@ public sealed class MqttTlsTests : IAsyncLifetime
         Tls = new MqttTlsOptions
         {
             Enabled = true,
-            CaFile = _dir.File(caFile),
-            ClientCert = _dir.File("client.crt"),
-            ClientKey = _dir.File("client.key"),
+            CaFile = _dir.Combine(caFile),
+            ClientCert = _dir.Combine("client.crt"),
+            ClientKey = _dir.Combine("client.key"),
         },
     };
 
     private VerdictOutbox OpenOutbox(string name) =>
-        new(Options.Create(new OutboxOptions { Path = _dir.File(name) }), NullLogger<VerdictOutbox>.Instance);
+        new(Options.Create(new OutboxOptions { Path = _dir.Combine(name) }), NullLogger<VerdictOutbox>.Instance);
 
     private static MqttPublisher Publisher(MqttOptions options, VerdictOutbox outbox, ILogger<MqttPublisher> logger)
     {

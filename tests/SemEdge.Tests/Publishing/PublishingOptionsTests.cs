@@ -8,7 +8,7 @@ namespace SemEdge.Tests.Publishing;
 
 public sealed class PublishingOptionsTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -88,7 +88,7 @@ public sealed class PublishingOptionsTests : IDisposable
 
     private IHost Host(Dictionary<string, string?> settings)
     {
-        settings["Outbox:Path"] = _dir.File("outbox");
+        settings["Outbox:Path"] = _dir.Combine("outbox");
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Services.AddLogging();

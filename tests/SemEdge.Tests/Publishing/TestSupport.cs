@@ -6,31 +6,6 @@ using SemEdge.Decision;
 
 namespace SemEdge.Tests.Publishing;
 
-/// <summary>A directory under the system temp folder, removed on dispose.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Path = Directory.CreateTempSubdirectory("semedge-pub-").FullName;
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A broker still shutting down may hold a file; the temp folder is cleaned by the OS eventually.
-        }
-    }
-}
-
 /// <summary>Logger that keeps every formatted line, so tests can assert what a technician would read.</summary>
 internal sealed class ListLogger<T> : ILogger<T>
 {

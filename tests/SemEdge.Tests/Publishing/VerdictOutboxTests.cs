@@ -8,7 +8,7 @@ namespace SemEdge.Tests.Publishing;
 
 public sealed class VerdictOutboxTests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
     private readonly ListLogger<VerdictOutbox> _log = new();
 
     public void Dispose() => _dir.Dispose();
@@ -62,7 +62,7 @@ public sealed class VerdictOutboxTests : IDisposable
         }
 
         // What SIGKILL during a write leaves: the first half of a line, no newline.
-        var log = _dir.File(VerdictOutbox.LogFileName);
+        var log = _dir.Combine(VerdictOutbox.LogFileName);
         var lines = File.ReadAllLines(log);
         File.AppendAllText(log, lines[^1][..(lines[^1].Length / 2)].Replace("3.tif", "4.tif", StringComparison.Ordinal));
 
@@ -93,10 +93,10 @@ public sealed class VerdictOutboxTests : IDisposable
             await outbox.MarkSentAsync(2, default);
         }
 
-        var full = File.ReadAllBytes(_dir.File(VerdictOutbox.LogFileName));
+        var full = File.ReadAllBytes(_dir.Combine(VerdictOutbox.LogFileName));
         var lineEnds = full.Select((b, i) => (b, i)).Where(t => t.b == (byte)'\n').Select(t => t.i + 1).ToList();
         Assert.Equal(6, lineEnds.Count); // header, V1, V2, A1, V3, A2
-        using var crash = new TempDir();
+        using var crash = new TempFolder();
         var crashedLog = Path.Combine(crash.Path, VerdictOutbox.LogFileName);
         var lengths = lineEnds.SelectMany(end => new[] { end - 1, end, end + 1 })
             .Concat(Enumerable.Range(lineEnds[0], full.Length - lineEnds[0]).Where(l => l % 23 == 0))
@@ -132,7 +132,7 @@ public sealed class VerdictOutboxTests : IDisposable
             await outbox.AppendAsync(Verdicts.Make("flip.tif"), default);
         }
 
-        var log = _dir.File(VerdictOutbox.LogFileName);
+        var log = _dir.Combine(VerdictOutbox.LogFileName);
         var bytes = File.ReadAllBytes(log);
         var at = Encoding.ASCII.GetString(bytes).LastIndexOf("flip", StringComparison.Ordinal);
         bytes[at] = (byte)'F';
@@ -188,7 +188,7 @@ public sealed class VerdictOutboxTests : IDisposable
         Assert.True(outbox.TryFindByImage("1.tif", out _), "sent entries stay findable until compaction");
         await outbox.MarkSentAsync(5, default);
         Assert.False(outbox.TryFindByImage("1.tif", out _));
-        Assert.Single(File.ReadAllLines(_dir.File(VerdictOutbox.LogFileName)));
+        Assert.Single(File.ReadAllLines(_dir.Combine(VerdictOutbox.LogFileName)));
     }
 
     [Fact]
@@ -255,10 +255,10 @@ public sealed class VerdictOutboxTests : IDisposable
             await outbox.AppendAsync(Verdicts.Make("a.tif"), default);
         }
 
-        File.WriteAllText(_dir.File(VerdictOutbox.CompactFileName), "half a compaction");
+        File.WriteAllText(_dir.Combine(VerdictOutbox.CompactFileName), "half a compaction");
         using var reopened = Open();
         Assert.Equal(["a.tif"], Drain(reopened).Select(v => v.Image));
-        Assert.False(File.Exists(_dir.File(VerdictOutbox.CompactFileName)));
+        Assert.False(File.Exists(_dir.Combine(VerdictOutbox.CompactFileName)));
     }
 
     [Fact]

@@ -10,7 +10,7 @@ public class DropFeederTests
     public async Task Drop_mode_renames_files_in_leaves_no_temp_names_and_honours_count()
     {
         using var tmp = new TempFolder();
-        var drop = tmp.Sub("drop");
+        var drop = tmp.Combine("drop");
         Directory.CreateDirectory(drop);
         var renamed = new List<(string From, string To)>();
         var created = new List<string>();

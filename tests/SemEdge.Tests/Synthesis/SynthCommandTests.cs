@@ -11,19 +11,19 @@ public class SynthCommandTests
     public async Task Same_seed_twice_gives_byte_identical_files()
     {
         using var tmp = new TempFolder();
-        Assert.Equal(0, await Synth("--out", tmp.Sub("a"), "--per-class", "2", "--size", "128", "--seed", "7"));
-        Assert.Equal(0, await Synth("--out", tmp.Sub("b"), "--per-class", "2", "--size", "128", "--seed", "7"));
-        Assert.Equal(0, await Synth("--out", tmp.Sub("c"), "--per-class", "2", "--size", "128", "--seed", "8"));
+        Assert.Equal(0, await Synth("--out", tmp.Combine("a"), "--per-class", "2", "--size", "128", "--seed", "7"));
+        Assert.Equal(0, await Synth("--out", tmp.Combine("b"), "--per-class", "2", "--size", "128", "--seed", "7"));
+        Assert.Equal(0, await Synth("--out", tmp.Combine("c"), "--per-class", "2", "--size", "128", "--seed", "8"));
 
-        var a = Files(tmp.Sub("a"));
-        var b = Files(tmp.Sub("b"));
+        var a = Files(tmp.Combine("a"));
+        var b = Files(tmp.Combine("b"));
         Assert.Equal(10 * 3 * 2 + 2, a.Count);
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var (name, bytes) in a)
         {
             Assert.True(bytes.AsSpan().SequenceEqual(b[name]), $"{name} differs between two runs with the same seed");
         }
-        var c = Files(tmp.Sub("c"));
+        var c = Files(tmp.Combine("c"));
         Assert.False(a["train/bridge/bridge-00000.png"].AsSpan().SequenceEqual(c["train/bridge/bridge-00000.png"]), "another seed gave the same image");
     }
 
@@ -83,10 +83,10 @@ public class SynthCommandTests
     public async Task Bad_arguments_exit_with_usage_code_and_write_nothing(params string[] args)
     {
         using var tmp = new TempFolder();
-        var resolved = args.Select(a => a is "X" or "Y" ? tmp.Sub(a) : a).ToArray();
+        var resolved = args.Select(a => a is "X" or "Y" ? tmp.Combine(a) : a).ToArray();
         Assert.Equal(SemEdgeCli.ExitUsage, await Synth(resolved));
-        Assert.False(Directory.Exists(tmp.Sub("X")));
-        Assert.False(Directory.Exists(tmp.Sub("Y")));
+        Assert.False(Directory.Exists(tmp.Combine("X")));
+        Assert.False(Directory.Exists(tmp.Combine("Y")));
     }
 
     private static Dictionary<string, byte[]> Files(string root) =>

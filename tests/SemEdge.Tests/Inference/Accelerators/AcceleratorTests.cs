@@ -149,7 +149,7 @@ public class AcceleratorTests
     [Fact]
     public void Fake_vendor_library_cross_compiles_to_an_aarch64_shared_object()
     {
-        using var dir = new TempDir();
+        using var dir = new TempFolder();
         var output = Path.Combine(dir.Path, "libonnxruntime.so");
 
         FakeVendorLibrary.Compile("aarch64-linux-gnu-gcc", output);

@@ -13,7 +13,7 @@ internal sealed class FakeVendorLibrary : IDisposable
     public const int Nnapi = 2;
     public const int VsiNpuLegacy = 4;
 
-    private readonly TempDir _dir = new();
+    private readonly TempFolder _dir = new();
 
     private FakeVendorLibrary(string compiler, int fail, int omit, string version)
     {

@@ -14,12 +14,12 @@ public class EvaluateCommandTests
     [Fact]
     public void Cascade_evaluation_reports_classifier_screen_and_end_to_end_figures()
     {
-        using var temp = new TempDir();
+        using var temp = new TempFolder();
         var stdout = new StringWriter();
         var code = EvaluateJob.Run(new EvaluateRequest(Classifier, ToolchainFixtures.Images, Screen, temp.Path, 1), stdout, TextWriter.Null, CancellationToken.None);
 
         Assert.Equal(SemEdgeCli.ExitOk, code);
-        using var report = JsonDocument.Parse(File.ReadAllText(temp.File(EvaluateJob.ReportFile)));
+        using var report = JsonDocument.Parse(File.ReadAllText(temp.Combine(EvaluateJob.ReportFile)));
         var root = report.RootElement;
         Assert.Equal(30, root.GetProperty("images").GetInt32());
         var classifier = root.GetProperty("classifier");
@@ -33,8 +33,8 @@ public class EvaluateCommandTests
         Assert.Equal(1.0, screen.GetProperty("defectRecall").GetDouble());
         Assert.True(cascade.GetProperty("classifierSpared").GetInt64() >= 1);
         Assert.Equal(30, cascade.GetProperty("result").GetProperty("total").GetInt64());
-        Assert.True(File.Exists(temp.File("confusion.png")));
-        Assert.True(File.Exists(temp.File("cascade-confusion.png")));
+        Assert.True(File.Exists(temp.Combine("confusion.png")));
+        Assert.True(File.Exists(temp.Combine("cascade-confusion.png")));
 
         var text = stdout.ToString();
         Assert.Contains("Classifier alone", text);
@@ -47,11 +47,11 @@ public class EvaluateCommandTests
     [Fact]
     public void A_screen_alone_gets_binary_figures_at_its_threshold()
     {
-        using var temp = new TempDir();
+        using var temp = new TempFolder();
         var code = EvaluateJob.Run(new EvaluateRequest(Screen, ToolchainFixtures.Images, null, temp.Path, 1), TextWriter.Null, TextWriter.Null, CancellationToken.None);
 
         Assert.Equal(SemEdgeCli.ExitOk, code);
-        using var report = JsonDocument.Parse(File.ReadAllText(temp.File(EvaluateJob.ReportFile)));
+        using var report = JsonDocument.Parse(File.ReadAllText(temp.Combine(EvaluateJob.ReportFile)));
         var screen = report.RootElement.GetProperty("screen");
         var metrics = screen.GetProperty("metrics");
         Assert.Equal(0.5, metrics.GetProperty("threshold").GetDouble(), 6);
@@ -64,17 +64,17 @@ public class EvaluateCommandTests
     [Fact]
     public void An_int8_model_from_quantize_evaluates_through_the_runtime()
     {
-        using var temp = new TempDir();
-        var int8 = temp.File("mnv3.int8.onnx");
+        using var temp = new TempFolder();
+        var int8 = temp.Combine("mnv3.int8.onnx");
         Assert.Equal(SemEdgeCli.ExitOk, QuantizeJob.Run(
             new QuantizeRequest(ToolchainFixtures.Mnv3, ToolchainFixtures.Images, int8, CalibrationMethod.MinMax, 99.99, 200, null),
             TextWriter.Null, TextWriter.Null, CancellationToken.None));
 
-        var code = EvaluateJob.Run(new EvaluateRequest(temp.File("mnv3.int8.json"), ToolchainFixtures.Images, null, temp.File("eval"), 1),
+        var code = EvaluateJob.Run(new EvaluateRequest(temp.Combine("mnv3.int8.json"), ToolchainFixtures.Images, null, temp.Combine("eval"), 1),
             TextWriter.Null, TextWriter.Null, CancellationToken.None);
 
         Assert.Equal(SemEdgeCli.ExitOk, code);
-        using var report = JsonDocument.Parse(File.ReadAllText(temp.File("eval/report.json")));
+        using var report = JsonDocument.Parse(File.ReadAllText(temp.Combine("eval/report.json")));
         Assert.Equal("int8-qdq", report.RootElement.GetProperty("format").GetString());
         Assert.InRange(report.RootElement.GetProperty("classifier").GetProperty("accuracy").GetDouble(), 0.9, 1.0);
     }
@@ -82,11 +82,11 @@ public class EvaluateCommandTests
     [Fact]
     public void A_class_folder_the_model_does_not_know_is_a_usage_error()
     {
-        using var temp = new TempDir();
-        Directory.CreateDirectory(temp.File("data/bananas"));
-        File.Copy(Path.Combine(ToolchainFixtures.Images, "clean", "0.png"), temp.File("data/bananas/0.png"));
+        using var temp = new TempFolder();
+        Directory.CreateDirectory(temp.Combine("data/bananas"));
+        File.Copy(Path.Combine(ToolchainFixtures.Images, "clean", "0.png"), temp.Combine("data/bananas/0.png"));
         var ex = Assert.Throws<UsageException>(() => EvaluateJob.Run(
-            new EvaluateRequest(Classifier, temp.File("data"), null, temp.File("out"), 1), TextWriter.Null, TextWriter.Null, CancellationToken.None));
+            new EvaluateRequest(Classifier, temp.Combine("data"), null, temp.Combine("out"), 1), TextWriter.Null, TextWriter.Null, CancellationToken.None));
         Assert.Contains("bananas", ex.Message);
     }
 
@@ -100,9 +100,9 @@ public class EvaluateCommandTests
     [InlineData("evaluate", "{model}", "--data", "{images}", "--threads", "0")]
     public async Task Bad_evaluate_arguments_exit_with_usage_code(params string[] args)
     {
-        using var temp = new TempDir();
+        using var temp = new TempFolder();
         var resolved = args.Select(a => a.Replace("{model}", Classifier).Replace("{screen}", Screen).Replace("{onnx}", ToolchainFixtures.Mnv3)
             .Replace("{images}", ToolchainFixtures.Images).Replace("{tmp}", temp.Path)).ToArray();
-        Assert.Equal(SemEdgeCli.ExitUsage, await SemEdgeCli.RunAsync([.. resolved, "--out", temp.File("out")], CancellationToken.None));
+        Assert.Equal(SemEdgeCli.ExitUsage, await SemEdgeCli.RunAsync([.. resolved, "--out", temp.Combine("out")], CancellationToken.None));
     }
 }

@@ -14,13 +14,13 @@ public class FullMobileNetTests(ITestOutputHelper output)
     [Fact]
     public void Full_size_mobilenet_v3_small_quantizes_to_under_a_third_and_follows_fp32()
     {
-        using var temp = new TempDir();
+        using var temp = new TempFolder();
         Export(temp.Path);
-        var fp32 = temp.File("mnv3.onnx");
+        var fp32 = temp.Combine("mnv3.onnx");
         var inputs = ToolchainFixtures.LoadInputs();
 
         var result = new ModelQuantizer(CalibrationMethod.MinMax, 99.99)
-            .Quantize(fp32, temp.File("mnv3.int8.onnx"), inputs, ToolchainFixtures.InputShape, CancellationToken.None);
+            .Quantize(fp32, temp.Combine("mnv3.int8.onnx"), inputs, ToolchainFixtures.InputShape, CancellationToken.None);
 
         output.WriteLine($"{result.SizeBefore} -> {result.SizeAfter} bytes; {result.Agreement}; fused: " +
             string.Join(", ", result.FusedOps.Select(kv => $"{kv.Key} {kv.Value}")));

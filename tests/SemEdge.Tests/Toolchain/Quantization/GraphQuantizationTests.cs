@@ -12,13 +12,13 @@ public class GraphQuantizationTests
     [InlineData(0, 1)]
     public void Gemm_weight_scales_run_along_the_output_axis_for_either_transB(int transB, int expectedAxis)
     {
-        using var temp = new TempDir();
+        using var temp = new TempFolder();
         var b = new float[] { 0.5f, -2f, 0.25f, 1f, 4f, -0.125f, 3f, 0.75f, -1.5f, 2.5f, -0.5f, 1.25f };
         // transB = 1: B is [N=3, K=4]; transB = 0: B is [K=4, N=3]. Same numbers, different layout.
         long[] dims = transB == 1 ? [3, 4] : [4, 3];
         var model = SingleOpModel("Gemm", [1, 4], [1, 3], OnnxTensors.FromFloats("B", b, dims), OnnxTensors.FromFloats("C", [0.1f, -0.2f, 0.3f], 3));
         model.Graph.Node[0].Attribute.Add(OnnxAttributes.IntAttribute("transB", transB));
-        var path = temp.File("gemm.onnx");
+        var path = temp.Combine("gemm.onnx");
         OnnxModelFile.Save(model, path);
         var inputs = Enumerable.Range(0, 8).Select(i => new float[] { i * 0.1f, -i * 0.2f, 1f - i * 0.1f, 0.3f }).ToList();
 
@@ -26,9 +26,9 @@ public class GraphQuantizationTests
         var plan = QuantizationPlanner.Plan(model);
         var ranges = new ActivationCalibrator(CalibrationMethod.MinMax, 99.99).Calibrate(model, plan.Activations, inputs, [1, 4], CancellationToken.None);
         var quantized = QdqRewriter.Apply(plan, ranges);
-        OnnxModelFile.Save(quantized, temp.File("q.onnx"));
+        OnnxModelFile.Save(quantized, temp.Combine("q.onnx"));
 
-        var graph = OnnxModelFile.Load(temp.File("q.onnx")).Graph;
+        var graph = OnnxModelFile.Load(temp.Combine("q.onnx")).Graph;
         var init = graph.Initializer.ToDictionary(i => i.Name);
         var dq = graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Output[0] == graph.Node.Single(g => g.OpType == "Gemm").Input[1]);
         Assert.Equal(expectedAxis, dq.GetInt("axis", -1));
@@ -41,7 +41,7 @@ public class GraphQuantizationTests
         }
 
         // The logits stay float: QGemm with a float output, no QuantizeLinear after the Gemm.
-        Assert.Contains("QGemm", FusedNodeReport.Count(temp.File("q.onnx")).Keys);
+        Assert.Contains("QGemm", FusedNodeReport.Count(temp.Combine("q.onnx")).Keys);
         Assert.DoesNotContain(graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == "y");
         var agreement = Agreement.Measure(model.ToByteArray(), quantized.ToByteArray(), inputs, [1, 4], CancellationToken.None);
         Assert.True(agreement.MaxAbsLogitDiff < 0.05f, $"max diff {agreement.MaxAbsLogitDiff}");
@@ -50,15 +50,15 @@ public class GraphQuantizationTests
     [Fact]
     public void A_logits_layer_that_only_loses_accuracy_when_quantized_stays_float()
     {
-        using var temp = new TempDir();
+        using var temp = new TempFolder();
         var b = Enumerable.Range(0, 12).Select(i => MathF.Sin(i * 1.7f)).ToArray();
         var model = SingleOpModel("Gemm", [1, 4], [1, 3], OnnxTensors.FromFloats("B", b, 3, 4), null);
         model.Graph.Node[0].Attribute.Add(OnnxAttributes.IntAttribute("transB", 1));
-        OnnxModelFile.Save(model, temp.File("gemm.onnx"));
+        OnnxModelFile.Save(model, temp.Combine("gemm.onnx"));
         var inputs = Enumerable.Range(0, 8).Select(i => new float[] { MathF.Cos(i), i * 0.05f, -0.3f, MathF.Sin(i) }).ToList();
 
         var result = new ModelQuantizer(CalibrationMethod.MinMax, 99.99)
-            .Quantize(temp.File("gemm.onnx"), temp.File("q.onnx"), inputs, [1, 4], CancellationToken.None);
+            .Quantize(temp.Combine("gemm.onnx"), temp.Combine("q.onnx"), inputs, [1, 4], CancellationToken.None);
 
         Assert.Contains("kept float", result.HeadDecision);
         Assert.Contains(result.Plan.LeftInFloat, f => f.OpType == "Gemm" && f.Reason.Contains("logits"));

@@ -10,15 +10,15 @@ public class QuantizeCommandTests
     [Fact]
     public void Quantize_writes_the_int8_model_and_a_manifest_that_names_it()
     {
-        using var temp = new TempDir();
-        var output = temp.File("out/mnv3.int8.onnx");
+        using var temp = new TempFolder();
+        var output = temp.Combine("out/mnv3.int8.onnx");
         var stdout = new StringWriter();
         var code = QuantizeJob.Run(
             new QuantizeRequest(ToolchainFixtures.Mnv3, ToolchainFixtures.Images, output, CalibrationMethod.Percentile, 99.9, 12, null),
             stdout, TextWriter.Null, CancellationToken.None);
 
         Assert.Equal(SemEdgeCli.ExitOk, code);
-        var manifest = ModelManifest.Load(temp.File("out/mnv3.int8.json"));
+        var manifest = ModelManifest.Load(temp.Combine("out/mnv3.int8.json"));
         var source = ModelManifest.Load(Path.ChangeExtension(ToolchainFixtures.Mnv3, ".json"));
         Assert.Equal("int8-qdq", manifest.Format);
         Assert.Equal("mnv3.int8.onnx", manifest.File);
@@ -46,20 +46,20 @@ public class QuantizeCommandTests
     [InlineData("quantize", "{mnv3}", "--calib", "{images}", "--out", "{mnv3}")]
     public async Task Bad_quantize_arguments_exit_with_usage_code(params string[] args)
     {
-        using var temp = new TempDir();
+        using var temp = new TempFolder();
         var resolved = args.Select(a => a.Replace("{mnv3}", ToolchainFixtures.Mnv3).Replace("{images}", ToolchainFixtures.Images)
             .Replace("{tmp}", temp.Path)).ToArray();
         Assert.Equal(SemEdgeCli.ExitUsage, await SemEdgeCli.RunAsync(resolved, CancellationToken.None));
-        Assert.False(File.Exists(temp.File("x.onnx")));
+        Assert.False(File.Exists(temp.Combine("x.onnx")));
     }
 
     [Fact]
     public void A_calibration_folder_without_images_is_a_usage_error()
     {
-        using var temp = new TempDir();
-        File.WriteAllText(temp.File("notes.txt"), "no images here");
+        using var temp = new TempFolder();
+        File.WriteAllText(temp.Combine("notes.txt"), "no images here");
         var ex = Assert.Throws<UsageException>(() => QuantizeJob.Run(
-            new QuantizeRequest(ToolchainFixtures.Mnv3, temp.Path, temp.File("x.onnx"), CalibrationMethod.MinMax, 99.99, 10, null),
+            new QuantizeRequest(ToolchainFixtures.Mnv3, temp.Path, temp.Combine("x.onnx"), CalibrationMethod.MinMax, 99.99, 10, null),
             TextWriter.Null, TextWriter.Null, CancellationToken.None));
         Assert.Contains("no images", ex.Message);
     }

@@ -138,17 +138,17 @@ public class QuantizerTests(QuantizedMobileNet mobileNet) : IClassFixture<Quanti
     [Fact]
     public void Plain_cnn_with_a_matmul_head_quantizes_and_agrees()
     {
-        using var temp = new TempDir();
+        using var temp = new TempFolder();
         var inputs = ToolchainFixtures.LoadInputs();
         var result = new ModelQuantizer(CalibrationMethod.MinMax, 99.99)
-            .Quantize(ToolchainFixtures.Plain, temp.File("plain.int8.onnx"), inputs, ToolchainFixtures.InputShape, CancellationToken.None);
+            .Quantize(ToolchainFixtures.Plain, temp.Combine("plain.int8.onnx"), inputs, ToolchainFixtures.InputShape, CancellationToken.None);
 
         Assert.Equal(3, result.FusedOps.GetValueOrDefault("QLinearConv"));
         Assert.Equal(1, result.FusedOps.GetValueOrDefault("QLinearAdd"));
         Assert.Equal(3, result.Plan.FoldedRelus.Count);
         // MaxPool and Flatten keep int8 with their input's parameters.
         Assert.Contains(result.Plan.PassThrough, n => n.OpType == "MaxPool");
-        var graph = OnnxModelFile.Load(temp.File("plain.int8.onnx")).Graph;
+        var graph = OnnxModelFile.Load(temp.Combine("plain.int8.onnx")).Graph;
         var matmul = graph.Node.Single(n => n.OpType == "MatMul");
         var dq = graph.Node.Single(n => n.Output[0] == matmul.Input[1]);
         Assert.Equal(1, dq.GetInt("axis", -1));
