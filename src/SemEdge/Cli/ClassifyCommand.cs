@@ -171,17 +171,7 @@ internal static class ClassifyCommand
             }
         }
 
-        return new InferenceOptions
-        {
-            ClassifierManifest = options.ClassifierManifest,
-            ScreenManifest = screen,
-            Threads = options.Threads,
-            Accelerator = options.Accelerator,
-            AcceleratorRequired = options.AcceleratorRequired,
-            VendorLibraryPath = options.VendorLibraryPath,
-            GraphCacheDir = options.GraphCacheDir,
-            MaxPixels = options.MaxPixels,
-        };
+        return options.WithModels(options.ClassifierManifest, screen);
     }
 
     private static Table NewTable()

@@ -20,18 +20,7 @@ public sealed class OnnxInspectorLoader(
 {
     public IInspector Load(ModelSelection selection)
     {
-        var configured = inference.Value;
-        var options = new InferenceOptions
-        {
-            ClassifierManifest = selection.ClassifierManifest,
-            ScreenManifest = selection.ScreenManifest,
-            Threads = configured.Threads,
-            Accelerator = configured.Accelerator,
-            AcceleratorRequired = configured.AcceleratorRequired,
-            VendorLibraryPath = configured.VendorLibraryPath,
-            GraphCacheDir = configured.GraphCacheDir,
-            MaxPixels = configured.MaxPixels,
-        };
+        var options = inference.Value.WithModels(selection.ClassifierManifest, selection.ScreenManifest);
 
         Inspector inspector;
         try

@@ -40,6 +40,15 @@ public sealed class InferenceOptions
         VendorLibraryPath = VendorLibraryPath,
         GraphCacheDir = GraphCacheDir,
     };
+
+    /// <summary>A copy that runs other models; every other setting (threads, accelerator, limits) carries over.</summary>
+    public InferenceOptions WithModels(string? classifierManifest, string? screenManifest)
+    {
+        var copy = (InferenceOptions)MemberwiseClone();
+        copy.ClassifierManifest = classifierManifest;
+        copy.ScreenManifest = screenManifest;
+        return copy;
+    }
 }
 
 /// <summary>Start-up checks for <see cref="InferenceOptions"/>, worded for the technician editing the config.</summary>
