@@ -36,6 +36,22 @@ public static class FolderCheck
         return results;
     }
 
+    /// <summary>Null when this user can create and delete a file in <paramref name="path"/>; otherwise why not.</summary>
+    internal static string? NotWritableReason(string path)
+    {
+        var probe = Path.Combine(path, $".semedge-doctor-{Environment.ProcessId}");
+        try
+        {
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            return ex.Message;
+        }
+    }
+
     internal static CheckResult Check(string key, string path, long warnBelowBytes)
     {
         if (!Directory.Exists(path))
@@ -43,15 +59,9 @@ public static class FolderCheck
             return CheckResult.Fail(Area, $"{key} {path} does not exist (systemd-tmpfiles --create makes the standard ones)");
         }
 
-        var probe = Path.Combine(path, $".semedge-doctor-{Environment.ProcessId}");
-        try
+        if (NotWritableReason(path) is { } reason)
         {
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-        }
-        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
-        {
-            return CheckResult.Fail(Area, $"{key} {path} is not writable by this user: {ex.Message}");
+            return CheckResult.Fail(Area, $"{key} {path} is not writable by this user: {reason}");
         }
 
         var free = new DriveInfo(path).AvailableFreeSpace;

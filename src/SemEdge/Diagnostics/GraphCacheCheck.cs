@@ -28,15 +28,9 @@ public static class GraphCacheCheck
             return CheckResult.Warn(Area, $"{dir} does not exist yet: the first start creates it and compiles the graph (40 s and more)");
         }
 
-        var probe = Path.Combine(dir, $".semedge-doctor-{Environment.ProcessId}");
-        try
+        if (FolderCheck.NotWritableReason(dir) is { } reason)
         {
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-        }
-        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
-        {
-            return CheckResult.Fail(Area, $"{dir} is not writable: {ex.Message}; compiled graphs cannot be kept");
+            return CheckResult.Fail(Area, $"{dir} is not writable: {reason}; compiled graphs cannot be kept");
         }
 
         var cached = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Count();
