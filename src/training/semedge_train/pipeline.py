@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,69 +118,12 @@ class Steps:
         return results
 
 
-SEED_RETRIES = 4
-SEED_STEP = 7919
-
-
-CHUNKS = 5
-
-
-def _synth_once(steps: Steps, label: str, scratch: Path, seed: int, name: str, counts: dict[str, int]) -> bool:
-    if scratch.exists():
-        shutil.rmtree(scratch)
+def _synth(steps: Steps, label: str, out: Path, seed: int, counts: dict[str, int]) -> None:
+    """One `semedge synth` run. Each image's seed depends only on (run seed, split, class, index), so the
+    images are the same whatever else the run makes; a scene that cannot carry its defect is redrawn by the
+    generator itself from a derived seed, recorded in labels.csv."""
     args = [a for split in ("train", "val", "test") for a in (f"--{split}", counts[split])]
-    try:
-        steps.run(label, [SEMEDGE, "synth", "--out", scratch, "--seed", seed, "--classes", name, *args,
-                          "--size", counts["size"]])
-        return True
-    except StepFailed as error:
-        print(f"==> {label}: seed {seed} failed ({error})", flush=True)
-        return False
-
-
-def _take(scratch: Path, out: Path, name: str, prefix: str = "") -> None:
-    for split in ("train", "val", "test"):
-        target = out / split / name
-        target.mkdir(parents=True, exist_ok=True)
-        for image in sorted((scratch / split / name).iterdir()):
-            shutil.move(str(image), str(target / f"{prefix}{image.name}"))
-    shutil.rmtree(scratch)
-
-
-def _synth(steps: Steps, label: str, out: Path, seed: int, counts: dict[str, int]) -> dict[str, list[int]]:
-    """One synth run per class. The generator can refuse an image ("the layout cannot carry this defect") and
-    then stops the whole run; per-class runs confine that to one class, which is then made in CHUNKS smaller
-    runs, each retried with the next seed of a fixed sequence, so the build stays deterministic. Classes
-    finished by an earlier, interrupted build (marked done) are kept. The seeds used are recorded."""
-    used: dict[str, list[int]] = {}
-    for name in DEFAULT_CLASSES:
-        marker = out / f".done-{name}.json"
-        if marker.exists():
-            used[name] = json.loads(marker.read_text())
-            continue
-        for split in ("train", "val", "test"):
-            if (out / split / name).exists():
-                shutil.rmtree(out / split / name)
-        scratch = out.parent / f".{out.name}-{name}"
-        if _synth_once(steps, f"{label}-{name}", scratch, seed, name, counts):
-            _take(scratch, out, name)
-            used[name] = [seed]
-        else:
-            used[name] = []
-            for chunk in range(CHUNKS):
-                part = {split: (counts[split] * (chunk + 1)) // CHUNKS - (counts[split] * chunk) // CHUNKS
-                        for split in ("train", "val", "test")}
-                part = {k: max(v, 1) for k, v in part.items()} | {"size": counts["size"]}
-                for attempt in range(1, SEED_RETRIES + 1):
-                    chunk_seed = seed + (chunk * SEED_RETRIES + attempt) * SEED_STEP
-                    if _synth_once(steps, f"{label}-{name}-{chunk}", scratch, chunk_seed, name, part):
-                        _take(scratch, out, name, prefix=f"s{chunk_seed}-")
-                        used[name].append(chunk_seed)
-                        break
-                else:
-                    raise StepFailed(f"synth failed for class {name}, chunk {chunk}, with {SEED_RETRIES} seeds")
-        marker.write_text(json.dumps(used[name]))
-    return used
+    steps.run(label, [SEMEDGE, "synth", "--out", out, "--seed", seed, *args, "--size", counts["size"]])
 
 
 def _calibration_sample(train_dir: Path, out: Path, per_class: int) -> int:
@@ -260,8 +202,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--test", type=int, help="test images per class")
     p.add_argument("--epochs", type=int, help="classifier epochs (the screen gets two thirds)")
     p.add_argument("--budget-minutes", type=float, help="time budget of the whole build (default 30; 0: none)")
-    p.add_argument("--resume-synth", action="store_true",
-                   help="keep the classes an interrupted build already synthesised (same seeds and sizes)")
     p.add_argument("--from", dest="start", choices=STAGES, default="synth",
                    help="resume at this stage, reusing the earlier stages' output in --work")
     p.add_argument("--version", default=time.strftime("%Y.%m.%d", time.gmtime()))
@@ -278,10 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides["budget_minutes"] = args.budget_minutes or None
     plan = Plan(**{**plan.__dict__, **overrides})
     test_seed = args.test_seed if args.test_seed is not None else args.seed + 500_000
-    # Per-class retries step seeds by SEED_STEP; the two sequences must never meet.
-    span = (CHUNKS + 1) * SEED_RETRIES + 1
-    if abs(test_seed - args.seed) % SEED_STEP == 0 and abs(test_seed - args.seed) // SEED_STEP < span:
-        print("train-models: --test-seed must differ from --seed (and from its retry seeds)", file=sys.stderr)
+    if test_seed == args.seed:
+        print("train-models: --test-seed must differ from --seed", file=sys.stderr)
         return 2
     work = args.work.resolve()
     # A smoke run must never overwrite the shipped models by accident.
@@ -308,21 +246,16 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
     first = STAGES.index(args.start)
     runs = lambda stage: STAGES.index(stage) >= first  # noqa: E731
     for stage, folder in (("synth", data), ("synth", test_data), ("train", trained), ("evaluate", work / "reports")):
-        if runs(stage) and folder.exists() and not (stage == "synth" and args.resume_synth):
+        if runs(stage) and folder.exists():
             shutil.rmtree(folder)
         if not runs(stage) and not folder.exists():
             raise StepFailed(f"--from {args.start}: {folder} from an earlier run is missing")
-    size = ["--size", plan.image_size]
     # Two synth runs: the test images come from a seed that never produced a training or validation image.
-    synth_seeds_path = work / "synth-seeds.json"
     if runs("synth"):
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            train_job = pool.submit(_synth, steps, "synth-train", data, args.seed,
-                                    {"train": plan.train, "val": plan.val, "test": 1, "size": plan.image_size})
-            test_job = pool.submit(_synth, steps, "synth-test", test_data, test_seed,
-                                   {"train": 1, "val": 1, "test": plan.test, "size": plan.image_size})
-            write_json(synth_seeds_path, {"train": train_job.result(), "test": test_job.result()})
-    synth_seeds = json.loads(synth_seeds_path.read_text())
+        _synth(steps, "synth-train", data, args.seed,
+               {"train": plan.train, "val": plan.val, "test": 0, "size": plan.image_size})
+        _synth(steps, "synth-test", test_data, test_seed,
+               {"train": 0, "val": 0, "test": plan.test, "size": plan.image_size})
     test_dir = test_data / "test"
     if runs("train"):
         # Decode and resize every image once, here, into the cache both trainers read.
@@ -396,7 +329,7 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
                           "defectThreshold": m.get("defectThreshold"), "screenVal": m.get("screenVal")}
     summary = {
         "version": args.version, "quick": plan.quick,
-        "data": {"seed": args.seed, "testSeed": test_seed, "classSeeds": synth_seeds, "imageSize": plan.image_size,
+        "data": {"seed": args.seed, "testSeed": test_seed, "imageSize": plan.image_size,
                  "perClass": {"train": plan.train, "val": plan.val, "test": plan.test},
                  "classes": list(DEFAULT_CLASSES), "calibrationImages": calib_count},
         "sizes": sizes, "parityMaxAbsDiff": parity, "training": training, "figures": figures,
