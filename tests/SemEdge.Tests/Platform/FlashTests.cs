@@ -135,12 +135,7 @@ public sealed class FlashTests(ITestOutputHelper output)
         await using var board = await SshBoard.StartAsync(allowArch: null);
         var bundle = await board.MakeBundleAsync("1.0.0");
 
-        var run = await FlashLoggedAsync(board, bundle);
-
-        Assert.Equal(1, run.ExitCode);
-        Assert.Contains("FAILED at step 'preflight'", run.Stderr);
-        Assert.Contains("this bundle is for aarch64", run.Stderr);
-        Assert.False(Directory.Exists(board.BasePath()));
+        await AssertPreflightRefusesAsync(board, bundle, "this bundle is for aarch64");
     }
 
     [Fact]
@@ -150,11 +145,17 @@ public sealed class FlashTests(ITestOutputHelper output)
         File.Delete(Path.Combine(board.Root, "usr", "lib", "aarch64-linux-gnu", "libssl.so.3"));
         var bundle = await board.MakeBundleAsync("1.0.0");
 
+        await AssertPreflightRefusesAsync(board, bundle, "OpenSSL (libssl.so.3 or libssl.so.1.1) is not installed");
+    }
+
+    /// <summary>Flash stops at the preflight with <paramref name="reason"/> and leaves the board untouched.</summary>
+    private async Task AssertPreflightRefusesAsync(SshBoard board, string bundle, string reason)
+    {
         var run = await FlashLoggedAsync(board, bundle);
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("FAILED at step 'preflight'", run.Stderr);
-        Assert.Contains("OpenSSL (libssl.so.3 or libssl.so.1.1) is not installed", run.Stderr);
+        Assert.Contains(reason, run.Stderr);
         Assert.False(Directory.Exists(board.BasePath()));
     }
 
