@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from semedge_train import DEFAULT_CLASSES  # noqa: E402
 from semedge_train.data import DatasetError  # noqa: E402
-from semedge_train.model import CLASSIFIER_ARCH, SCREEN_ARCH, ArchSpec  # noqa: E402
+from semedge_train.model import CLASSIFIER_ARCH, FAMILIES, SCREEN_ARCH, ArchSpec  # noqa: E402
 from semedge_train.train import KINDS, TrainConfig, train  # noqa: E402
 
 
@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init", type=Path, help="checkpoint (NAME.pt) to fine-tune from")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--cache", type=Path, help="folder for preprocessed-image caches")
+    p.add_argument("--arch", choices=FAMILIES, help="network family (default: semnet, the shipped one)")
     p.add_argument("--width-mult", type=float, help="override the architecture's width multiplier")
     p.add_argument("--last-channel", type=int, help="override the head width")
     p.add_argument("--min-defect-recall", type=float, default=0.995, help="screen: recall kept on val")
@@ -52,7 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     base = SCREEN_ARCH if args.kind == "screen" else CLASSIFIER_ARCH
-    arch = ArchSpec(width_mult=args.width_mult or base.width_mult, reduced_tail=base.reduced_tail,
+    if args.arch == "mobilenetv3":
+        base = ArchSpec(width_mult=base.width_mult, last_channel=512 if args.kind == "classifier" else 128,
+                        dropout=base.dropout)
+    arch = ArchSpec(family=base.family, width_mult=args.width_mult or base.width_mult, reduced_tail=base.reduced_tail,
                     last_channel=args.last_channel or base.last_channel, dropout=base.dropout)
     try:
         cfg = TrainConfig(data=args.data, out=args.out, kind=args.kind, name=args.name,

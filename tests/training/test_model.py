@@ -68,3 +68,20 @@ def test_recomputed_bn_statistics_are_the_exact_statistics_of_the_data():
     after = (recomputed - batch_stats).abs().mean().item()
     print(f"mean |eval - train-mode| features: stale stats {before:.4f}, recomputed {after:.4f}")
     assert after < 0.2 * before
+
+
+def test_shipped_family_is_semnet_and_mobilenetv3_still_builds():
+    assert CLASSIFIER_ARCH.family == SCREEN_ARCH.family == "semnet"
+    from torchvision.models.mobilenetv3 import MobileNetV3
+    assert isinstance(build_model(10, ArchSpec(family="mobilenetv3")), MobileNetV3)
+    with pytest.raises(ValueError, match="unknown architecture family"):
+        build_model(10, ArchSpec(family="resnet"))
+
+
+def test_semnet_export_uses_only_ops_with_int8_kernels(tmp_path):
+    path = tmp_path / "semnet.onnx"
+    export_onnx(build_model(10, CLASSIFIER_ARCH), path, 128)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    # torch exports the global max pool as GlobalMaxPool or, on a static shape, as one MaxPool over the map.
+    assert ops <= {"Conv", "Relu", "GlobalMaxPool", "MaxPool", "Flatten", "Gemm", "Reshape", "Constant", "Identity"}, ops
+    assert ops & {"GlobalMaxPool", "MaxPool"}

@@ -105,6 +105,7 @@ internal static class SynthCommand
     {
         var writer = new DatasetWriter(outDir, plan);
         var watch = Stopwatch.StartNew();
+        IReadOnlyList<LabelRow> rows = [];
         if (!Console.IsErrorRedirected)
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
@@ -113,14 +114,14 @@ internal static class SynthCommand
                 .Start(context =>
                 {
                     var task = context.AddTask("synth", maxValue: plan.Total);
-                    writer.Write(new InlineProgress(n => task.Value = n), ct);
+                    rows = writer.Write(new InlineProgress(n => task.Value = n), ct);
                     task.Value = plan.Total;
                 });
         }
         else
         {
             var step = Math.Max(1, plan.Total / 10);
-            writer.Write(new InlineProgress(n =>
+            rows = writer.Write(new InlineProgress(n =>
             {
                 if (n % step == 0 || n == plan.Total)
                 {
@@ -130,8 +131,8 @@ internal static class SynthCommand
         }
         var seconds = watch.Elapsed.TotalSeconds;
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
-            "synth: wrote {0} images ({1}x{1}, {2} classes, seed {3}) to {4} in {5:0.0} s: {6:0.0} images/s",
-            plan.Total, plan.Size, plan.Classes.Count, plan.Seed, outDir.FullName, seconds, plan.Total / seconds));
+            "synth: wrote {0} images ({1}x{1}, {2} classes, seed {3}) to {4} in {5:0.0} s: {6:0.0} images/s; {7} scenes redrawn (defect not placeable or too faint at 128x128)",
+            plan.Total, plan.Size, plan.Classes.Count, plan.Seed, outDir.FullName, seconds, plan.Total / seconds, rows.Count(r => r.Redrawn)));
         return SemEdgeCli.ExitOk;
     }
 

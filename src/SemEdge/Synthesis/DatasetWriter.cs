@@ -20,7 +20,11 @@ public sealed record DatasetPlan(int Seed, int Size, int Train, int Val, int Tes
 }
 
 /// <summary>One row of labels.csv.</summary>
-public sealed record LabelRow(string File, DatasetSplit Split, string ClassName, ulong Seed, DefectBox? Box);
+public sealed record LabelRow(string File, DatasetSplit Split, string ClassName, ulong Seed, DefectBox? Box)
+{
+    /// <summary>The first scene drawn for this image could not carry its defect visibly, so another one was drawn.</summary>
+    public bool Redrawn { get; init; }
+}
 
 /// <summary>
 /// Writes <c>OUT/{train,val,test}/{class}/NAME.png</c>, <c>OUT/labels.csv</c> and <c>OUT/contact-sheet.png</c>.
@@ -58,11 +62,11 @@ public sealed class DatasetWriter(DirectoryInfo root, DatasetPlan plan)
         Parallel.For(0, jobs.Count, options, j =>
         {
             var (split, classIndex, name, index) = jobs[j];
-            var (image, seed) = SemImageGenerator.RenderSample(
-                new SampleSpec(ImageSeeds.Derive(plan.Seed, split, classIndex, index), name, plan.Size, plan.Size));
+            var spec = new SampleSpec(ImageSeeds.Derive(plan.Seed, split, classIndex, index), name, plan.Size, plan.Size);
+            var (image, seed) = SemImageGenerator.RenderSample(spec);
             var relative = $"{DatasetSplits.FolderName(split)}/{name}/{FileName(name, index)}";
             File.WriteAllBytes(Path.Combine(root.FullName, relative), PngGray.Encode(image));
-            rows[j] = new LabelRow(relative, split, name, seed, image.DefectBox);
+            rows[j] = new LabelRow(relative, split, name, seed, image.DefectBox) { Redrawn = seed != spec.Seed };
             if (split == DatasetSplit.Train && index < SheetColumns)
             {
                 var thumb = ContactSheet.Downscale(image.Pixels, image.Width, image.Height, thumbSize);

@@ -22,6 +22,8 @@ public readonly record struct PixelRect(int X0, int Y0, int X1, int Y1)
 
     public bool IsEmpty => X1 <= X0 || Y1 <= Y0;
 
+    public bool Contains(int x, int y) => x >= X0 && y >= Y0 && x < X1 && y < Y1;
+
     public static PixelRect Around(double cx, double cy, double radius) =>
         new((int)Math.Floor(cx - radius), (int)Math.Floor(cy - radius), (int)Math.Ceiling(cx + radius) + 1, (int)Math.Ceiling(cy + radius) + 1);
 }

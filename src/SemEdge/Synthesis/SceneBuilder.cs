@@ -87,17 +87,12 @@ public static class SceneBuilder
         return scene;
     }
 
+    // One view and layout mixture for every class, so the kind of picture never tells the class. A class only
+    // loses the views and layouts that cannot carry its defect (an open needs a line, a via defect a contact;
+    // LER, opens and scratches are judged top-down), and keeps the others in the common proportions.
     private static SemView PickView(SynthRandom rng, string className)
     {
-        // Via and crack defects are often judged in cross-section; ler, open and scratch never are.
-        double crossSection = className switch
-        {
-            SemClasses.Vias => 0.35,
-            SemClasses.Crack => 0.3,
-            SemClasses.Clean or SemClasses.Other => 0.2,
-            SemClasses.Bridge or SemClasses.Particle or SemClasses.Cmp => 0.12,
-            _ => 0,
-        };
+        var crossSection = className is SemClasses.Ler or SemClasses.Open or SemClasses.Scratch ? 0 : 0.2;
         return rng.Pick([0.78 * (1 - crossSection), 0.22 * (1 - crossSection), crossSection]) switch
         {
             0 => SemView.TopDown,
@@ -108,12 +103,17 @@ public static class SceneBuilder
 
     private static Layout PickLayout(SynthRandom rng, string className)
     {
-        ReadOnlySpan<double> weights = className switch
+        // Grating, Contacts, TwoGratings, GratingAndContacts.
+        Span<double> weights = [0.4, 0.3, 0.12, 0.18];
+        if (className is SemClasses.Bridge or SemClasses.Open or SemClasses.Ler)
         {
-            SemClasses.Bridge or SemClasses.Open or SemClasses.Ler => [0.6, 0, 0.2, 0.2],
-            SemClasses.Vias => [0, 0.75, 0, 0.25],
-            _ => [0.4, 0.3, 0.12, 0.18],
-        };
+            weights[(int)Layout.Contacts] = 0;
+        }
+        else if (className == SemClasses.Vias)
+        {
+            weights[(int)Layout.Grating] = 0;
+            weights[(int)Layout.TwoGratings] = 0;
+        }
         return (Layout)rng.Pick(weights);
     }
 
@@ -149,11 +149,11 @@ public static class SceneBuilder
         {
             angle = rng.Uniform(0, Math.PI);
         }
-        var pitch = rng.LogUniform(18, 64) * scale;
+        var pitch = rng.LogUniform(26, 72) * scale;
         if (tiltSquash < 1 && Math.Abs(Math.Sin(angle)) > 0.5)
         {
             // Lines running across the tilt axis crowd together in the foreshortened view.
-            pitch = Math.Max(16 * scale, pitch * tiltSquash);
+            pitch = Math.Max(22 * scale, pitch * tiltSquash);
         }
         return new Grating
         {
@@ -172,7 +172,7 @@ public static class SceneBuilder
 
     private static ContactArray MakeContacts(SynthRandom rng, Scene scene, double scale, PatternRegion region, double tiltSquash)
     {
-        var pitch = rng.LogUniform(18, 60) * scale;
+        var pitch = rng.LogUniform(26, 64) * scale;
         var pitchY = pitch * rng.Uniform(0.85, 1.2) * tiltSquash;
         return new ContactArray
         {

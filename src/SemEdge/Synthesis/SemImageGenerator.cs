@@ -15,6 +15,12 @@ public static class SemImageGenerator
     private const ulong NuisanceStream = 3;
     private const ulong DefectStream = 4;
 
+    /// <summary>The input size of the shipped models: defect visibility is judged at this resolution.</summary>
+    public const int ModelInputSize = 128;
+
+    /// <summary>The least a defect must change, in full-contrast pixels at <see cref="ModelInputSize"/>.</summary>
+    public const double MinVisibleModelPixels = 24;
+
     /// <summary>How many scenes <see cref="RenderSample"/> draws before it gives up on a defect.</summary>
     public const int MaxSceneAttempts = 16;
 
@@ -76,23 +82,38 @@ public static class SemImageGenerator
     {
         int x0 = int.MaxValue, y0 = int.MaxValue, x1 = -1, y1 = -1;
         var w = scene.Width;
+        var liveChange = 0.0;
         for (var y = 0; y < scene.Height; y++)
         {
             for (var x = 0; x < w; x++)
             {
                 var i = y * w + x;
-                if (topography.Data[i] != scene.Topography.Data[i] || material.Data[i] != scene.Material.Data[i])
+                var step = Math.Abs(topography.Data[i] - scene.Topography.Data[i]);
+                var tone = Math.Abs(material.Data[i] - scene.Material.Data[i]);
+                if (step != 0 || tone != 0)
                 {
                     x0 = Math.Min(x0, x);
                     x1 = Math.Max(x1, x);
                     y0 = Math.Min(y0, y);
                     y1 = Math.Max(y1, y);
+                    if (scene.LiveArea.Contains(x, y))
+                    {
+                        // A full height step or a quarter of the grey range reads as a full-contrast pixel.
+                        liveChange += Math.Max(Math.Min(1.0, step), Math.Min(1.0, 4.0 * tone));
+                    }
                 }
             }
         }
         if (x1 < 0)
         {
             throw new DefectNotPlacedException("the defect painter changed nothing; the layout cannot carry this defect");
+        }
+        // The classifier sees the image at ModelInputSize px across: a defect must cover a few of those pixels.
+        var modelPixel = Math.Pow(Math.Min(scene.Width, scene.Height) / (double)ModelInputSize, 2);
+        if (liveChange / modelPixel < MinVisibleModelPixels)
+        {
+            throw new DefectNotPlacedException(
+                $"the defect changes {liveChange / modelPixel:0.0} full-contrast pixels at {ModelInputSize}x{ModelInputSize}, below {MinVisibleModelPixels}");
         }
         var rect = new PixelRect(x0, y0, x1 + 1, y1 + 1).Inflate(reach).Intersect(scene.LiveArea);
         return new DefectBox(rect.X0, rect.Y0, rect.Width, rect.Height);

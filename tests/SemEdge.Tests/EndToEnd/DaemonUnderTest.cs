@@ -62,6 +62,8 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         $"--Ingest:QuarantineFolder={Path.Combine(root, "quarantine")}",
         "--Ingest:StableFor=00:00:00.3",
         "--Ingest:RescanInterval=00:00:00.5",
+        // The tests count archived images: free-space retention must not thin the archive on a full CI disk.
+        "--Ingest:ArchiveMinFreeBytes=0",
         $"--Outbox:Path={Path.Combine(root, "outbox")}",
         .. mqtt.Split(' ', StringSplitOptions.RemoveEmptyEntries),
         "--Mqtt:NodeId=test",

@@ -27,7 +27,7 @@ internal static class Anomalies
     {
         var radius = rng.LogUniform(30, 130) * scale;
         var (cx, cy) = DefectSites.Point(scene, rng, radius * 0.6);
-        var strength = rng.Uniform(4, 12) * scale;
+        var strength = rng.Uniform(7, 14) * scale;
         var waveScale = rng.Uniform(8, 30) * scale;
         var key = rng.NextUInt64();
         var rect = PixelRect.Around(cx, cy, radius).Intersect(scene.LiveArea);

@@ -6,12 +6,29 @@ public readonly record struct LineSite(Grating Grating, int Line, double V, doub
 /// <summary>Finds places for a defect: inside the live area and on the structure the defect needs.</summary>
 public static class DefectSites
 {
+    /// <summary>
+    /// A defect position. A review SEM drives the stage to the coordinate the inspection tool reported, so the
+    /// defect sits near the centre of the field, off by the stage's placement error (here a normal spread of
+    /// <see cref="PlacementSpread"/> of the field, kept <paramref name="margin"/> inside the live area).
+    /// </summary>
     public static (double X, double Y) Point(Scene scene, SynthRandom rng, double margin)
     {
         var a = scene.LiveArea;
         var mx = Math.Min(margin, a.Width / 3.0);
         var my = Math.Min(margin, a.Height / 3.0);
-        return (rng.Uniform(a.X0 + mx, a.X1 - mx), rng.Uniform(a.Y0 + my, a.Y1 - my));
+        var x = (a.X0 + a.X1) / 2.0 + rng.Gaussian() * PlacementSpread * a.Width;
+        var y = (a.Y0 + a.Y1) / 2.0 + rng.Gaussian() * PlacementSpread * a.Height;
+        return (Math.Clamp(x, a.X0 + mx, a.X1 - mx), Math.Clamp(y, a.Y0 + my, a.Y1 - my));
+    }
+
+    /// <summary>Standard deviation of the defect's offset from the field centre, as a fraction of the field.</summary>
+    public const double PlacementSpread = 0.16;
+
+    /// <summary>The item nearest a review position (<see cref="Point"/>): the structure the review SEM centred on.</summary>
+    public static T NearestToReviewPoint<T>(Scene scene, SynthRandom rng, IReadOnlyList<T> items, Func<T, (double X, double Y)> at)
+    {
+        var (px, py) = Point(scene, rng, 0);
+        return items.MinBy(i => Math.Pow(at(i).X - px, 2) + Math.Pow(at(i).Y - py, 2))!;
     }
 
     public static bool Inside(Scene scene, double x, double y, double margin) =>

@@ -7,9 +7,9 @@ internal static class Fractures
     {
         var mask = new CoverageMask(scene.Width, scene.Height);
         var (x, y) = DefectSites.Point(scene, rng, 30 * scale);
-        var length = rng.LogUniform(45, 320) * scale;
+        var length = rng.LogUniform(100, 320) * scale;
         // At least ~1.5 px at 128x128 after the 4x area downscale for the wide ones; thin ones stay subtle.
-        var width = rng.LogUniform(2.2, 5) * scale;
+        var width = rng.LogUniform(4, 8) * scale;
         var angle = rng.Uniform(0, 2 * Math.PI);
         var twoSided = rng.Chance(0.5);
         CrackPath(mask, rng, scene.LiveArea, x, y, angle, twoSided ? length / 2 : length, width, 0, scale);
@@ -65,7 +65,7 @@ internal static class Fractures
         var angle = rng.Uniform(0, Math.PI);
         var length = rng.Uniform(0.45, 1.3) * Math.Max(area.Width, area.Height);
         var curvature = rng.Uniform(-1.2, 1.2) / Math.Max(area.Width, area.Height);
-        var width = rng.LogUniform(3, 9) * scale;
+        var width = rng.LogUniform(4.5, 10) * scale;
         var intermittent = rng.Chance(0.4);
         var key = rng.NextUInt64();
         var companions = rng.Chance(0.35) ? rng.Next(1, 4) : 0;

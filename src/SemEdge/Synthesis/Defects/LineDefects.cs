@@ -13,7 +13,7 @@ internal static class LineDefects
         var u0 = g.LineCenter(site.Line);
         var u1 = g.LineCenter(site.Line + dir * spaces);
         var (ua, ub) = (Math.Min(u0, u1), Math.Max(u0, u1));
-        var halfLength = Math.Max(3 * scale, rng.LogUniform(0.15, 1.2) * Math.Max(g.Gap, 4 * scale) * 0.5 + rng.Uniform(0, 3) * scale);
+        var halfLength = Math.Max(12 * scale, rng.LogUniform(0.5, 1.6) * Math.Max(g.Gap, 4 * scale) * 0.5 + rng.Uniform(0, 3) * scale);
         var neck = rng.Chance(0.4) ? rng.Uniform(0.3, 0.7) : 0;
         var height = (float)(rng.Chance(0.3) ? rng.Uniform(0.5, 0.75) : rng.Uniform(0.8, 1.0));
         var wobble = rng.Uniform(0, 0.35);
@@ -55,7 +55,7 @@ internal static class LineDefects
         var mask = new CoverageMask(scene.Width, scene.Height);
         if (rng.Chance(0.7))
         {
-            var halfLength = Math.Max(1.5 * scale, rng.LogUniform(0.25, 1.5) * g.HalfWidth);
+            var halfLength = Math.Max(8 * scale, rng.LogUniform(0.7, 2.0) * g.HalfWidth);
             var tilt = rng.Uniform(-0.5, 0.5);
             var residue = (float)(rng.Chance(0.3) ? rng.Uniform(0.2, 0.5) : 0);
             mask.Paint(PixelRect.Around(cx, cy, g.HalfWidth * 2 + halfLength + 6).Intersect(scene.LiveArea), (x, y) =>
@@ -82,8 +82,8 @@ internal static class LineDefects
         }
 
         // Necking: the line narrows to a sliver over a short stretch.
-        var depth = rng.Uniform(0.55, 0.9);
-        var sigma = Math.Max(2 * scale, rng.Uniform(0.6, 2.5) * g.HalfWidth);
+        var depth = rng.Uniform(0.7, 0.95);
+        var sigma = Math.Max(5 * scale, rng.Uniform(0.6, 2.5) * g.HalfWidth);
         var shift = rng.Uniform(-0.5, 0.5) * g.HalfWidth;
         mask.Paint(PixelRect.Around(cx, cy, Math.Max(3 * sigma, g.HalfWidth * 2) + 4).Intersect(scene.LiveArea), (x, y) =>
         {
@@ -126,7 +126,7 @@ internal static class LineDefects
             length = Math.Max(24 * scale, length * 0.8);
         }
         // Scaled to the pitch so it reads at 128x128 on fine gratings without turning every line into a bridge.
-        var amplitude = Math.Clamp(rng.Uniform(0.2, 0.35) * g.Pitch, 3.5 * scale, 8 * scale);
+        var amplitude = Math.Clamp(rng.Uniform(0.25, 0.4) * g.Pitch, 5 * scale, 10 * scale);
         var rough = new EdgeRoughening(rng.NextUInt64(), amplitude, rng.Uniform(2.5, 9) * scale, first, last,
             site.V - length / 2, site.V + length / 2);
         var change = new LayoutOverride { Grating = g, Roughening = rough };

@@ -5,7 +5,7 @@ internal static class Particles
 {
     public static void Paint(Scene scene, SynthRandom rng, double scale)
     {
-        var radius = rng.LogUniform(2.5, 34) * scale;
+        var radius = rng.LogUniform(9, 40) * scale;
         var (x, y) = DefectSites.Point(scene, rng, radius * 2 + 6 * scale);
         Blob(scene, rng, x, y, radius, scale);
         if (rng.Chance(0.2))

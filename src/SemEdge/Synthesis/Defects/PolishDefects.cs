@@ -17,7 +17,7 @@ internal static class PolishDefects
         var key = rng.NextUInt64();
         var kind = rng.Pick([0.35, 0.25, 0.4]);
         var flatten = (float)rng.Uniform(0.35, 0.85);
-        var tone = (float)(rng.Uniform(0.05, 0.18) * rng.Sign());
+        var tone = (float)(rng.Uniform(0.08, 0.2) * rng.Sign());
         var smearAngle = rng.Uniform(0, Math.PI);
         var smearScale = rng.Uniform(6, 20) * scale;
         var (ca, sa) = (Math.Cos(angle), Math.Sin(angle));

@@ -43,7 +43,7 @@ internal static class SectionDefects
         }
         var inside = items.Where(i => DefectSites.Inside(scene, at(i).X, at(i).Y, 4)).ToList();
         var pool = inside.Count > 0 ? inside : items;
-        return pool[rng.Next(0, pool.Count)];
+        return DefectSites.NearestToReviewPoint(scene, rng, pool, at);
     }
 
     private static void Via(Scene scene, CrossSection s, SynthRandom rng, double scale)

@@ -12,8 +12,8 @@ internal static class ViaDefects
         var skip = new HashSet<(int Row, int Column)>();
         var shapes = new List<Func<double, double, double>>();
         var touched = new List<(double X, double Y, double R)>();
-        var count = rng.Chance(0.6) ? 1 : rng.Next(2, 5);
-        var first = contacts[rng.Next(0, contacts.Count)];
+        var count = rng.Chance(0.4) ? 1 : rng.Next(2, 6);
+        var first = DefectSites.NearestToReviewPoint(scene, rng, contacts, c => (c.X, c.Y));
         var pool = contacts
             .Where(c => Math.Abs(c.Row - first.Row) <= 3 && Math.Abs(c.Column - first.Column) <= 3)
             .OrderBy(c => Math.Abs(c.Row - first.Row) + Math.Abs(c.Column - first.Column))

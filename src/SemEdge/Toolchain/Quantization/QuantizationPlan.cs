@@ -44,7 +44,7 @@ internal static class QuantizationPlanner
 
     // Ops that only move or select values: ORT drops the Q/DQ around them when both sides share parameters.
     private static readonly HashSet<string> DataMovementOps =
-        ["Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "MaxPool"];
+        ["Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "MaxPool", "GlobalMaxPool"];
 
     // Ops that are not computation worth listing.
     private static readonly HashSet<string> Bookkeeping = ["Constant", "Identity", "Shape", "Dropout"];
