@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--arch", choices=FAMILIES, help="network family (default: semnet, the shipped one)")
     p.add_argument("--width-mult", type=float, help="override the architecture's width multiplier")
     p.add_argument("--last-channel", type=int, help="override the head width")
+    p.add_argument("--box-loss", type=float, default=1.0,
+                   help="weight of the defect-box loss when DATA has labels.csv with boxes (0: off)")
     p.add_argument("--min-defect-recall", type=float, default=0.995, help="screen: recall kept on val")
     p.add_argument("--max-minutes", type=float, help="stop after the epoch that would exceed this budget")
     p.add_argument("--version", default="0")
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                           weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, seed=args.seed,
                           data_seed=args.data_seed, init=args.init, threads=args.threads, cache=args.cache,
                           test=args.test, arch=arch, min_defect_recall=args.min_defect_recall,
-                          max_minutes=args.max_minutes, version=args.version)
+                          max_minutes=args.max_minutes, box_loss=args.box_loss, version=args.version)
         train(cfg, log=lambda m: print(m, flush=True))
     except (DatasetError, ValueError) as error:
         print(f"train: {error}", file=sys.stderr)

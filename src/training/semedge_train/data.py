@@ -7,6 +7,7 @@ small CPU than decoding 512x512 files every epoch.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import math
@@ -19,7 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from PIL import Image
+
 from .preprocess import IMAGE_EXTENSIONS, area_resize, load_unit_grey
+
+LABELS_FILE = "labels.csv"
 
 
 class DatasetError(Exception):
@@ -62,6 +67,40 @@ def list_split(split_dir: Path, classes: Sequence[str]) -> list[tuple[Path, int]
             raise DatasetError(f"{split_dir / name}: no images (png, jpg, bmp, tif)")
         items.extend((f, label) for f in files)
     return items
+
+
+def load_boxes(split_dir: Path, files: Sequence[str]) -> np.ndarray | None:
+    """Defect boxes of a split's images as fractions of the image, [N, 4] (x0, y0, x1, y1), NaN where an image
+    has none (clean). They come from DIR/labels.csv as `semedge synth` writes it (file relative to DIR, box in
+    that image's pixels); a dataset without the file, or without a row for every image, gives None, and
+    training then runs without the box loss."""
+    labels_file = split_dir.parent / LABELS_FILE
+    if not labels_file.is_file():
+        return None
+    with labels_file.open(newline="") as f:
+        rows = {row["file"]: row for row in csv.DictReader(f)}
+    boxes = np.full((len(files), 4), np.nan, dtype=np.float32)
+    root = split_dir.parent.resolve()
+    for n, path in enumerate(files):
+        try:
+            row = rows[Path(path).resolve().relative_to(root).as_posix()]
+        except (KeyError, ValueError):
+            return None
+        if not row.get("x"):
+            continue
+        with Image.open(path) as image:
+            width, height = image.size
+        x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+        boxes[n] = (x / width, y / height, (x + w) / width, (y + h) / height)
+    return boxes
+
+
+def box_masks(boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """[B, 4] fractional boxes (NaN: none) to [B, 1, size, size] masks, 1 inside the box."""
+    centres = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    inside_x = (centres[None, :] >= boxes[:, 0:1]) & (centres[None, :] < boxes[:, 2:3])
+    inside_y = (centres[None, :] >= boxes[:, 1:2]) & (centres[None, :] < boxes[:, 3:4])
+    return (inside_y[:, :, None] & inside_x[:, None, :]).float().unsqueeze(1)
 
 
 def _cache_key(items: list[tuple[Path, int]], size: int) -> str:
@@ -121,9 +160,12 @@ class Augmentation:
     contrast: float = 0.2
     max_noise: float = 0.03
 
-    def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(self, batch: torch.Tensor, generator: torch.Generator,
+                 mask: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Augments `batch`; a `mask` ([B, 1, S, S], e.g. the defect boxes) gets the same flips, rotations
+        and affine warp, and is returned beside the images."""
         b = batch.shape[0]
-        x = batch
+        x = batch if mask is None else torch.cat([batch, mask], 1)
         if self.flips:
             hflip = torch.rand(b, generator=generator) < 0.5
             vflip = torch.rand(b, generator=generator) < 0.5
@@ -142,6 +184,8 @@ class Augmentation:
                                  torch.stack([sin, cos, shift[:, 1]], 1)], 1)
             grid = F.affine_grid(theta, list(x.shape), align_corners=False)
             x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        if mask is not None:
+            x, mask = x[:, :1], x[:, 1:]
         if self.contrast > 0 or self.brightness > 0:
             mean = x.mean(dim=(1, 2, 3), keepdim=True)
             c = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * self.contrast
@@ -150,7 +194,8 @@ class Augmentation:
         if self.max_noise > 0:
             sigma = torch.rand(b, 1, 1, 1, generator=generator) * self.max_noise
             x = x + torch.randn(x.shape, generator=generator) * sigma
-        return x.clamp(0.0, 1.0)
+        x = x.clamp(0.0, 1.0)
+        return x if mask is None else (x, mask)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None, drop_last: bool = False):

@@ -74,8 +74,17 @@ def _small_setting(width_mult: float, reduced_tail: bool) -> list[InvertedResidu
     ]
 
 
+# The box head reads the stage at stride 16 (an 8x8 grid at 128x128): fine enough to place a defect.
+SEMNET_BOX_STAGE = 7
+
+
 class SemNet(nn.Module):
-    """Conv-BN-ReLU stages, global max pool, Linear-ReLU-Dropout-Linear head."""
+    """Conv-BN-ReLU stages, global max pool, Linear-ReLU-Dropout-Linear head.
+
+    For training only, a 1x1 box head on the stride-16 stage says for each grid cell "no defect" (channel 0) or
+    which class's defect it holds (channel 1 + class). Where the data has defect boxes this dense target tells
+    the network where the evidence is, which a from-scratch network on a small CPU otherwise finds only after
+    far more steps than it gets. `forward` (and so the ONNX export) does not use the box head."""
 
     def __init__(self, num_classes: int, width_mult: float, last_channel: int, dropout: float):
         super().__init__()
@@ -88,6 +97,8 @@ class SemNet(nn.Module):
                 nn.ReLU(inplace=True)))
             channels = out
         self.features = nn.Sequential(*stages)
+        box_channels = self.features[SEMNET_BOX_STAGE - 1][0].out_channels
+        self.box_head = nn.Conv2d(box_channels, num_classes + 1, 1)
         self.pool = nn.AdaptiveMaxPool2d(1)
         self.classifier = nn.Sequential(
             nn.Linear(channels, last_channel), nn.ReLU(inplace=True), nn.Dropout(dropout),
@@ -98,6 +109,12 @@ class SemNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+    def forward_with_boxes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class logits and the box head's per-cell logits [B, classes + 1, S/16, S/16]."""
+        mid = self.features[:SEMNET_BOX_STAGE](x)
+        out = self.features[SEMNET_BOX_STAGE:](mid)
+        return self.classifier(torch.flatten(self.pool(out), 1)), self.box_head(mid)
 
 
 def build_model(num_classes: int, arch: ArchSpec = CLASSIFIER_ARCH) -> nn.Module:

@@ -189,3 +189,53 @@ public class SemImageGeneratorTests
         Assert.Equal(image.Pixels, pixels);
     }
 }
+
+public class SemImageMixtureTests
+{
+    [Fact]
+    public void Classes_that_can_be_cross_sectioned_are_cross_sectioned_equally_often()
+    {
+        // The view must not tell the class: every class that has a cross-section form gets the same share.
+        string[] classes = [SemClasses.Clean, SemClasses.Bridge, SemClasses.Crack, SemClasses.Vias, SemClasses.Other];
+        const int Samples = 150;
+        foreach (var name in classes)
+        {
+            var sections = 0;
+            for (var i = 0; i < Samples; i++)
+            {
+                var spec = new SampleSpec(ImageSeeds.Derive(31, DatasetSplit.Train, SemClasses.IndexOf(name), i), name, 96, 96);
+                sections += SemImageGenerator.RenderSample(spec).Image.View == SemView.CrossSection ? 1 : 0;
+            }
+
+            // 20 % expected; 150 draws give a standard deviation of about 3.3 points.
+            Assert.InRange(sections / (double)Samples, 0.1, 0.3);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SemImageGeneratorTests.DefectClasses), MemberType = typeof(SemImageGeneratorTests))]
+    public void Every_defect_is_visible_at_the_models_128x128_input(string className)
+    {
+        for (var i = 0; i < 8; i++)
+        {
+            var spec = new SampleSpec(ImageSeeds.Derive(41, DatasetSplit.Test, SemClasses.IndexOf(className), i), className, 256, 256);
+            var (image, seed) = SemImageGenerator.RenderSample(spec);
+            var clean = SemImageGenerator.Render(spec with { Seed = seed }, withDefect: false);
+            // Area-average both to 128x128, as the runtime does, and count the pixels the defect visibly moved.
+            var visible = 0;
+            for (var y = 0; y < 128; y++)
+            {
+                for (var x = 0; x < 128; x++)
+                {
+                    var d = Block(image.Pixels, x, y) - Block(clean.Pixels, x, y);
+                    visible += Math.Abs(d) >= 8 ? 1 : 0;
+                }
+            }
+
+            Assert.True(visible >= 4, $"{className} #{i}: only {visible} pixels at 128x128 differ by 8 grey levels or more");
+        }
+
+        static double Block(byte[] pixels, int x, int y) =>
+            (pixels[(2 * y * 256) + (2 * x)] + pixels[(2 * y * 256) + (2 * x) + 1] + pixels[(((2 * y) + 1) * 256) + (2 * x)] + pixels[(((2 * y) + 1) * 256) + (2 * x) + 1]) / 4.0;
+    }
+}
