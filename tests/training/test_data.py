@@ -5,7 +5,10 @@ import pytest
 import torch
 
 from semedge_train import DEFAULT_CLASSES
-from semedge_train.data import Augmentation, DatasetError, list_split, load_split, to_screen_labels
+from PIL import Image
+
+from semedge_train.data import Augmentation, DatasetError, box_masks, list_split, load_boxes, load_split, \
+    to_screen_labels
 
 
 def test_missing_class_folder_is_named_in_the_error(tiny_dataset):
@@ -54,3 +57,44 @@ def test_augmentation_is_deterministic_for_a_seed_and_stays_in_range():
     torch.testing.assert_close(a, b)
     assert a.shape == batch.shape and float(a.min()) >= 0 and float(a.max()) <= 1
     assert not torch.equal(a, batch)
+
+
+def test_box_masks_cover_exactly_the_box_and_nan_gives_none():
+    boxes = torch.tensor([[0.25, 0.5, 0.5, 1.0], [float("nan")] * 4])
+    masks = box_masks(boxes, 8)
+    assert masks.shape == (2, 1, 8, 8)
+    expected = torch.zeros(8, 8)
+    expected[4:8, 2:4] = 1
+    assert torch.equal(masks[0, 0], expected)
+    assert masks[1].sum() == 0
+
+
+def test_augmentation_moves_the_mask_with_the_image():
+    # An image that is its own mask must stay equal to the mask through flips, rotations and the affine warp;
+    # the photometric changes touch only the image.
+    torch.manual_seed(0)
+    mask = box_masks(torch.tensor([[0.1, 0.2, 0.4, 0.5], [0.6, 0.1, 0.9, 0.3]] * 8), 32)
+    geometric_only = Augmentation(brightness=0, contrast=0, max_noise=0, affine_p=1.0)
+    image, moved = geometric_only(mask.clone(), torch.Generator().manual_seed(3), mask.clone())
+    assert torch.allclose(image, moved, atol=1e-6)
+    assert not torch.equal(moved, mask)
+    noisy, kept = Augmentation(affine_p=0, flips=False, rot90=False, max_noise=0.2)(
+        mask.clone(), torch.Generator().manual_seed(4), mask.clone())
+    assert torch.equal(kept, mask) and not torch.equal(noisy, mask)
+
+
+def test_boxes_come_from_labels_csv_as_fractions_of_each_image(tmp_path):
+    for name, size in (("bridge/b.png", (200, 100)), ("clean/c.png", (64, 64))):
+        (tmp_path / "train" / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", size).save(tmp_path / "train" / name)
+    (tmp_path / "labels.csv").write_text("file,split,class,seed,x,y,w,h\n"
+                                          "train/bridge/b.png,train,bridge,1,50,25,100,50\n"
+                                          "train/clean/c.png,train,clean,2,,,,\n")
+    files = [str(tmp_path / "train" / "bridge" / "b.png"), str(tmp_path / "train" / "clean" / "c.png")]
+    boxes = load_boxes(tmp_path / "train", files)
+    assert np.allclose(boxes[0], [0.25, 0.25, 0.75, 0.75])
+    assert np.isnan(boxes[1]).all()
+    # A fab's own dataset without labels.csv, or one that does not list every image, trains without boxes.
+    assert load_boxes(tmp_path / "train", files + [str(tmp_path / "train" / "x.png")]) is None
+    (tmp_path / "labels.csv").unlink()
+    assert load_boxes(tmp_path / "train", files) is None

@@ -31,6 +31,10 @@ def test_quick_build_runs_the_whole_chain_into_a_temp_folder(tmp_path):
     assert summary["parityMaxAbsDiff"]["classifier"] is not None
     assert summary["parityMaxAbsDiff"]["classifier"] < 1e-4
     assert summary["data"]["seed"] != summary["data"]["testSeed"]
+    # synth wrote labels.csv with the defect boxes, so both trainers used the box loss.
+    for name in ("classifier", "screen"):
+        training = json.loads((out / f"{name}.int8.json").read_text())["training"]
+        assert training["boxLoss"] is not None, training
     card = (out / "README.md").read_text()
     assert "Smoke build" in card and "confusion-matrix.png" in card
     assert not (REPO / "models" / "quick-models").exists()

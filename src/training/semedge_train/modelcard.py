@@ -114,7 +114,9 @@ split for defect recall >= 99.5 %, then lowered by one unit of log-odds as a mar
 
 From scratch (no pretrained weights), {per['train']} training and {per['val']} validation images per class at
 {data['imageSize']}x{data['imageSize']} (test images: {data.get('testImageSize', data['imageSize'])}x{data.get('testImageSize', data['imageSize'])}): AdamW with a cosine schedule, label smoothing 0.1, flips, 90-degree
-rotations, small affine, brightness/contrast and noise augmentation, early stopping on validation accuracy,
+rotations, small affine, brightness/contrast and noise augmentation, a defect-box loss (a 1x1 head on the
+stride-16 stage learns per grid cell whether it holds a defect and of which class, from the boxes in
+`labels.csv`; not part of the exported model), early stopping on validation accuracy (the screen: mean recall),
 BatchNorm statistics recomputed over the training set before export; the screen weights classes by inverse
 frequency. Classifier: {train['classifier']['epochs']} epochs (best {train['classifier']['bestEpoch']},
 {train['classifier']['stop']}); screen: {train['screen']['epochs']} epochs (best {train['screen']['bestEpoch']}).
