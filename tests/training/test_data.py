@@ -45,6 +45,18 @@ def test_split_is_preprocessed_once_and_cached(tiny_dataset, tmp_path):
     np.testing.assert_array_equal(first.images, second.images)
 
 
+def test_parallel_decode_gives_the_serial_images_and_names_a_corrupt_file(tiny_dataset, monkeypatch):
+    serial = load_split(tiny_dataset / "val", DEFAULT_CLASSES, 32, log=lambda m: None)
+    monkeypatch.setattr("semedge_train.data.PARALLEL_DECODE_MIN", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    parallel = load_split(tiny_dataset / "val", DEFAULT_CLASSES, 32, log=lambda m: None)
+    np.testing.assert_array_equal(serial.images, parallel.images)
+    broken = tiny_dataset / "val" / "crack" / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(DatasetError, match="broken.png: cannot read image"):
+        load_split(tiny_dataset / "val", DEFAULT_CLASSES, 32, log=lambda m: None)
+
+
 def test_screen_labels_are_clean_zero_and_everything_else_one():
     labels = np.arange(10)
     np.testing.assert_array_equal(to_screen_labels(labels, DEFAULT_CLASSES), [0] + [1] * 9)
@@ -57,6 +69,21 @@ def test_augmentation_is_deterministic_for_a_seed_and_stays_in_range():
     torch.testing.assert_close(a, b)
     assert a.shape == batch.shape and float(a.min()) >= 0 and float(a.max()) <= 1
     assert not torch.equal(a, batch)
+
+
+def test_flips_and_quarter_turns_alone_are_exact_and_reach_all_eight_orientations():
+    # Without the affine warp, each augmented image must be one of the eight flips/rotations of its input, pixel
+    # for pixel (the single grid_sample must not blur it), and a large batch must show all eight.
+    batch = torch.rand(1, 1, 16, 16).expand(64, 1, 16, 16).contiguous()
+    out = Augmentation(affine_p=0, brightness=0, contrast=0, max_noise=0)(batch, torch.Generator().manual_seed(5))
+    image = batch[0, 0]
+    orientations = [torch.rot90(v, k, (0, 1)) for v in (image, image.flip(1)) for k in range(4)]
+    seen = set()
+    for augmented in out[:, 0]:
+        matches = [n for n, o in enumerate(orientations) if torch.allclose(augmented, o, atol=1e-5)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == set(range(8))
 
 
 def test_box_masks_cover_exactly_the_box_and_nan_gives_none():

@@ -10,6 +10,7 @@ import torch
 from conftest import REPO
 from semedge_train.export import sha256_file
 from semedge_train.model import ArchSpec, build_model
+from semedge_train import DEFAULT_CLASSES
 from semedge_train.train import TrainConfig, choose_defect_threshold, screen_figures, train
 
 SMALL = ArchSpec(width_mult=0.5, reduced_tail=True, last_channel=64, dropout=0.0)
@@ -64,6 +65,24 @@ def test_screen_run_records_a_defect_threshold_that_keeps_val_recall(tiny_datase
     assert manifest["metrics"]["valDefectRecall"] >= 0.995
     weights = manifest["training"]["classWeights"]
     assert weights[0] > weights[1]
+
+
+def test_semnet_screen_learns_every_class_in_its_cells_from_the_boxes(tiny_dataset, tmp_path):
+    # Boxes over each defect image's bright band, as `semedge synth` would list them in labels.csv.
+    rows = ["file,split,class,seed,x,y,w,h"]
+    for split in ("train", "val", "test"):
+        for index, name in enumerate(DEFAULT_CLASSES):
+            for image in sorted((tiny_dataset / split / name).glob("*.png")):
+                box = "" if name == "clean" else f"0,{index * 96 // 10},96,{96 // 10}"
+                rows.append(f"{split}/{name}/{image.name},{split},{name},1,{box or ',,,'}")
+    (tiny_dataset / "labels.csv").write_text("\n".join(rows) + "\n")
+    result = train(TrainConfig(data=tiny_dataset, out=tmp_path / "out", kind="screen", size=64, epochs=1,
+                               batch_size=16), log=quiet)
+    training = json.loads(result.manifest.read_text())["training"]
+    assert training["arch"]["family"] == "semnet" and training["arch"]["cell_classes"] == 10
+    assert training["boxLoss"] is not None
+    state = torch.load(str(result.checkpoint))["state_dict"]
+    assert state["cells.weight"].shape[0] == 11 and state["classifier.weight"].shape == (2, 11)
 
 
 def test_init_from_checkpoint_keeps_the_features_and_replaces_a_head_of_another_size(tiny_dataset, tmp_path):

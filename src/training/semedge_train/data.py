@@ -12,6 +12,7 @@ import hashlib
 import os
 import math
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -111,6 +112,17 @@ def _cache_key(items: list[tuple[Path, int]], size: int) -> str:
     return digest.hexdigest()[:20]
 
 
+# Splits at least this large are decoded by a pool of processes; below it, starting them costs more than it saves.
+PARALLEL_DECODE_MIN = 512
+
+
+def _decode(path: Path, size: int) -> np.ndarray:
+    try:
+        return area_resize(load_unit_grey(path), size, size)
+    except Exception as error:  # a corrupt file must name itself, not stop training anonymously
+        raise DatasetError(f"{path}: cannot read image ({error})") from error
+
+
 def load_split(split_dir: Path, classes: Sequence[str], size: int, cache_dir: Path | None = None,
                name: str | None = None, log=print) -> Split:
     items = list_split(split_dir, classes)
@@ -122,11 +134,16 @@ def load_split(split_dir: Path, classes: Sequence[str], size: int, cache_dir: Pa
             with np.load(cache_file) as cached:
                 return Split(name, cached["images"], cached["labels"], tuple(str(p) for p, _ in items))
     images = np.empty((len(items), size, size), dtype=np.float32)
-    for n, (path, _) in enumerate(items):
-        try:
-            images[n] = area_resize(load_unit_grey(path), size, size)
-        except Exception as error:  # a corrupt file must name itself, not stop training anonymously
-            raise DatasetError(f"{path}: cannot read image ({error})") from error
+    paths = [path for path, _ in items]
+    workers = min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(paths) >= PARALLEL_DECODE_MIN:
+        # Decoding thousands of PNGs is most of a build's preprocessing time: use every core.
+        with ProcessPoolExecutor(workers) as pool:
+            for n, image in enumerate(pool.map(_decode, paths, [size] * len(paths), chunksize=64)):
+                images[n] = image
+    else:
+        for n, path in enumerate(paths):
+            images[n] = _decode(path, size)
     labels = np.array([label for _, label in items], dtype=np.int64)
     log(f"{name}: {len(items)} images preprocessed to {size}x{size}")
     if cache_file is not None:
@@ -146,7 +163,7 @@ def to_screen_labels(labels: np.ndarray, classes: Sequence[str], clean_class: st
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Random, label-preserving changes applied to [B, 1, S, S] batches in [0, 1]. SEM defects have no
+    """Random, label-preserving changes applied to square [B, 1, S, S] batches in [0, 1]. SEM defects have no
     preferred orientation and the microscope's brightness, contrast and noise drift, so the model must not
     depend on any of them."""
 
@@ -155,7 +172,7 @@ class Augmentation:
     max_rotate_deg: float = 8.0
     max_translate: float = 0.06
     max_scale: float = 0.08
-    affine_p: float = 0.5
+    affine_p: float = 0.2
     brightness: float = 0.08
     contrast: float = 0.2
     max_noise: float = 0.03
@@ -166,22 +183,27 @@ class Augmentation:
         and affine warp, and is returned beside the images."""
         b = batch.shape[0]
         x = batch if mask is None else torch.cat([batch, mask], 1)
+        # Flips, quarter turns and the small affine warp compose into one 2x3 matrix per image, applied by a
+        # single grid_sample: a flip or quarter turn alone moves pixel centres onto pixel centres, so it stays
+        # exact, and one resampling pass is far cheaper on a small CPU than torch's flip and rot90 copies.
+        linear = torch.eye(2).repeat(b, 1, 1)
+        shift = torch.zeros(b, 2)
         if self.flips:
-            hflip = torch.rand(b, generator=generator) < 0.5
-            vflip = torch.rand(b, generator=generator) < 0.5
-            x = torch.where(hflip[:, None, None, None], x.flip(3), x)
-            x = torch.where(vflip[:, None, None, None], x.flip(2), x)
+            signs = torch.where(torch.rand(b, 2, generator=generator) < 0.5, -1.0, 1.0)
+            linear = linear * signs[:, None, :]
         if self.rot90:
-            k = torch.randint(0, 4, (b,), generator=generator)
-            x = torch.stack([torch.rot90(x[i], int(k[i]), dims=(1, 2)) for i in range(b)])
+            quarter = torch.randint(0, 4, (b,), generator=generator).float() * (math.pi / 2)
+            cos, sin = torch.cos(quarter).round(), torch.sin(quarter).round()
+            linear = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1) @ linear
         if self.affine_p > 0:
             apply = (torch.rand(b, generator=generator) < self.affine_p).float()
             angle = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(self.max_rotate_deg) * apply
             scale = 1 + (torch.rand(b, generator=generator) * 2 - 1) * self.max_scale * apply
             shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * self.max_translate * 2 * apply[:, None]
             cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-            theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                                 torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+            linear = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1) @ linear
+        if self.flips or self.rot90 or self.affine_p > 0:
+            theta = torch.cat([linear, shift[:, :, None]], 2)
             grid = F.affine_grid(theta, list(x.shape), align_corners=False)
             x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
         if mask is not None:

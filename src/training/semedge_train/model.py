@@ -2,16 +2,18 @@
 
 Two families:
 
-- `semnet` (shipped): a plain stack of 3x3 convolution, batch-norm and ReLU stages, six of them at stride 2,
-  then a global max pool and a small head. A defect is a small local anomaly on a large, varied background:
-  the max pool passes on the strongest local evidence wherever it is, where an average pool dilutes it by the
-  area of the image. Every op (Conv+ReLU, GlobalMaxPool, Gemm) has an INT8 kernel in ONNX Runtime and in
-  NPU delegates. On this project's synthetic SEM data, trained from scratch on 2 CPU cores, it learns within
-  the 30-minute budget where MobileNetV3-Small did not move off chance (see models/README.md).
+- `semnet` (shipped): a plain stack of 3x3 convolution, batch-norm and ReLU stages down to stride 16 (an 8x8
+  grid of cells at 128x128), a per-cell head that scores every cell as "no defect" or "a defect of class k", a
+  max over the cells and a linear map to the image's logits. A defect is a small local anomaly on a large,
+  varied background: the max passes on the strongest local evidence wherever it is, where an average dilutes
+  it by the area of the image. Where the training data has defect boxes, the cells are also supervised
+  directly (the box loss in train.py), so the network learns where to look from far fewer steps than the
+  image label alone needs. Every op (Conv+ReLU, MaxPool, Gemm) has an INT8 kernel in ONNX Runtime and in
+  NPU delegates.
 - `mobilenetv3`: MobileNetV3-Small as the source documents use it (torchvision's block table, a 1-channel
   stem, `reduced_tail`, a 512-wide head): for fine-tuning from a pretrained network or on a machine with a GPU.
 
-The classifier is about 0.6 M parameters, well under the 1.0 MB INT8 budget; the screen is the same network at
+The classifier is about 0.3 M parameters, well under the 1.0 MB INT8 budget; the screen is the same network at
 half width, since it only has to say clean or not and runs on every image.
 """
 
@@ -27,9 +29,9 @@ from torchvision.models.mobilenetv3 import InvertedResidualConfig, MobileNetV3
 
 FAMILIES = ("semnet", "mobilenetv3")
 
-# SemNet stage widths at width_mult 1.0; every stage but the second-to-last halves the resolution (128 -> 2).
-SEMNET_WIDTHS = (16, 32, 32, 64, 64, 128, 128, 192)
-SEMNET_STRIDES = (2, 2, 1, 2, 1, 2, 1, 2)
+# SemNet stage widths at width_mult 1.0 and strides: four stride-2 stages, 128x128 in, an 8x8 grid of cells out.
+SEMNET_WIDTHS = (16, 32, 32, 64, 64, 128, 128)
+SEMNET_STRIDES = (2, 2, 1, 2, 1, 2, 1)
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,19 @@ class ArchSpec:
     family: str = "mobilenetv3"
     width_mult: float = 1.0
     reduced_tail: bool = True
+    # MobileNetV3: the head width. SemNet: the hidden width of the per-cell head (0: one 1x1 convolution).
     last_channel: int = 512
     dropout: float = 0.2
+    # SemNet: the classes the per-cell head tells apart, when more than the outputs (0: the outputs). The screen
+    # says clean or defect, but its cells learn all ten classes from the boxes: a far richer signal to learn from.
+    cell_classes: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-CLASSIFIER_ARCH = ArchSpec(family="semnet", width_mult=1.0, last_channel=256, dropout=0.2)
-SCREEN_ARCH = ArchSpec(family="semnet", width_mult=0.5, last_channel=64, dropout=0.1)
+CLASSIFIER_ARCH = ArchSpec(family="semnet", width_mult=1.0, last_channel=0, dropout=0.0)
+SCREEN_ARCH = ArchSpec(family="semnet", width_mult=0.5, last_channel=0, dropout=0.0)
 
 # Batch-norm momentum for training. torchvision's MobileNetV3 uses 0.01, which leaves the running
 # statistics far from the data after a few hundred steps; 0.1 tracks them, and `recompute_bn_statistics`
@@ -74,19 +80,14 @@ def _small_setting(width_mult: float, reduced_tail: bool) -> list[InvertedResidu
     ]
 
 
-# The box head reads the stage at stride 16 (an 8x8 grid at 128x128): fine enough to place a defect.
-SEMNET_BOX_STAGE = 7
-
-
 class SemNet(nn.Module):
-    """Conv-BN-ReLU stages, global max pool, Linear-ReLU-Dropout-Linear head.
+    """Conv-BN-ReLU stages, a per-cell head, a max over cells, a linear map to the logits.
 
-    For training only, a 1x1 box head on the stride-16 stage says for each grid cell "no defect" (channel 0) or
-    which class's defect it holds (channel 1 + class). Where the data has defect boxes this dense target tells
-    the network where the evidence is, which a from-scratch network on a small CPU otherwise finds only after
-    far more steps than it gets. `forward` (and so the ONNX export) does not use the box head."""
+    `cells` gives [B, cell classes + 1, S/16, S/16]: channel 0 scores "no defect here", channel 1 + k "a defect of
+    class k here". Training supervises it directly where boxes are known (`forward_with_boxes`); the image
+    logits are a linear map of each channel's strongest cell, so "clean" is learnt as "no cell found anything"."""
 
-    def __init__(self, num_classes: int, width_mult: float, last_channel: int, dropout: float):
+    def __init__(self, num_classes: int, width_mult: float, cell_hidden: int, cell_classes: int = 0):
         super().__init__()
         stages, channels = [], 1
         for width, stride in zip(SEMNET_WIDTHS, SEMNET_STRIDES):
@@ -97,31 +98,34 @@ class SemNet(nn.Module):
                 nn.ReLU(inplace=True)))
             channels = out
         self.features = nn.Sequential(*stages)
-        box_channels = self.features[SEMNET_BOX_STAGE - 1][0].out_channels
-        self.box_head = nn.Conv2d(box_channels, num_classes + 1, 1)
+        cell_channels = (cell_classes or num_classes) + 1
+        if cell_hidden > 0:
+            self.cells = nn.Sequential(nn.Conv2d(channels, cell_hidden, 1), nn.ReLU(inplace=True),
+                                       nn.Conv2d(cell_hidden, cell_channels, 1))
+        else:
+            self.cells = nn.Conv2d(channels, cell_channels, 1)
         self.pool = nn.AdaptiveMaxPool2d(1)
-        self.classifier = nn.Sequential(
-            nn.Linear(channels, last_channel), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(last_channel, num_classes))
-        for m in self.modules():
+        self.classifier = nn.Linear(cell_channels, num_classes)
+        # He initialisation for the ReLU stages only: the cell head keeps PyTorch's smaller default, so the first
+        # steps start from modest cell logits instead of a large, arbitrary box loss.
+        for m in self.features.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
-
     def forward_with_boxes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class logits and the box head's per-cell logits [B, classes + 1, S/16, S/16]."""
-        mid = self.features[:SEMNET_BOX_STAGE](x)
-        out = self.features[SEMNET_BOX_STAGE:](mid)
-        return self.classifier(torch.flatten(self.pool(out), 1)), self.box_head(mid)
+        """Class logits and the per-cell logits [B, cell classes + 1, S/16, S/16]."""
+        cells = self.cells(self.features(x))
+        return self.classifier(torch.flatten(self.pool(cells), 1)), cells
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_boxes(x)[0]
 
 
 def build_model(num_classes: int, arch: ArchSpec = CLASSIFIER_ARCH) -> nn.Module:
     if arch.family not in FAMILIES:
         raise ValueError(f"unknown architecture family '{arch.family}' (known: {', '.join(FAMILIES)})")
     if arch.family == "semnet":
-        return SemNet(num_classes, arch.width_mult, arch.last_channel, arch.dropout)
+        return SemNet(num_classes, arch.width_mult, arch.last_channel, arch.cell_classes)
     setting = _small_setting(arch.width_mult, arch.reduced_tail)
     norm = partial(nn.BatchNorm2d, eps=0.001, momentum=BN_MOMENTUM)
     model = MobileNetV3(setting, arch.last_channel, num_classes=num_classes, norm_layer=norm,

@@ -100,13 +100,15 @@ split for defect recall >= 99.5 %, then lowered by one unit of log-odds as a mar
 
 ## Models
 
-- Classifier: SemNet, one grey 128x128 input channel, 10 classes: eight 3x3 convolution + batch-norm + ReLU
-  stages (16 to 192 channels, six at stride 2), a global max pool and a 256-wide head:
+- Classifier: SemNet, one grey 128x128 input channel, 10 classes: seven 3x3 convolution + batch-norm + ReLU
+  stages (16 to 128 channels, four at stride 2) down to an 8x8 grid of cells, a 1x1 convolution that scores
+  each cell as "no defect" or "a defect of class k", a max over the cells and a linear map to the logits:
   {train['classifier']['params']:,} parameters (MobileNetV3-Small as the source documents use it: 1.53 M,
   1.67 MB as INT8). MobileNetV3-Small is still built by `train.py --arch mobilenetv3`; trained from scratch on
   this data on 2 CPU cores it stayed at chance (training loss 2.30 to 2.26 in 12 epochs of 1,500 images, where
   SemNet's fell and its validation accuracy rose), so it is not the shipped network.
-- Screen: SemNet at width 0.5 with a 64-wide head, 2 classes: {train['screen']['params']:,} parameters.
+- Screen: SemNet at half width, 2 outputs (clean, defect); its cells still score all ten classes, which it
+  learns from the boxes: {train['screen']['params']:,} parameters.
 - Input contract (`preprocessing` in each manifest): BT.601 grey in [0,1] (16-bit /65535), area resize to
   128x128 (aspect not kept), (v - 0.5) / 0.25. Output `logits`; softmax gives probabilities.
 
@@ -114,10 +116,10 @@ split for defect recall >= 99.5 %, then lowered by one unit of log-odds as a mar
 
 From scratch (no pretrained weights), {per['train']} training and {per['val']} validation images per class at
 {data['imageSize']}x{data['imageSize']} (test images: {data.get('testImageSize', data['imageSize'])}x{data.get('testImageSize', data['imageSize'])}): AdamW with a cosine schedule, label smoothing 0.1, flips, 90-degree
-rotations, small affine, brightness/contrast and noise augmentation, a defect-box loss (a 1x1 head on the
-stride-16 stage learns per grid cell whether it holds a defect and of which class, from the boxes in
-`labels.csv`; not part of the exported model), early stopping on validation accuracy (the screen: mean recall),
-BatchNorm statistics recomputed over the training set before export; the screen weights classes by inverse
+rotations, small affine, brightness/contrast and noise augmentation, a defect-box loss (each grid cell a box
+from `labels.csv` touches must name the defect's class, every other cell "no defect"), early stopping on
+validation accuracy (the screen: mean recall), BatchNorm statistics recomputed over 4,096 training images
+before export; the screen weights classes by inverse
 frequency. Classifier: {train['classifier']['epochs']} epochs (best {train['classifier']['bestEpoch']},
 {train['classifier']['stop']}); screen: {train['screen']['epochs']} epochs (best {train['screen']['bestEpoch']}).
 Calibration for INT8: {data['calibrationImages']} training images, class-balanced.

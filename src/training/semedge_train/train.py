@@ -37,6 +37,8 @@ from .plot import draw_curves
 from .preprocess import DEFAULT_MEAN, DEFAULT_SIZE, DEFAULT_STD
 
 KINDS = ("classifier", "screen")
+# Training images the final BatchNorm pass and the reported training accuracy use (spread evenly over the split).
+FINAL_PASS_IMAGES = 4096
 
 
 @dataclass
@@ -52,7 +54,7 @@ class TrainConfig:
     epochs: int = 30
     patience: int = 6
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float = 5e-3
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     warmup_epochs: float = 1.0
@@ -136,7 +138,8 @@ def _to_input(images: np.ndarray | torch.Tensor, mean: float, std: float) -> tor
     x = torch.as_tensor(images, dtype=torch.float32)
     if x.dim() == 3:
         x = x.unsqueeze(1)
-    return (x - mean) / std
+    # Channels-last, like the model during training: oneDNN's convolutions run about 1.5x faster on CPU so.
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
 @torch.no_grad()
@@ -250,9 +253,12 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
 
     checkpoint = _load_checkpoint(cfg.init) if cfg.init else None
     arch = ArchSpec(**checkpoint["arch"]) if checkpoint else (cfg.arch or (SCREEN_ARCH if cfg.kind == "screen" else CLASSIFIER_ARCH))
+    if cfg.kind == "screen" and arch.family == "semnet" and not arch.cell_classes:
+        arch = replace(arch, cell_classes=len(cfg.classes))
     model = build_model(len(classes), arch)
     if checkpoint:
         _init_from(model, checkpoint, log)
+    model = model.to(memory_format=torch.channels_last)
     params = count_parameters(model)
     log(f"{cfg.name}: {cfg.kind}, {len(classes)} classes, {params:,} parameters "
         f"(INT8 estimate {int8_size_estimate(model) / 1e6:.2f} MB), arch {arch.to_dict()}")
@@ -274,6 +280,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     images = torch.from_numpy(train_split.images).unsqueeze(1)
     targets = torch.from_numpy(y_train)
+    # The box loss teaches the cells the dataset's own classes, also where the model's outputs are coarser.
+    cell_targets = torch.from_numpy(train_split.labels)
     boxes = None
     if cfg.box_loss > 0 and hasattr(model, "forward_with_boxes"):
         found = load_boxes(cfg.data / "train", train_split.files)
@@ -301,7 +309,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
                 augmented, mask = cfg.augmentation(images[index], generator, box_masks(boxes[index], cfg.size))
                 logits, cells = model.forward_with_boxes(_to_input(augmented, cfg.mean, cfg.std))
                 loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
-                loss = loss + cfg.box_loss * _box_loss(cells, mask, y, cfg.box_positive_weight)
+                loss = loss + cfg.box_loss * _box_loss(cells, mask, cell_targets[index], cfg.box_positive_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -349,16 +357,20 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
 
     assert best_state is not None
     model.load_state_dict(best_state)
-    # Exact BN statistics over the (unaugmented) training images: the running averages only approximate
-    # them, and the runtime sees unaugmented images.
-    recompute_bn_statistics(model, _to_input(train_split.images, cfg.mean, cfg.std))
+    # Exact BN statistics over (unaugmented) training images: the running averages only approximate them, and
+    # the runtime sees unaugmented images. An even spread of a few thousand images pins the averages and the
+    # training accuracy as well as all of them do, in a fraction of the time a time budget would lose to it.
+    spread = np.unique(np.linspace(0, len(y_train) - 1, num=min(len(y_train), FINAL_PASS_IMAGES)).round().astype(int))
+    train_sample = Split(train_split.name, train_split.images[spread], train_split.labels[spread],
+                         tuple(train_split.files[i] for i in spread))
+    recompute_bn_statistics(model, _to_input(train_sample.images, cfg.mean, cfg.std))
     model.eval()
     val = _evaluate(model, val_split, y_val, classes, cfg, weights)
-    train_eval = _evaluate(model, train_split, y_train, classes, cfg, weights)
+    train_eval = _evaluate(model, train_sample, y_train[spread], classes, cfg, weights)
     log(f"{cfg.name}: after BN recompute: val acc {val['accuracy']:.4f}, train acc {train_eval['accuracy']:.4f}")
 
     metrics: dict = {"valAccuracy": val["accuracy"], "valLoss": val["loss"], "trainAccuracy": train_eval["accuracy"],
-                     "valImages": val["images"]}
+                     "trainAccuracyImages": train_eval["images"], "valImages": val["images"]}
     threshold = None
     screen_val = None
     if cfg.kind == "screen":
@@ -382,6 +394,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
 
     seconds = time.time() - started
     name = cfg.name
+    # Checkpoint and ONNX file hold plain contiguous weights, whatever layout training used.
+    model = model.to(memory_format=torch.contiguous_format)
     checkpoint_path = out / f"{name}.pt"
     # Metadata as a JSON string: torch.load(weights_only=True) on torch 1.13 cannot unpickle floats.
     meta = {"arch": arch.to_dict(), "classes": list(classes), "kind": cfg.kind, "size": cfg.size,
