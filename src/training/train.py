@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache", type=Path, help="folder for preprocessed-image caches")
     p.add_argument("--arch", choices=FAMILIES, help="network family (default: semnet, the shipped one)")
     p.add_argument("--width-mult", type=float, help="override the architecture's width multiplier")
-    p.add_argument("--last-channel", type=int, help="override the head width")
+    p.add_argument("--last-channel", type=int, help="override the head width (SemNet: hidden width of the cell head, 0: none)")
     p.add_argument("--box-loss", type=float, default=1.0,
                    help="weight of the defect-box loss when DATA has labels.csv with boxes (0: off)")
     p.add_argument("--min-defect-recall", type=float, default=0.995, help="screen: recall kept on val")

@@ -29,8 +29,7 @@ def test_semnet_scores_an_8x8_grid_of_cells_and_its_logits_come_from_them():
     logits, cells = model.forward_with_boxes(x)
     assert logits.shape == (2, 10) and cells.shape == (2, 11, 8, 8)
     torch.testing.assert_close(model(x), logits)
-    # The logits see only each channel's strongest cell: raising a cell that is not any channel's maximum
-    # changes nothing.
+    # The logits are a linear map of each channel's strongest cell, so a defect anywhere in the grid counts.
     with torch.no_grad():
         pooled = cells.amax(dim=(2, 3))
         torch.testing.assert_close(model.classifier(pooled), logits)

@@ -59,7 +59,7 @@ def test_model_card_shows_every_headline_figure(tmp_path):
                                     "torchTestAccuracy": 0.994},
                      "screen": {"params": 150634, "epochs": 14, "bestEpoch": 12, "defectThreshold": 0.123}},
         "figures": {"classifier-fp32": {"accuracy": 0.994}, "classifier-int8": {"accuracy": 0.992},
-                    "screen-int8": {"defectRecall": 0.9978, "cleanPrecision": 0.96},
+                    "screen-int8": {"defectRecall": 0.9978, "cleanPrecision": 0.96, "cleanRecall": 0.8},
                     "cascade-int8": {"accuracy": 0.99}},
         "stepSeconds": {"train-classifier": 900.0, "train-screen": 500.0},
         "machine": {"cpus": 2},
@@ -69,4 +69,16 @@ def test_model_card_shows_every_headline_figure(tmp_path):
                      "591,514", "0.123", "confusion-matrix.png", "scripts/train-models"):
         assert expected in text, expected
     assert "Smoke build" not in text
+    assert "All targets met." in text
     json.dumps(summary)
+
+
+def test_model_card_calls_a_screen_that_passes_almost_no_clean_image_a_miss(tmp_path):
+    figures = {"classifier-int8": {"accuracy": 0.995}, "classifier-fp32": {"accuracy": 0.996},
+               "screen-int8": {"defectRecall": 0.9989, "cleanPrecision": 0.5, "cleanRecall": 0.01}}
+    from semedge_train.modelcard import _target_check
+    text = _target_check(figures["classifier-int8"], figures["classifier-fp32"], figures["screen-int8"],
+                         {"classifier.int8.onnx": 300_000})
+    assert "Targets missed" in text
+    assert "MISSED: screen defect recall >= 99.5 % while passing at least half the clean images" in text
+    assert "clean images passed 1.00 %" in text
