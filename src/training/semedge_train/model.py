@@ -42,6 +42,7 @@ class ArchSpec:
     reduced_tail: bool = True
     # MobileNetV3: the head width. SemNet: the hidden width of the per-cell head (0: one 1x1 convolution).
     last_channel: int = 512
+    # MobileNetV3 only: SemNet's head is a single linear map over a handful of cell scores.
     dropout: float = 0.2
     # SemNet: the classes the per-cell head tells apart, when more than the outputs (0: the outputs). The screen
     # says clean or defect, but its cells learn all ten classes from the boxes: a far richer signal to learn from.

@@ -58,7 +58,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     warmup_epochs: float = 1.0
-    # Weight of the box head's loss where the data has defect boxes (labels.csv); 0 trains without it.
+    # Weight of the per-cell (box) loss where the data has defect boxes (labels.csv); 0 trains without it.
     box_loss: float = 1.0
     # A defect covers few grid cells: its cells weigh this much more than empty ones.
     box_positive_weight: float = 5.0
@@ -208,7 +208,7 @@ def _evaluate(model: nn.Module, split: Split, labels: np.ndarray, classes: Seque
 
 
 def _box_loss(cells: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, positive_weight: float) -> torch.Tensor:
-    """Per-cell cross-entropy of the box head: a cell the (augmented) box touches should say its image's class
+    """Per-cell cross-entropy of the cell head: a cell the (augmented) box touches should name the defect's class
     (channel 1 + label), every other cell "no defect" (channel 0)."""
     touched = F.adaptive_max_pool2d(mask, cells.shape[-2:])[:, 0] > 0.5
     target = torch.where(touched, labels[:, None, None] + 1, torch.zeros_like(labels)[:, None, None])
