@@ -22,6 +22,7 @@ from semedge_train.train import KINDS, TrainConfig, train  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    # Defaults come from TrainConfig, so the command line and the library cannot drift apart.
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="dataset folder with train/ and val/")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -29,14 +30,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--name", help="file stem (default: the kind)")
     p.add_argument("--classes", default=",".join(DEFAULT_CLASSES), help="comma-separated, in logit order")
     p.add_argument("--test", type=Path, help="held-out split folder for a torch FP32 cross-check")
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--patience", type=int, default=6, help="early stop after this many epochs without val gain")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=5e-3, help="peak learning rate (fine-tuning: about 5e-4)")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--size", type=int, default=TrainConfig.size)
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--patience", type=int, default=TrainConfig.patience, help="early stop after this many epochs without val gain")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate (fine-tuning: about 5e-4)")
+    p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    p.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--data-seed", type=int, help="the synth seed of DATA, recorded in the manifest")
     p.add_argument("--init", type=Path, help="checkpoint (NAME.pt) to fine-tune from")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -44,9 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--arch", choices=FAMILIES, help="network family (default: semnet, the shipped one)")
     p.add_argument("--width-mult", type=float, help="override the architecture's width multiplier")
     p.add_argument("--last-channel", type=int, help="override the head width (SemNet: hidden width of the cell head, 0: none)")
-    p.add_argument("--box-loss", type=float, default=1.0,
+    p.add_argument("--box-loss", type=float, default=TrainConfig.box_loss,
                    help="weight of the defect-box loss when DATA has labels.csv with boxes (0: off)")
-    p.add_argument("--min-defect-recall", type=float, default=0.995, help="screen: recall kept on val")
+    p.add_argument("--min-defect-recall", type=float, default=TrainConfig.min_defect_recall, help="screen: recall kept on val")
     p.add_argument("--max-minutes", type=float, help="stop after the epoch that would exceed this budget")
     p.add_argument("--version", default="0")
     return p.parse_args(argv)
