@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from semedge_train import DEFAULT_CLASSES  # noqa: E402
 from semedge_train.data import DatasetError  # noqa: E402
 from semedge_train.model import CLASSIFIER_ARCH, FAMILIES, SCREEN_ARCH, ArchSpec  # noqa: E402
-from semedge_train.train import KINDS, TrainConfig, train  # noqa: E402
+from semedge_train.train import KINDS, PRECISIONS, TrainConfig, train  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-seed", type=int, help="the synth seed of DATA, recorded in the manifest")
     p.add_argument("--init", type=Path, help="checkpoint (NAME.pt) to fine-tune from")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
+                   help="training arithmetic: bf16 autocast, fp32, or auto (bf16 where the CPU has AVX512-BF16/AMX)")
     p.add_argument("--cache", type=Path, help="folder for preprocessed-image caches")
     p.add_argument("--arch", choices=FAMILIES, help="network family (default: semnet, the shipped one)")
     p.add_argument("--width-mult", type=float, help="override the architecture's width multiplier")
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                           classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), size=args.size,
                           epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                           weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, seed=args.seed,
-                          data_seed=args.data_seed, init=args.init, threads=args.threads, cache=args.cache,
+                          data_seed=args.data_seed, init=args.init, threads=args.threads, precision=args.precision, cache=args.cache,
                           test=args.test, arch=arch, min_defect_recall=args.min_defect_recall,
                           max_minutes=args.max_minutes, box_loss=args.box_loss, version=args.version)
         train(cfg, log=lambda m: print(m, flush=True))

@@ -11,7 +11,8 @@ from conftest import REPO
 from semedge_train.export import sha256_file
 from semedge_train.model import ArchSpec, build_model
 from semedge_train import DEFAULT_CLASSES
-from semedge_train.train import TrainConfig, choose_defect_threshold, screen_figures, train
+from semedge_train.allocator import keep_freed_memory
+from semedge_train.train import TrainConfig, choose_defect_threshold, resolve_precision, screen_figures, train
 
 SMALL = ArchSpec(width_mult=0.5, reduced_tail=True, last_channel=64, dropout=0.0)
 
@@ -124,3 +125,33 @@ def test_time_budget_shortens_the_run_and_says_so(tiny_dataset, tmp_path):
     assert "time budget" in result.metrics["stop"]
     manifest = json.loads(result.manifest.read_text())
     assert "epochs planned 1 of 5" in manifest["training"]["timeBudget"]
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_native_bfloat16():
+    zen5 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+    sapphire_rapids = "flags\t\t: fpu avx512f amx_bf16 amx_tile\n"
+    older = "flags\t\t: fpu sse2 avx2 fma avx512f avx512_vnni\n"
+    assert resolve_precision("auto", zen5) == "bf16"
+    assert resolve_precision("auto", sapphire_rapids) == "bf16"
+    assert resolve_precision("auto", older) == "fp32"
+    assert resolve_precision("auto", "") == "fp32"
+    assert resolve_precision("fp32", zen5) == "fp32" and resolve_precision("bf16", older) == "bf16"
+    with pytest.raises(ValueError, match="--precision"):
+        TrainConfig(data=REPO, out=REPO, precision="fp16")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_either_precision_trains_records_itself_and_exports_float32_weights(tiny_dataset, tmp_path, precision):
+    cfg = TrainConfig(data=tiny_dataset, out=tmp_path / "out", size=64, epochs=1, batch_size=16, arch=SMALL,
+                      precision=precision)
+    result = train(cfg, log=quiet)
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["training"]["precision"] == precision
+    graph = onnx.load(str(result.onnx)).graph
+    assert graph.initializer and all(t.data_type == onnx.TensorProto.FLOAT for t in graph.initializer)
+    assert np.isfinite(json.loads(result.metrics_path.read_text())["history"][0]["trainLoss"])
+
+
+def test_glibc_keeps_freed_training_buffers():
+    # CI and the build machine run Debian (glibc): the tuning must take there, or training silently slows 2x.
+    assert keep_freed_memory()

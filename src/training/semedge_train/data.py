@@ -183,29 +183,36 @@ class Augmentation:
         and affine warp, and is returned beside the images."""
         b = batch.shape[0]
         x = batch if mask is None else torch.cat([batch, mask], 1)
-        # Flips, quarter turns and the small affine warp compose into one 2x3 matrix per image, applied by a
-        # single grid_sample: a flip or quarter turn alone moves pixel centres onto pixel centres, so it stays
-        # exact, and one resampling pass is far cheaper on a small CPU than torch's flip and rot90 copies.
-        linear = torch.eye(2).repeat(b, 1, 1)
-        shift = torch.zeros(b, 2)
-        if self.flips:
-            signs = torch.where(torch.rand(b, 2, generator=generator) < 0.5, -1.0, 1.0)
-            linear = linear * signs[:, None, :]
-        if self.rot90:
-            quarter = torch.randint(0, 4, (b,), generator=generator).float() * (math.pi / 2)
-            cos, sin = torch.cos(quarter).round(), torch.sin(quarter).round()
-            linear = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1) @ linear
+        # Flips and quarter turns are exact copies (pixel centres land on pixel centres); only the images drawn
+        # for the small affine warp are resampled, by one grid_sample. Resampling the whole batch every step cost
+        # as much as a fifth of a training step on a small CPU.
+        flip = (torch.rand(b, 2, generator=generator) < 0.5) if self.flips else torch.zeros(b, 2, dtype=torch.bool)
+        quarter = torch.randint(0, 4, (b,), generator=generator) if self.rot90 else torch.zeros(b, dtype=torch.long)
+        if self.flips or self.rot90:
+            # One copy per distinct orientation (at most 16) rather than per image.
+            code = flip[:, 0].long() * 8 + flip[:, 1].long() * 4 + quarter
+            oriented = torch.empty_like(x)
+            for value in code.unique().tolist():
+                chosen = (code == value).nonzero().flatten()
+                dims = [d for d, on in ((-2, value & 8), (-1, value & 4)) if on]
+                group = x.index_select(0, chosen)
+                group = group.flip(dims) if dims else group
+                oriented.index_copy_(0, chosen, torch.rot90(group, value & 3, (-2, -1)))
+            x = oriented
         if self.affine_p > 0:
-            apply = (torch.rand(b, generator=generator) < self.affine_p).float()
-            angle = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(self.max_rotate_deg) * apply
-            scale = 1 + (torch.rand(b, generator=generator) * 2 - 1) * self.max_scale * apply
-            shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * self.max_translate * 2 * apply[:, None]
-            cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-            linear = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1) @ linear
-        if self.flips or self.rot90 or self.affine_p > 0:
-            theta = torch.cat([linear, shift[:, :, None]], 2)
-            grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+            chosen = torch.rand(b, generator=generator) < self.affine_p
+            angle = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(self.max_rotate_deg)
+            scale = 1 + (torch.rand(b, generator=generator) * 2 - 1) * self.max_scale
+            shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * self.max_translate * 2
+            if bool(chosen.any()):
+                cos, sin = torch.cos(angle[chosen]) / scale[chosen], torch.sin(angle[chosen]) / scale[chosen]
+                theta = torch.stack([torch.stack([cos, -sin, shift[chosen, 0]], 1),
+                                     torch.stack([sin, cos, shift[chosen, 1]], 1)], 1)
+                warped = x[chosen]
+                grid = F.affine_grid(theta, list(warped.shape), align_corners=False)
+                x = x.clone()
+                x[chosen] = F.grid_sample(warped, grid, mode="bilinear", padding_mode="reflection",
+                                          align_corners=False)
         if mask is not None:
             x, mask = x[:, :1], x[:, 1:]
         if self.contrast > 0 or self.brightness > 0:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import DEFAULT_CLASSES, SCREEN_CLASSES
+from .allocator import keep_freed_memory
 from .data import Augmentation, DatasetError, Progress, Split, batches, box_masks, load_boxes, load_split, \
     to_screen_labels
 from .export import build_manifest, export_onnx, write_json, write_parity_reference
@@ -37,6 +38,7 @@ from .plot import draw_curves
 from .preprocess import DEFAULT_MEAN, DEFAULT_SIZE, DEFAULT_STD
 
 KINDS = ("classifier", "screen")
+PRECISIONS = ("auto", "fp32", "bf16")
 # Training images the final BatchNorm pass and the reported training accuracy use (spread evenly over the split).
 FINAL_PASS_IMAGES = 4096
 
@@ -65,6 +67,9 @@ class TrainConfig:
     seed: int = 1
     init: Path | None = None
     threads: int = 0
+    # Training arithmetic: "bf16" runs forward and loss under CPU autocast (convolutions in bfloat16, weights,
+    # optimizer and BatchNorm statistics stay float32); "auto" picks it where the CPU does bfloat16 natively.
+    precision: str = "auto"
     cache: Path | None = None
     test: Path | None = None
     arch: ArchSpec | None = None
@@ -84,6 +89,8 @@ class TrainConfig:
         for name, value in (("epochs", self.epochs), ("batch size", self.batch_size), ("size", self.size)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1 (got {value})")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision})")
         if not 0.5 <= self.min_defect_recall <= 1.0:
             raise ValueError(f"--min-defect-recall must be in [0.5, 1] (got {self.min_defect_recall})")
         if self.name is None:
@@ -99,6 +106,27 @@ class TrainResult:
     metrics_path: Path
     curve: Path
     metrics: dict
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True where the CPU computes bfloat16 dot products in hardware (AVX512-BF16 or AMX), which makes
+    autocast training 2-3x faster than float32 here; elsewhere bfloat16 is emulated and slower."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[-1].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(requested: str, cpuinfo: str | None = None) -> str:
+    if requested == "auto":
+        return "bf16" if cpu_has_native_bf16(cpuinfo) else "fp32"
+    return requested
 
 
 def _seed_everything(seed: int) -> torch.Generator:
@@ -225,6 +253,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     generator = _seed_everything(cfg.seed)
+    precision = resolve_precision(cfg.precision)
+    reuses_memory = keep_freed_memory()
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
 
@@ -261,7 +291,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     model = model.to(memory_format=torch.channels_last)
     params = count_parameters(model)
     log(f"{cfg.name}: {cfg.kind}, {len(classes)} classes, {params:,} parameters "
-        f"(INT8 estimate {int8_size_estimate(model) / 1e6:.2f} MB), arch {arch.to_dict()}")
+        f"(INT8 estimate {int8_size_estimate(model) / 1e6:.2f} MB), arch {arch.to_dict()}, {precision} training"
+        + ("" if reuses_memory else " (malloc tuning unavailable: not glibc)"))
     log(f"{cfg.name}: train {len(y_train)} images {counts.tolist()}, val {len(y_val)}"
         + (f", test {len(y_test)}" if y_test is not None else ""))
 
@@ -302,14 +333,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         total_loss, seen = 0.0, 0
         for index in batches(len(y_train), cfg.batch_size, generator, drop_last=True):
             y = targets[index]
-            if boxes is None:
-                x = _to_input(cfg.augmentation(images[index], generator), cfg.mean, cfg.std)
-                loss = F.cross_entropy(model(x), y, weight=weights, label_smoothing=cfg.label_smoothing)
-            else:
-                augmented, mask = cfg.augmentation(images[index], generator, box_masks(boxes[index], cfg.size))
-                logits, cells = model.forward_with_boxes(_to_input(augmented, cfg.mean, cfg.std))
-                loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
-                loss = loss + cfg.box_loss * _box_loss(cells, mask, cell_targets[index], cfg.box_positive_weight)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                if boxes is None:
+                    x = _to_input(cfg.augmentation(images[index], generator), cfg.mean, cfg.std)
+                    loss = F.cross_entropy(model(x).float(), y, weight=weights, label_smoothing=cfg.label_smoothing)
+                else:
+                    augmented, mask = cfg.augmentation(images[index], generator, box_masks(boxes[index], cfg.size))
+                    logits, cells = model.forward_with_boxes(_to_input(augmented, cfg.mean, cfg.std))
+                    loss = F.cross_entropy(logits.float(), y, weight=weights, label_smoothing=cfg.label_smoothing)
+                    loss = loss + cfg.box_loss * _box_loss(cells.float(), mask, cell_targets[index],
+                                                           cfg.box_positive_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -409,7 +442,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         "epochs": len(history), "bestEpoch": best_epoch, "maxEpochs": cfg.epochs, "stop": stop_reason,
         "timeBudget": budget_note,
         "seconds": round(seconds, 1), "torch": torch.__version__, "python": platform.python_version(),
-        "threads": torch.get_num_threads(), "params": params, "arch": arch.to_dict(),
+        "threads": torch.get_num_threads(), "precision": precision, "params": params, "arch": arch.to_dict(),
         "optimizer": {"name": "AdamW", "lr": cfg.lr, "weightDecay": cfg.weight_decay, "schedule": "cosine",
                       "warmupEpochs": cfg.warmup_epochs, "batchSize": cfg.batch_size},
         "labelSmoothing": cfg.label_smoothing, "batchNorm": "recomputed over the training set",
