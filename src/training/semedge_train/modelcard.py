@@ -44,6 +44,14 @@ def _target_check(ci: dict, cf: dict, si: dict, sizes: dict) -> str:
     return head + ">\n" + "\n".join(f"> - {'met' if ok else 'MISSED'}: {text}" for ok, text in checks) + "\n"
 
 
+def _precision_sentence(train: dict) -> str:
+    used = sorted({train[name].get("precision") or "unrecorded" for name in ("classifier", "screen")})
+    if used == ["bf16"]:
+        return ("Convolutions ran in bfloat16 autocast (the CPU has it natively); weights, optimizer state, "
+                "BatchNorm statistics and the exported models are float32.")
+    return f"Training arithmetic: {', '.join(used)}."
+
+
 def write_model_card(out: Path, summary: dict) -> Path:
     f = summary["figures"]
     sizes = summary["sizes"]
@@ -126,6 +134,7 @@ validation accuracy (the screen: mean recall), BatchNorm statistics recomputed o
 before export; the screen weights classes by inverse
 frequency. Classifier: {train['classifier']['epochs']} epochs (best {train['classifier']['bestEpoch']},
 {train['classifier']['stop']}); screen: {train['screen']['epochs']} epochs (best {train['screen']['bestEpoch']}).
+{_precision_sentence(train)}
 Calibration for INT8: {data['calibrationImages']} training images, class-balanced.
 
 Wall time of the whole build: {_num(None if wall is None else wall / 60, '.1f')} min on a {summary['machine']['cpus']}-core
