@@ -68,8 +68,9 @@ class TrainConfig:
     seed: int = 1
     init: Path | None = None
     threads: int = 0
-    # Training arithmetic: "bf16" runs forward and loss under CPU autocast (convolutions in bfloat16, weights,
-    # optimizer and BatchNorm statistics stay float32); "auto" picks it where the CPU does bfloat16 natively.
+    # Training arithmetic: "bf16" runs the network's forward pass under CPU autocast (convolutions in bfloat16;
+    # weights, optimizer, losses and BatchNorm statistics stay float32); "auto" picks it where the CPU does
+    # bfloat16 natively, "fp32" everywhere else.
     precision: str = "auto"
     cache: Path | None = None
     test: Path | None = None
