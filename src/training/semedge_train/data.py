@@ -210,7 +210,8 @@ class Augmentation:
                                      torch.stack([sin, cos, shift[chosen, 1]], 1)], 1)
                 warped = x[chosen]
                 grid = F.affine_grid(theta, list(warped.shape), align_corners=False)
-                x = x.clone()
+                if x is batch:
+                    x = x.clone()  # never write into the caller's tensor
                 x[chosen] = F.grid_sample(warped, grid, mode="bilinear", padding_mode="reflection",
                                           align_corners=False)
         if mask is not None:
