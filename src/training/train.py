@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--data-seed", type=int, help="the synth seed of DATA, recorded in the manifest")
     p.add_argument("--init", type=Path, help="checkpoint (NAME.pt) to fine-tune from")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=TrainConfig.threads, help="torch threads (0: torch's default)")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                    help="training arithmetic: bf16 autocast, fp32, or auto (bf16 where the CPU has AVX512-BF16/AMX)")
     p.add_argument("--cache", type=Path, help="folder for preprocessed-image caches")

@@ -31,6 +31,7 @@ def test_quick_build_runs_the_whole_chain_into_a_temp_folder(tmp_path):
     assert summary["parityMaxAbsDiff"]["classifier"] is not None
     assert summary["parityMaxAbsDiff"]["classifier"] < 1e-4
     assert summary["data"]["seed"] != summary["data"]["testSeed"]
+    assert all(summary["training"][name]["precision"] in ("bf16", "fp32") for name in ("classifier", "screen"))
     # synth wrote labels.csv with the defect boxes, so both trainers used the box loss.
     for name in ("classifier", "screen"):
         training = json.loads((out / f"{name}.int8.json").read_text())["training"]

@@ -328,12 +328,11 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
     training = {}
     for name in names:
         m = json.loads((trained / f"{name}.metrics.json").read_text())
-        manifest_training = json.loads((trained / f"{name}.fp32.json").read_text()).get("training") or {}
         training[name] = {"params": m["params"], "seconds": m["seconds"], "epochs": len(m["history"]),
                           "bestEpoch": m["bestEpoch"], "stop": m["stop"], "valAccuracy": m["val"]["accuracy"],
                           "torchTestAccuracy": (m.get("test") or {}).get("accuracy"),
                           "defectThreshold": m.get("defectThreshold"), "screenVal": m.get("screenVal"),
-                          "precision": manifest_training.get("precision")}
+                          "precision": m.get("precision")}
     summary = {
         "version": args.version, "quick": plan.quick,
         "data": {"seed": args.seed, "testSeed": test_seed, "imageSize": plan.image_size, "testImageSize": plan.test_image_size,

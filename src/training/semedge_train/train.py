@@ -448,7 +448,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         "threads": torch.get_num_threads(), "precision": precision, "params": params, "arch": arch.to_dict(),
         "optimizer": {"name": "AdamW", "lr": cfg.lr, "weightDecay": cfg.weight_decay, "schedule": "cosine",
                       "warmupEpochs": cfg.warmup_epochs, "batchSize": cfg.batch_size},
-        "labelSmoothing": cfg.label_smoothing, "batchNorm": "recomputed over the training set",
+        "labelSmoothing": cfg.label_smoothing, "batchNorm": f"recomputed over {len(spread)} evenly spread training images",
         "boxLoss": {"weight": cfg.box_loss, "positiveCellWeight": cfg.box_positive_weight} if boxes is not None else None,
         "init": str(cfg.init) if cfg.init else None,
     }
@@ -469,7 +469,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     write_parity_reference(model, (val_split.images[picks] - cfg.mean) / cfg.std, parity_path)
 
     full_metrics = {"name": name, "kind": cfg.kind, "classes": list(classes), "params": params,
-                    "seconds": round(seconds, 1), "history": history, "bestEpoch": best_epoch, "stop": stop_reason,
+                    "seconds": round(seconds, 1), "precision": precision, "history": history, "bestEpoch": best_epoch,
+                    "stop": stop_reason,
                     "val": _public(val), "train": {"accuracy": train_eval["accuracy"], "loss": train_eval["loss"]},
                     "defectThreshold": threshold, "screenVal": screen_val,
                     "test": _public(test) if test else None}
