@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-seed", type=int, help="the synth seed of DATA, recorded in the manifest")
     p.add_argument("--init", type=Path, help="checkpoint (NAME.pt) to fine-tune from")
     p.add_argument("--threads", type=int, default=TrainConfig.threads, help="torch threads (0: torch's default)")
+    p.add_argument("--take-cores-when", type=Path, dest="cores_freed_flag",
+                   help="use every core once this file exists (train-models: the other model has finished)")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
                    help="training arithmetic: bf16 autocast, fp32, or auto (bf16 where the CPU has AVX512-BF16/AMX)")
     p.add_argument("--cache", type=Path, help="folder for preprocessed-image caches")
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                           classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), size=args.size,
                           epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                           weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, seed=args.seed,
-                          data_seed=args.data_seed, init=args.init, threads=args.threads, precision=args.precision, cache=args.cache,
+                          data_seed=args.data_seed, init=args.init, threads=args.threads,
+                          cores_freed_flag=args.cores_freed_flag, precision=args.precision, cache=args.cache,
                           test=args.test, arch=arch, min_defect_recall=args.min_defect_recall,
                           max_minutes=args.max_minutes, box_loss=args.box_loss, version=args.version)
         train(cfg, log=lambda m: print(m, flush=True))

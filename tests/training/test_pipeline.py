@@ -1,8 +1,9 @@
 import json
+import sys
 
 from semedge_train import DEFAULT_CLASSES
 from semedge_train.modelcard import write_model_card
-from semedge_train.pipeline import _calibration_sample, parse_parity, summarise
+from semedge_train.pipeline import Steps, _calibration_sample, parse_parity, summarise
 
 
 def test_parity_output_is_read_in_its_usual_spellings():
@@ -83,3 +84,19 @@ def test_model_card_calls_a_screen_that_passes_almost_no_clean_image_a_miss(tmp_
     assert "Targets missed" in text
     assert "MISSED: screen defect recall >= 99.5 % while passing at least half the clean images" in text
     assert "clean images passed 1.00 %" in text
+
+
+def test_when_the_first_parallel_job_ends_the_flag_tells_the_other_to_take_its_core(tmp_path):
+    flag = tmp_path / "cores-freed"
+    flag.touch()  # left over from an earlier build: must be gone before the jobs start
+    waits_for_flag = ("import pathlib, sys, time\n"
+                      f"flag = pathlib.Path({str(flag)!r})\n"
+                      "if flag.exists(): print('stale flag'); sys.exit(3)\n"
+                      "deadline = time.time() + 30\n"
+                      "while not flag.exists() and time.time() < deadline: time.sleep(0.05)\n"
+                      "print('flag seen' if flag.exists() else 'no flag'); sys.exit(0 if flag.exists() else 1)\n")
+    results = Steps(tmp_path / "work").run_parallel(
+        {"waits": [sys.executable, "-c", waits_for_flag],
+         "quick": [sys.executable, "-c", "import time; time.sleep(2); print('done')"]}, finished_flag=flag)
+    assert results["quick"].strip() == "done"
+    assert results["waits"].strip() == "flag seen"

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,8 @@ from semedge_train.export import sha256_file
 from semedge_train.model import ArchSpec, build_model
 from semedge_train import DEFAULT_CLASSES
 from semedge_train.allocator import keep_freed_memory
-from semedge_train.train import TrainConfig, choose_defect_threshold, resolve_precision, screen_figures, train
+from semedge_train.train import CoreHandoff, TrainConfig, choose_defect_threshold, defect_auc, resolve_precision, \
+    screen_figures, train
 
 SMALL = ArchSpec(width_mult=0.5, reduced_tail=True, last_channel=64, dropout=0.0)
 
@@ -66,6 +68,9 @@ def test_screen_run_records_a_defect_threshold_that_keeps_val_recall(tiny_datase
     assert manifest["metrics"]["valDefectRecall"] >= 0.995
     weights = manifest["training"]["classWeights"]
     assert weights[0] > weights[1]
+    # Each epoch is judged by what a screen is for: the clean share it passes at the recall threshold, then AUC.
+    history = json.loads(result.metrics_path.read_text())["history"]
+    assert all(0.0 <= row["valCleanPassed"] <= 1.0 and 0.0 <= row["valAuc"] <= 1.0 for row in history)
 
 
 def test_semnet_screen_learns_every_class_in_its_cells_from_the_boxes(tiny_dataset, tmp_path):
@@ -155,3 +160,34 @@ def test_either_precision_trains_records_itself_and_exports_float32_weights(tiny
 def test_glibc_keeps_freed_training_buffers():
     # CI and the build machine run Debian (glibc): the tuning must take there, or training silently slows 2x.
     assert keep_freed_memory()
+
+
+def test_defect_auc_is_the_chance_a_defect_outscores_a_clean_image():
+    is_defect = np.array([0, 0, 1, 1])
+    assert defect_auc(np.array([0.1, 0.2, 0.8, 0.9]), is_defect) == 1.0
+    assert defect_auc(np.array([0.9, 0.8, 0.2, 0.1]), is_defect) == 0.0
+    assert defect_auc(np.full(4, 0.5), is_defect) == 0.5
+    rng = np.random.default_rng(3)
+    scores, labels = rng.integers(0, 5, 60) / 4.0, rng.integers(0, 2, 60)
+    pairs = [(d, c) for d in scores[labels == 1] for c in scores[labels == 0]]
+    brute = sum(1.0 if d > c else 0.5 if d == c else 0.0 for d, c in pairs) / len(pairs)
+    assert defect_auc(scores, labels) == pytest.approx(brute)
+    assert np.isnan(defect_auc(np.array([0.3, 0.4]), np.array([1, 1])))
+
+
+def test_trainer_takes_every_core_once_the_flag_file_appears(tmp_path):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        flag = tmp_path / "cores-freed"
+        handoff = CoreHandoff(flag)
+        handoff.take_freed_cores(3, quiet)
+        assert torch.get_num_threads() == 1 and handoff.raised_at_epoch is None
+        flag.touch()
+        handoff.take_freed_cores(4, quiet)
+        handoff.take_freed_cores(5, quiet)
+        assert handoff.raised_at_epoch == 4
+        assert torch.get_num_threads() == len(os.sched_getaffinity(0))
+        CoreHandoff(None).take_freed_cores(1, quiet)
+    finally:
+        torch.set_num_threads(before)

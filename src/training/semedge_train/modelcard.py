@@ -52,6 +52,12 @@ def _precision_sentence(train: dict) -> str:
     return f"Training arithmetic: {', '.join(used)}."
 
 
+def _handoff_sentence(train: dict) -> str:
+    taken = [f"the {name} took every core from its epoch {train[name]['threadsRaisedAtEpoch']}, when the other finished"
+             for name in ("classifier", "screen") if train[name].get("threadsRaisedAtEpoch")]
+    return f"; {'; '.join(taken)}" if taken else ""
+
+
 def write_model_card(out: Path, summary: dict) -> Path:
     f = summary["figures"]
     sizes = summary["sizes"]
@@ -130,7 +136,8 @@ From scratch (no pretrained weights), {per['train']} training and {per['val']} v
 {data['imageSize']}x{data['imageSize']} (test images: {data.get('testImageSize', data['imageSize'])}x{data.get('testImageSize', data['imageSize'])}): AdamW with a cosine schedule, label smoothing 0.1, flips, 90-degree
 rotations, small affine, brightness/contrast and noise augmentation, a defect-box loss (each grid cell a box
 from `labels.csv` touches must name the defect's class, every other cell "no defect"), early stopping on
-validation accuracy (the screen: mean recall), BatchNorm statistics recomputed over 4,096 training images
+validation accuracy (the screen: the share of clean images it passes at its recall threshold, then the ROC
+AUC of P(defect)), BatchNorm statistics recomputed over 4,096 training images
 before export; the screen weights classes by inverse
 frequency. Classifier: {train['classifier']['epochs']} epochs (best {train['classifier']['bestEpoch']},
 {train['classifier']['stop']}); screen: {train['screen']['epochs']} epochs (best {train['screen']['bestEpoch']}).
@@ -139,7 +146,7 @@ Calibration for INT8: {data['calibrationImages']} training images, class-balance
 
 Wall time of the whole build: {_num(None if wall is None else wall / 60, '.1f')} min on a {summary['machine']['cpus']}-core
 machine shared with other jobs (training {_num(train_seconds / 60, '.1f')} min, the two models in parallel
-on one core each). Per step (seconds): {', '.join(f'{k} {v:g}' for k, v in steps.items())}.
+on one core each{_handoff_sentence(train)}). Per step (seconds): {', '.join(f'{k} {v:g}' for k, v in steps.items())}.
 
 ## Reproduce
 

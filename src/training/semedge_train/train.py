@@ -15,6 +15,7 @@ import copy
 import inspect
 import json
 import math
+import os
 import platform
 import random
 import time
@@ -41,6 +42,8 @@ KINDS = ("classifier", "screen")
 PRECISIONS = ("auto", "fp32", "bf16")
 # Training images the final BatchNorm pass and the reported training accuracy use (spread evenly over the split).
 FINAL_PASS_IMAGES = 4096
+# Epochs whose mean time predicts the next ones when a time budget re-plans the run.
+RECENT_EPOCHS = 3
 
 
 @dataclass
@@ -68,6 +71,8 @@ class TrainConfig:
     seed: int = 1
     init: Path | None = None
     threads: int = 0
+    # A file whose appearance means another process has finished and its cores are free (see CoreHandoff).
+    cores_freed_flag: Path | None = None
     # Training arithmetic: "bf16" runs the network's forward pass under CPU autocast (convolutions in bfloat16;
     # weights, optimizer, losses and BatchNorm statistics stay float32); "auto" picks it where the CPU does
     # bfloat16 natively, "fp32" everywhere else.
@@ -129,6 +134,42 @@ def resolve_precision(requested: str, cpuinfo: str | None = None) -> str:
     if requested == "auto":
         return "bf16" if cpu_has_native_bf16(cpuinfo) else "fp32"
     return requested
+
+
+class CoreHandoff:
+    """Lets a running trainer take over cores another process gives up: once the file `flag` exists
+    (train-models creates it when the model training beside this one finishes) the next batch runs on every core
+    this process may use. A file rather than a signal, so it can never arrive before the trainer listens."""
+
+    def __init__(self, flag: Path | None) -> None:
+        self.flag = flag
+        self.raised_at_epoch: int | None = None
+
+    def take_freed_cores(self, epoch: int, log: Callable[[str], None]) -> None:
+        if self.flag is None or self.raised_at_epoch is not None or not self.flag.exists():
+            return
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.raised_at_epoch = epoch
+        if cores > torch.get_num_threads():
+            log(f"{self.flag.name} appeared: {torch.get_num_threads()} -> {cores} threads from epoch {epoch}")
+            torch.set_num_threads(cores)
+
+
+def defect_auc(p_defect: np.ndarray, is_defect: np.ndarray) -> float:
+    """Area under the ROC curve of P(defect): the chance that a random defect image scores above a random clean
+    one (ties count half). Threshold-free, so it ranks screens smoothly where the clean share passed at a 99.5 %
+    recall threshold is still zero for every epoch."""
+    defect = is_defect.astype(bool)
+    positives, negatives = int(defect.sum()), int((~defect).sum())
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    order = np.argsort(p_defect, kind="mergesort")
+    ranks = np.empty(len(p_defect), dtype=np.float64)
+    sorted_scores = p_defect[order]
+    # Average ranks over ties (1-based), then the Mann-Whitney U statistic.
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
+    return float((ranks[defect].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
 
 
 def _seed_everything(seed: int) -> torch.Generator:
@@ -252,6 +293,7 @@ def _public(figures: dict) -> dict:
 
 def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     started = time.time()
+    handoff = CoreHandoff(cfg.cores_freed_flag)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     generator = _seed_everything(cfg.seed)
@@ -334,6 +376,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
                             else len(y_train), f"{cfg.name} epoch {epoch}/{planned_epochs}")
         total_loss, seen = 0.0, 0
         for index in batches(len(y_train), cfg.batch_size, generator, drop_last=True):
+            handoff.take_freed_cores(epoch, log)
             y = targets[index]
             if boxes is None:
                 x, mask = _to_input(cfg.augmentation(images[index], generator), cfg.mean, cfg.std), None
@@ -360,24 +403,31 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         history.append(row)
         progress.close(f"loss {row['trainLoss']:.4f} val loss {val['loss']:.4f} val acc {val['accuracy']:.4f} "
                        f"({seconds:.0f} s)")
-        # The screen's classes are 1:9, so plain accuracy rewards "always defect": it is judged by the mean of
-        # its two recalls instead.
-        score = (float(np.mean([c["recall"] for c in val["perClass"].values()])) if cfg.kind == "screen"
-                 else val["accuracy"])
-        key = (score, -val["loss"])
+        if cfg.kind == "screen":
+            # What a screen is for: the share of clean images it lets pass at the threshold that keeps the
+            # required defect recall; while that is zero (early on, usually), the ROC AUC of P(defect) ranks it.
+            p_defect = val["_probabilities"][:, 1]
+            threshold = choose_defect_threshold(p_defect, y_val, cfg.min_defect_recall, cfg.threshold_margin)
+            row["valCleanPassed"] = screen_figures(p_defect, y_val, threshold)["cleanRecall"]
+            row["valAuc"] = defect_auc(p_defect, y_val)
+            key = (row["valCleanPassed"], row["valAuc"], -val["loss"])
+        else:
+            key = (val["accuracy"], -val["loss"])
         if best_key is None or key > best_key:
             best_key, best_epoch, stale = key, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
         if stale >= cfg.patience:
-            stop_reason = f"early stop: no val accuracy gain for {cfg.patience} epochs"
+            stop_reason = (f"early stop: no val {'clean-pass/AUC' if cfg.kind == 'screen' else 'accuracy'} gain "
+                           f"for {cfg.patience} epochs")
             break
         if cfg.max_minutes is not None:
-            # Re-plan after every epoch from the mean epoch time so far (a shared machine speeds up and slows
-            # down), keeping time for the BN pass, final evaluations and export; the cosine schedule follows
-            # the plan, so it still ends near zero instead of being cut off half-way.
-            mean_epoch = sum(h["seconds"] for h in history) / len(history)
+            # Re-plan after every epoch from the mean time of the last few (a shared machine speeds up and slows
+            # down, and freed cores speed this run up), keeping time for the BN pass, final evaluations and
+            # export; the cosine schedule follows the plan, so it still ends near zero instead of being cut off.
+            recent = history[-RECENT_EPOCHS:]
+            mean_epoch = sum(h["seconds"] for h in recent) / len(recent)
             remaining = cfg.max_minutes * 60 - (time.time() - started) - (30 + 0.5 * mean_epoch)
             fits = epoch + max(0, int(remaining // max(mean_epoch, 1e-3)))
             new_plan = max(epoch, min(cfg.epochs, fits))
@@ -445,7 +495,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         "epochs": len(history), "bestEpoch": best_epoch, "maxEpochs": cfg.epochs, "stop": stop_reason,
         "timeBudget": budget_note,
         "seconds": round(seconds, 1), "torch": torch.__version__, "python": platform.python_version(),
-        "threads": torch.get_num_threads(), "precision": precision, "params": params, "arch": arch.to_dict(),
+        "threads": torch.get_num_threads(), "threadsRaisedAtEpoch": handoff.raised_at_epoch, "precision": precision,
+        "params": params, "arch": arch.to_dict(),
         "optimizer": {"name": "AdamW", "lr": cfg.lr, "weightDecay": cfg.weight_decay, "schedule": "cosine",
                       "warmupEpochs": cfg.warmup_epochs, "batchSize": cfg.batch_size},
         "labelSmoothing": cfg.label_smoothing, "batchNorm": f"recomputed over {len(spread)} evenly spread training images",
@@ -469,7 +520,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     write_parity_reference(model, (val_split.images[picks] - cfg.mean) / cfg.std, parity_path)
 
     full_metrics = {"name": name, "kind": cfg.kind, "classes": list(classes), "params": params,
-                    "seconds": round(seconds, 1), "precision": precision, "history": history, "bestEpoch": best_epoch,
+                    "seconds": round(seconds, 1), "precision": precision,
+                    "threadsRaisedAtEpoch": handoff.raised_at_epoch, "history": history, "bestEpoch": best_epoch,
                     "stop": stop_reason,
                     "val": _public(val), "train": {"accuracy": train_eval["accuracy"], "loss": train_eval["loss"]},
                     "defectThreshold": threshold, "screenVal": screen_val,
