@@ -57,8 +57,8 @@ def test_model_card_shows_every_headline_figure(tmp_path):
                   "screen.fp32.onnx": 600_000, "screen.int8.onnx": 200_000},
         "parityMaxAbsDiff": {"classifier": 2e-6, "screen": None},
         "training": {"classifier": {"params": 591514, "epochs": 20, "bestEpoch": 18, "stop": "done",
-                                    "torchTestAccuracy": 0.994, "precision": "bf16"},
-                     "screen": {"params": 150634, "epochs": 14, "bestEpoch": 12, "defectThreshold": 0.123,
+                                    "torchTestAccuracy": 0.994, "precision": "bf16", "threadsRaisedAtEpoch": 7},
+                     "screen": {"params": 150634, "epochs": 14, "bestEpoch": 12, "stop": "done", "defectThreshold": 0.123,
                                 "precision": "bf16"}},
         "figures": {"classifier-fp32": {"accuracy": 0.994}, "classifier-int8": {"accuracy": 0.992},
                     "screen-int8": {"defectRecall": 0.9978, "cleanPrecision": 0.96, "cleanRecall": 0.8},
@@ -68,7 +68,8 @@ def test_model_card_shows_every_headline_figure(tmp_path):
     }
     text = write_model_card(tmp_path, summary).read_text()
     for expected in ("99.40 %", "99.20 %", "0.70 MB", "99.78 %", "96.00 %", "-0.20 points", "25.0 min",
-                     "591,514", "0.123", "confusion-matrix.png", "scripts/train-models", "bfloat16 autocast"):
+                     "591,514", "0.123", "confusion-matrix.png", "scripts/train-models", "bfloat16 autocast",
+                     "the classifier ran on every core from its epoch 7, when the screen finished"):
         assert expected in text, expected
     assert "Smoke build" not in text
     assert "All targets met." in text

@@ -53,8 +53,9 @@ def _precision_sentence(train: dict) -> str:
 
 
 def _handoff_sentence(train: dict) -> str:
-    taken = [f"the {name} took every core from its epoch {train[name]['threadsRaisedAtEpoch']}, when the other finished"
-             for name in ("classifier", "screen") if train[name].get("threadsRaisedAtEpoch")]
+    taken = [f"the {name} ran on every core from its epoch {train[name]['threadsRaisedAtEpoch']}, when the {other} "
+             "finished" for name, other in (("classifier", "screen"), ("screen", "classifier"))
+             if train[name].get("threadsRaisedAtEpoch")]
     return f"; {'; '.join(taken)}" if taken else ""
 
 
@@ -140,7 +141,8 @@ validation accuracy (the screen: the share of clean images it passes at its reca
 AUC of P(defect)), BatchNorm statistics recomputed over 4,096 training images
 before export; the screen weights classes by inverse
 frequency. Classifier: {train['classifier']['epochs']} epochs (best {train['classifier']['bestEpoch']},
-{train['classifier']['stop']}); screen: {train['screen']['epochs']} epochs (best {train['screen']['bestEpoch']}).
+{train['classifier']['stop']}); screen: {train['screen']['epochs']} epochs (best {train['screen']['bestEpoch']},
+{train['screen']['stop']}).
 {_precision_sentence(train)}
 Calibration for INT8: {data['calibrationImages']} training images, class-balanced.
 
