@@ -23,6 +23,9 @@ public sealed class Arm64Bundle : IAsyncLifetime
 
     public bool HasModels { get; private set; }
 
+    /// <summary>QEMU_LD_PREFIX of the emulated runs (see <see cref="BuildQemuRoot"/>).</summary>
+    public string QemuRoot { get; private set; } = "";
+
     public async Task InitializeAsync()
     {
         HasModels = Directory.Exists(Path.Combine(RepoPaths.Root, "models"))
@@ -53,6 +56,7 @@ public sealed class Arm64Bundle : IAsyncLifetime
         }
 
         Root = Directory.GetDirectories(unpacked).Single();
+        QemuRoot = BuildQemuRoot(Path.Combine(OutDir, "qemu-root"), QemuLibraryRoot());
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -68,13 +72,58 @@ public sealed class Arm64Bundle : IAsyncLifetime
             [Path.Combine(Root, "semedge"), .. args],
             timeout,
             workingDirectory: Root,
-            environment: new Dictionary<string, string?> { ["QEMU_LD_PREFIX"] = QemuLibraryRoot() },
+            environment: new Dictionary<string, string?> { ["QEMU_LD_PREFIX"] = QemuRoot },
             cancellationToken: ct);
 
     public static string QemuLibraryRoot() =>
         File.Exists("/usr/lib/aarch64-linux-gnu/libssl.so.3") || !File.Exists("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1")
             ? "/"
             : "/usr/aarch64-linux-gnu";
+
+    /// <summary>
+    /// qemu-user opens every absolute path the guest asks for under QEMU_LD_PREFIX first, where it exists. This
+    /// folder holds links to the arm64 libraries (<paramref name="libraryRoot"/>'s lib and usr) and the
+    /// /proc/cpuinfo of a board: Cortex-A53 cores, as on the i.MX 8M Plus. qemu 7.2 hands the guest the host's
+    /// x86 /proc/cpuinfo, and ONNX Runtime's CPU detection (cpuinfo's arm64 Linux parser) crashed with SIGSEGV
+    /// on that at session creation on a 6.18-kernel AMD host; a board never shows it an x86 file.
+    /// </summary>
+    public static string BuildQemuRoot(string folder, string libraryRoot)
+    {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        Directory.CreateDirectory(Path.Combine(folder, "proc"));
+        foreach (var name in new[] { "lib", "usr" })
+        {
+            var target = Path.Combine(libraryRoot, name);
+            if (Directory.Exists(target))
+            {
+                File.CreateSymbolicLink(Path.Combine(folder, name), target);
+            }
+        }
+
+        // One entry per CPU the kernel reports, so the parser's count agrees with /sys/devices/system/cpu.
+        var cores = Enumerable.Range(0, HostCpuCount()).Select(i =>
+            $"processor\t: {i}\nBogoMIPS\t: 16.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid\n" +
+            "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd03\nCPU revision\t: 4\n\n");
+        File.WriteAllText(Path.Combine(folder, "proc", "cpuinfo"), string.Concat(cores));
+        return folder;
+    }
+
+    private static int HostCpuCount()
+    {
+        // "0-1" or "0,2-3": the highest index + 1, as the kernel numbers them.
+        const string possible = "/sys/devices/system/cpu/possible";
+        if (File.Exists(possible)
+            && int.TryParse(File.ReadAllText(possible).Trim().Split(',', '-')[^1], out var highest))
+        {
+            return highest + 1;
+        }
+
+        return Environment.ProcessorCount;
+    }
 }
 
 [CollectionDefinition(Name)]

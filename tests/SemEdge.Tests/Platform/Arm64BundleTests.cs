@@ -66,4 +66,17 @@ public sealed class Arm64BundleTests(Arm64Bundle bundle, ITestOutputHelper outpu
         Assert.Equal(0, run.ExitCode);
         Assert.StartsWith(Arm64Bundle.Version, run.Stdout.Trim(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Emulated_runs_see_a_board_cpuinfo_and_the_arm64_loader()
+    {
+        // What qemu's prefix lookup hands the guest for /proc/cpuinfo and for the ELF interpreter.
+        var cpuinfo = File.ReadAllText(Path.Combine(bundle.QemuRoot, "proc", "cpuinfo"));
+        var cortexA53 = cpuinfo.Split("CPU part\t: 0xd03").Length - 1;
+        Assert.True(cortexA53 >= 1, cpuinfo);
+        Assert.Equal(cortexA53, cpuinfo.Split("processor\t: ").Length - 1);
+        Assert.DoesNotContain("GenuineIntel", cpuinfo, StringComparison.Ordinal);
+        Assert.DoesNotContain("AuthenticAMD", cpuinfo, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(bundle.QemuRoot, "lib", "ld-linux-aarch64.so.1")), "no arm64 loader under the qemu root");
+    }
 }
