@@ -69,8 +69,9 @@ internal static class ClassifyCommand
         {
             inspector = Inspector.Create(inference, new DecisionOptions());
         }
-        catch (Exception ex) when (ex is ModelLoadException or AcceleratorUnavailableException or FileNotFoundException)
+        catch (Exception ex) when (ex is ModelLoadException or AcceleratorUnavailableException or FileNotFoundException or ArgumentException)
         {
+            // ArgumentException: the model has a class the class table does not know.
             error.WriteLine($"semedge classify: {ex.Message}");
             return SemEdgeCli.ExitFailed;
         }
@@ -198,6 +199,7 @@ internal static class ClassifyCommand
             w.WriteStartObject();
             w.WriteString("path", path);
             w.WriteString("image", i.Image);
+            // The class table's number, exactly what the daemon's verdict carries as "class".
             w.WriteNumber("classId", i.ClassId);
             w.WriteString("label", i.Label);
             w.WriteNumber("confidence", Math.Round(i.Confidence, 6));

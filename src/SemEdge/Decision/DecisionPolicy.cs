@@ -1,8 +1,10 @@
 namespace SemEdge.Decision;
 
 /// <summary>
-/// Maps the classifier's answer to what the line does. Built once per classifier (it checks the configured class
-/// names against the model's classes, so a typo in the config fails start-up instead of silently never matching).
+/// Maps the classifier's answer to what the line does and to the number it reads. Built once per classifier, at
+/// start and at every hot swap: it maps the model's classes onto the class table by name (a model with a class
+/// the table does not know is refused) and checks the configured per-class settings, so a typo in the config or
+/// a relabelled model fails the load instead of silently never matching or moving a number.
 /// </summary>
 public sealed class DecisionPolicy
 {
@@ -11,7 +13,9 @@ public sealed class DecisionPolicy
 
     private readonly VerdictAction[] _actions;
     private readonly float[] _thresholds;
+    private readonly IReadOnlyList<int> _numbers;
 
+    /// <exception cref="ArgumentException">The settings are invalid, or the model does not fit the class table (the message says which class).</exception>
     public DecisionPolicy(DecisionOptions options, IReadOnlyList<string> classes)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -23,6 +27,10 @@ public sealed class DecisionPolicy
         }
 
         Classes = classes;
+        Table = ClassTable.From(options.ClassNumbers);
+        var mapping = Table.Map(classes);
+        _numbers = mapping.Numbers;
+        Missing = mapping.Missing;
         _actions = new VerdictAction[classes.Count];
         _thresholds = new float[classes.Count];
         for (var i = 0; i < classes.Count; i++)
@@ -33,7 +41,16 @@ public sealed class DecisionPolicy
         }
     }
 
+    /// <summary>The model's classes in its logit order.</summary>
     public IReadOnlyList<string> Classes { get; }
+
+    public ClassTable Table { get; }
+
+    /// <summary>Table classes this model can never answer with.</summary>
+    public IReadOnlyList<ClassNumber> Missing { get; }
+
+    /// <summary>The class table's number for the model's class <paramref name="classId"/> (a logit index): what the line reads.</summary>
+    public int NumberOf(int classId) => _numbers[classId];
 
     /// <summary>The action for class <paramref name="classId"/> answered with <paramref name="confidence"/>.</summary>
     public VerdictAction Decide(int classId, float confidence)
@@ -56,21 +73,40 @@ public sealed class DecisionPolicy
         _ => VerdictAction.Reject,
     };
 
-    /// <summary>Problems with <paramref name="options"/> for these classes, in words a technician understands.</summary>
+    /// <summary>
+    /// Problems with <paramref name="options"/> for a model with these classes, in words a technician understands:
+    /// the settings themselves (<see cref="ValidateSettings"/>) and every model class the table does not know.
+    /// </summary>
     public static IReadOnlyList<string> Validate(DecisionOptions options, IReadOnlyList<string> classes)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(classes);
+        var errors = ValidateSettings(options).ToList();
+        if (errors.Count == 0)
+        {
+            errors.AddRange(ClassTable.From(options.ClassNumbers).Problems(classes));
+        }
+
+        return errors;
+    }
+
+    /// <summary>Problems with the settings alone: the class table, and per-class settings naming a class the table does not know.</summary>
+    public static IReadOnlyList<string> ValidateSettings(DecisionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         var errors = new List<string>();
         if (options.DefaultMinConfidence is not (>= 0f and <= 1f))
         {
             errors.Add($"Decision:DefaultMinConfidence is {options.DefaultMinConfidence}; it must be between 0 and 1.");
         }
 
-        var known = string.Join(", ", classes);
+        errors.AddRange(ClassTable.Validate(options.ClassNumbers));
+        var known = string.Join(", ", options.ClassNumbers.OrderBy(kv => kv.Value).Select(kv => kv.Key));
         foreach (var (label, action) in options.Actions)
         {
-            if (!classes.Contains(label))
+            if (!options.ClassNumbers.ContainsKey(label))
             {
-                errors.Add($"Decision:Actions names class '{label}', which the model does not have (classes: {known}).");
+                errors.Add($"Decision:Actions names class '{label}', which the class table does not have (classes: {known}).");
             }
 
             if (!Enum.IsDefined(action))
@@ -81,9 +117,9 @@ public sealed class DecisionPolicy
 
         foreach (var (label, min) in options.MinConfidence)
         {
-            if (!classes.Contains(label))
+            if (!options.ClassNumbers.ContainsKey(label))
             {
-                errors.Add($"Decision:MinConfidence names class '{label}', which the model does not have (classes: {known}).");
+                errors.Add($"Decision:MinConfidence names class '{label}', which the class table does not have (classes: {known}).");
             }
 
             if (min is not (>= 0f and <= 1f))

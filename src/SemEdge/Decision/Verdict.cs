@@ -22,7 +22,7 @@ public sealed record Verdict
     /// <summary>When the verdict was decided.</summary>
     public required DateTimeOffset Timestamp { get; init; }
 
-    /// <summary>Index into the classifier manifest's class list.</summary>
+    /// <summary>The class table's number for <see cref="Label"/> (<see cref="ClassTable"/>), never the model's own index.</summary>
     public required int ClassId { get; init; }
 
     public required string Label { get; init; }

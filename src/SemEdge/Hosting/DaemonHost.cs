@@ -115,7 +115,7 @@ public static class DaemonHost
     private static void AddInspection(IServiceCollection services, IConfiguration configuration)
     {
         Validated<InferenceOptions, InferenceOptionsValidator>(services, services.AddOptions<InferenceOptions>().Bind(configuration.GetSection(InferenceOptions.SectionName)));
-        services.AddOptions<DecisionOptions>().Bind(configuration.GetSection(DecisionOptions.SectionName));
+        Validated<DecisionOptions, DecisionOptionsValidator>(services, services.AddOptions<DecisionOptions>().Bind(configuration.GetSection(DecisionOptions.SectionName)));
         services.AddSingleton<IInspectorLoader, OnnxInspectorLoader>();
         services.AddSingleton(sp =>
         {

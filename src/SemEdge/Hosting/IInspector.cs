@@ -21,8 +21,16 @@ public interface IInspector : IDisposable
 /// <summary>Loads, verifies and warms a model set; the hot swap calls it for every candidate.</summary>
 public interface IInspectorLoader
 {
+    /// <param name="occasion">Start-up or hot swap: only start-up may be relaxed (the development switch for unsigned models).</param>
     /// <exception cref="Inference.ModelLoadException">The models fail verification; nothing is left loaded.</exception>
-    IInspector Load(ModelSelection selection);
+    IInspector Load(ModelSelection selection, LoadOccasion occasion);
+}
+
+/// <summary>Why a model set is being loaded.</summary>
+public enum LoadOccasion
+{
+    Start,
+    HotSwap,
 }
 
 /// <summary>The manifests a model set is built from; <see cref="ScreenManifest"/> null means no cascade.</summary>

@@ -7,8 +7,8 @@ namespace SemEdge.Hosting;
 
 /// <summary>
 /// Holds the model set that decides and swaps it atomically. A swap waits for the inspection in flight, which
-/// finishes on the old models; the next image sees the new ones. A candidate that fails verification (checksum,
-/// test inference) never replaces the running set.
+/// finishes on the old models; the next image sees the new ones. A candidate that fails verification (signature,
+/// class table, checksum, test inference) never replaces the running set.
 /// </summary>
 public sealed class ModelStore(IInspectorLoader loader, ILogger<ModelStore> logger) : IDisposable
 {
@@ -34,12 +34,14 @@ public sealed class ModelStore(IInspectorLoader loader, ILogger<ModelStore> logg
     /// <summary>Loads the first set; failure here is fatal for the daemon (there is nothing to fall back to).</summary>
     public void LoadInitial(ModelSelection selection)
     {
-        var inspector = loader.Load(selection);
+        var inspector = loader.Load(selection, LoadOccasion.Start);
         lock (_inspecting)
         {
             _current = inspector;
             Identity = ModelFolder.Identity(selection);
         }
+
+        LogWhatItCannotProduce(inspector.Announcement);
     }
 
     /// <summary>Inspects with the current set; a swap cannot happen while this runs.</summary>
@@ -57,7 +59,7 @@ public sealed class ModelStore(IInspectorLoader loader, ILogger<ModelStore> logg
         IInspector candidate;
         try
         {
-            candidate = loader.Load(selection);
+            candidate = loader.Load(selection, LoadOccasion.HotSwap);
         }
         catch (ModelLoadException ex)
         {
@@ -78,9 +80,22 @@ public sealed class ModelStore(IInspectorLoader loader, ILogger<ModelStore> logg
         old?.Dispose();
         var now = candidate.Announcement;
         logger.LogInformation(
-            "Swapped to model {ModelId} v{Version} (sha {Sha}, {Provider}{Cascade})",
-            now.Id, now.Version, now.Sha, now.Provider, now.ScreenId is null ? string.Empty : $", screen {now.ScreenId}");
+            "Swapped to model {ModelId} v{Version} (sha {Sha}, {Provider}{Cascade}, signed by {SignedBy})",
+            now.Id, now.Version, now.Sha, now.Provider, now.ScreenId is null ? string.Empty : $", screen {now.ScreenId}", now.SignedBy ?? "nobody");
+        LogWhatItCannotProduce(now);
         return true;
+    }
+
+    /// <summary>A model lacking a table class is accepted (its numbers stay the table's), but the line should know.</summary>
+    private void LogWhatItCannotProduce(ModelAnnouncement model)
+    {
+        if (model.Missing.Count > 0)
+        {
+            logger.LogWarning(
+                "Model {ModelId} v{Version} cannot produce the class table's {Missing}: no verdict will carry {Numbers}",
+                model.Id, model.Version, string.Join(", ", model.Missing),
+                string.Join(", ", model.ClassTable.Where(e => model.Missing.Contains(e.Label)).Select(e => $"class {e.Number}")));
+        }
     }
 
     public void Dispose()

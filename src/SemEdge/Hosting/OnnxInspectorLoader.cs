@@ -4,13 +4,16 @@ using SemEdge.Decision;
 using SemEdge.Inference;
 using SemEdge.Inference.Accelerators;
 using SemEdge.Publishing;
+using SemEdge.Signing;
 
 namespace SemEdge.Hosting;
 
 /// <summary>
 /// Builds the ONNX <see cref="Inspector"/> for a model selection with the configured accelerator and decision
-/// policy, and verifies it before anyone uses it: the manifest's sha256 (checked by the loader), then a test
-/// inference on a fixed tensor that must give a proper probability distribution from every model.
+/// policy, and verifies it before anyone uses it: each manifest's Ed25519 signature by a trusted key
+/// (<see cref="ModelTrust"/>), the model's classes against the class table (by the decision policy), the sha256 of
+/// the ONNX file (checked by the loader), then a test inference on a fixed tensor that must give a proper
+/// probability distribution from every model.
 /// </summary>
 public sealed class OnnxInspectorLoader(
     IOptions<InferenceOptions> inference,
@@ -18,9 +21,13 @@ public sealed class OnnxInspectorLoader(
     ILoggerFactory loggers,
     TimeProvider time) : IInspectorLoader
 {
-    public IInspector Load(ModelSelection selection)
+    private readonly ILogger _logger = loggers.CreateLogger<OnnxInspectorLoader>();
+
+    public IInspector Load(ModelSelection selection, LoadOccasion occasion)
     {
         var options = inference.Value.WithModels(selection.ClassifierManifest, selection.ScreenManifest);
+        var classifier = Check(selection.ClassifierManifest, occasion);
+        var screen = selection.ScreenManifest is { } screenPath ? Check(screenPath, occasion) : null;
 
         Inspector inspector;
         try
@@ -34,10 +41,16 @@ public sealed class OnnxInspectorLoader(
 
         try
         {
-            TestInference(inspector.Cascade.Classifier);
-            if (inspector.Cascade.Screen is { } screen)
+            ModelTrust.ConfirmLoaded(classifier, inspector.Cascade.Classifier.Manifest);
+            if (screen is not null)
             {
-                TestInference(screen);
+                ModelTrust.ConfirmLoaded(screen, inspector.Cascade.Screen!.Manifest);
+            }
+
+            TestInference(inspector.Cascade.Classifier);
+            if (inspector.Cascade.Screen is { } screenSession)
+            {
+                TestInference(screenSession);
             }
         }
         catch
@@ -46,7 +59,33 @@ public sealed class OnnxInspectorLoader(
             throw;
         }
 
-        return new OnnxInspector(inspector, time);
+        return new OnnxInspector(inspector, classifier.SignedBy, time);
+    }
+
+    private TrustedManifest Check(string manifest, LoadOccasion occasion)
+    {
+        var settings = inference.Value;
+        IReadOnlyList<PublicSigningKey> trusted;
+        try
+        {
+            trusted = settings.ParseTrustedKeys();
+        }
+        catch (FormatException ex)
+        {
+            throw new ModelLoadException($"{manifest}: Inference:TrustedKeys: {ex.Message}", ex);
+        }
+
+        // The development switch relaxes start-up only: a hot swap is what an attacker with write access to the
+        // models folder would use, so it always needs a valid signature.
+        var result = ModelTrust.Check(manifest, trusted, allowUnsigned: occasion == LoadOccasion.Start && settings.AllowUnsignedModelsAtStart);
+        if (result.Refusal is { } refusal)
+        {
+            _logger.LogWarning(
+                "Starting with an untrusted model because Inference:AllowUnsignedModelsAtStart is true (development only; a hot swap still needs a valid signature): {Reason}",
+                refusal);
+        }
+
+        return result;
     }
 
     /// <summary>
@@ -75,7 +114,7 @@ public sealed class OnnxInspectorLoader(
         }
     }
 
-    private sealed class OnnxInspector(Inspector inspector, TimeProvider time) : IInspector
+    private sealed class OnnxInspector(Inspector inspector, PublicSigningKey? signedBy, TimeProvider time) : IInspector
     {
         public ModelAnnouncement Announcement { get; } = new(
             inspector.Cascade.Classifier.Manifest.Id,
@@ -83,7 +122,12 @@ public sealed class OnnxInspectorLoader(
             inspector.Cascade.Classifier.ShortSha,
             inspector.Provider,
             inspector.Cascade.Classifier.Manifest.Classes,
-            inspector.Cascade.Screen?.Manifest.Id);
+            inspector.Cascade.Screen?.Manifest.Id)
+        {
+            ClassTable = inspector.Policy.Table.Entries,
+            Missing = [.. inspector.Policy.Missing.Select(m => m.Label)],
+            SignedBy = signedBy is null ? null : $"{signedBy.Name} {signedBy.Id}",
+        };
 
         public Verdict Inspect(string path, string imageName) =>
             inspector.InspectFile(path).ToVerdict(time.GetUtcNow()) with { Image = imageName };

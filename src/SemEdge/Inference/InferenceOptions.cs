@@ -33,6 +33,24 @@ public sealed class InferenceOptions
     /// <summary>Images declaring more pixels than this are refused before decoding (decompression-bomb guard).</summary>
     public long MaxPixels { get; set; } = ImageDecoder.DefaultMaxPixels;
 
+    /// <summary>
+    /// Ed25519 public keys whose signatures the daemon accepts on model manifests: name → the key's one-line base64
+    /// (the body of its PEM <c>PUBLIC KEY</c> file). A manifest without a valid signature by one of them is refused
+    /// at start and at every hot swap.
+    /// </summary>
+    public Dictionary<string, string> TrustedKeys { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Development only: start (never hot-swap) with a manifest that is unsigned or not signed by a trusted key,
+    /// with a warning. A hot swap always needs a valid signature.
+    /// </summary>
+    public bool AllowUnsignedModelsAtStart { get; set; }
+
+    /// <summary>The parsed <see cref="TrustedKeys"/>.</summary>
+    /// <exception cref="FormatException">An entry is not an Ed25519 public key (the validator reports it at start).</exception>
+    public IReadOnlyList<Signing.PublicSigningKey> ParseTrustedKeys() =>
+        [.. TrustedKeys.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => Signing.PublicSigningKey.Parse(kv.Value, kv.Key))];
+
     internal AcceleratorSettings ToAcceleratorSettings() => new()
     {
         Kind = Accelerator,
@@ -75,6 +93,18 @@ public sealed class InferenceOptionsValidator : IValidateOptions<InferenceOption
         if (options.MaxPixels < 1)
         {
             errors.Add($"Inference:MaxPixels is {options.MaxPixels}; it must be a positive pixel count (e.g. 67108864).");
+        }
+
+        foreach (var (keyName, key) in options.TrustedKeys)
+        {
+            try
+            {
+                Signing.PublicSigningKey.Parse(key, keyName);
+            }
+            catch (FormatException ex)
+            {
+                errors.Add($"Inference:TrustedKeys:{keyName} is not an Ed25519 public key ({ex.Message}); paste the base64 line of the key's .pub file.");
+            }
         }
 
         CheckFile(options.ClassifierManifest, "Inference:ClassifierManifest", errors);

@@ -9,7 +9,11 @@ public sealed record Inspection
     /// <summary>Image file name (no folders).</summary>
     public required string Image { get; init; }
 
+    /// <summary>The class table's number for <see cref="Label"/>: what the line reads, whatever the model's order.</summary>
     public required int ClassId { get; init; }
+
+    /// <summary>The model's own index of <see cref="Label"/> (its logit order); never published.</summary>
+    public required int ModelClassIndex { get; init; }
 
     public required string Label { get; init; }
 

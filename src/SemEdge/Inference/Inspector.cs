@@ -110,7 +110,8 @@ public sealed class Inspector : IDisposable
         return new Inspection
         {
             Image = imageName,
-            ClassId = result.ClassId,
+            ClassId = Policy.NumberOf(result.ClassId),
+            ModelClassIndex = result.ClassId,
             Label = classes[result.ClassId],
             Confidence = result.Confidence,
             Action = Policy.Decide(result.ClassId, result.Confidence),

@@ -66,6 +66,14 @@ public sealed record ModelManifest
             ?? throw new InvalidDataException($"{path}: empty model manifest");
     }
 
+    /// <summary>Parses manifest bytes already read (the bytes a signature was checked over).</summary>
+    public static ModelManifest Parse(ReadOnlySpan<byte> json, string source) =>
+        JsonSerializer.Deserialize(json, ManifestJsonContext.Default.ModelManifest)
+            ?? throw new InvalidDataException($"{source}: empty model manifest");
+
+    /// <summary>The canonical JSON of this manifest: two manifests with equal text describe the same model.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ManifestJsonContext.Default.ModelManifest);
+
     public void Save(string path)
     {
         var json = JsonSerializer.Serialize(this, ManifestJsonContext.Default.ModelManifest);

@@ -119,13 +119,40 @@ public sealed class MqttPublisher : BackgroundService
             json.WriteString("version", model.Version);
             json.WriteString("sha", model.Sha);
             json.WriteString("provider", model.Provider);
+            // The class table first: what every verdict's "class" number means, whatever the model's order.
+            json.WriteStartArray("classTable");
+            foreach (var entry in model.ClassTable)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("class", entry.Number);
+                json.WriteString("label", entry.Label);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
             json.WriteStartArray("classes");
-            foreach (var label in model.Classes)
+            foreach (var label in model.ClassTable.Count == 0 ? model.Classes : model.ClassTable.Select(e => e.Label).Where(model.Classes.Contains))
             {
                 json.WriteStringValue(label);
             }
 
             json.WriteEndArray();
+            json.WriteStartArray("missing");
+            foreach (var label in model.Missing)
+            {
+                json.WriteStringValue(label);
+            }
+
+            json.WriteEndArray();
+            if (model.SignedBy is null)
+            {
+                json.WriteNull("signedBy");
+            }
+            else
+            {
+                json.WriteString("signedBy", model.SignedBy);
+            }
+
             if (model.ScreenId is null)
             {
                 json.WriteNull("screen");

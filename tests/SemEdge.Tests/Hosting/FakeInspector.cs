@@ -51,7 +51,7 @@ internal sealed class FakeInspectorLoader(params IInspector[] inspectors) : IIns
 {
     private int _next;
 
-    public IInspector Load(ModelSelection selection) =>
+    public IInspector Load(ModelSelection selection, LoadOccasion occasion) =>
         selection.ClassifierManifest.Contains("bad", StringComparison.Ordinal)
             ? throw new ModelLoadException($"{selection.ClassifierManifest}: sha256 mismatch")
             : inspectors[Interlocked.Increment(ref _next) - 1];

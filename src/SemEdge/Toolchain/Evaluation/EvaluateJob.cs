@@ -55,8 +55,9 @@ internal static class EvaluateJob
             Print(stdout, report, request.Out);
             return SemEdgeCli.ExitOk;
         }
-        catch (ModelLoadException ex)
+        catch (Exception ex) when (ex is ModelLoadException or ArgumentException)
         {
+            // ArgumentException: the model has a class the class table does not know.
             stderr.WriteLine($"semedge evaluate: {ex.Message}");
             return SemEdgeCli.ExitFailed;
         }
@@ -68,9 +69,12 @@ internal static class EvaluateJob
         var unreadable = new List<string>();
         string provider;
         ClassificationSection alone;
+        Dictionary<string, int> numbers;
         using (var inspector = CreateInspector(request.Model, null, request.Threads))
         {
             provider = inspector.Provider;
+            numbers = manifest.Classes.Select((label, i) => (label, i))
+                .ToDictionary(p => p.label, p => inspector.Policy.NumberOf(p.i), StringComparer.Ordinal);
             WarmUp(inspector, images);
             var matrix = new ConfusionMatrix(manifest.Classes);
             var latency = new List<double>(images.Count);
@@ -78,7 +82,7 @@ internal static class EvaluateJob
             {
                 if (Inspect(inspector, image, unreadable, cancellationToken) is { } inspection)
                 {
-                    matrix.Add(image.Actual, inspection.ClassId);
+                    matrix.Add(image.Actual, inspection.ModelClassIndex);
                     latency.Add(inspection.LatencyMs);
                 }
             }
@@ -93,7 +97,7 @@ internal static class EvaluateJob
             cascade = EvaluateCascade(request, manifest, images, cancellationToken);
         }
 
-        return NewReport(request, manifest, provider, images.Count, unreadable) with { Classifier = alone, Cascade = cascade };
+        return NewReport(request, manifest, provider, images.Count, unreadable) with { ClassNumbers = numbers, Classifier = alone, Cascade = cascade };
     }
 
     private static CascadeSection EvaluateCascade(EvaluateRequest request, ModelManifest manifest,
@@ -110,7 +114,7 @@ internal static class EvaluateJob
         {
             if (Inspect(inspector, image, ignored, cancellationToken) is { } inspection)
             {
-                matrix.Add(image.Actual, inspection.ClassId);
+                matrix.Add(image.Actual, inspection.ModelClassIndex);
                 latency.Add(inspection.LatencyMs);
                 decisions.Add((image.Actual != clean, !inspection.ScreenShortCircuited));
             }
@@ -280,6 +284,12 @@ internal static class EvaluateJob
         console.MarkupLine($"[bold]{Markup.Escape(report.ModelId)}[/] ({Markup.Escape(report.Kind)}, {Markup.Escape(report.Format)}) on " +
             $"{Markup.Escape(report.Provider)}: {report.Images} images from {Markup.Escape(report.Data)}" +
             (report.Unreadable.Count > 0 ? $", [red]{report.Unreadable.Count} unreadable[/]" : ""));
+        if (report.ClassNumbers is { } numbers)
+        {
+            console.MarkupLine("class numbers (the class table, as published to the line): " +
+                Markup.Escape(string.Join(", ", numbers.OrderBy(kv => kv.Value).Select(kv => $"{kv.Key}={kv.Value}"))));
+        }
+
         if (report.Classifier is { } classifier)
         {
             PrintClassification(console, "Classifier alone", classifier);

@@ -24,6 +24,12 @@ internal sealed record EvaluationReport
     /// <summary>Files the runtime refused (they would be quarantined on the line), with the reason.</summary>
     public required IReadOnlyList<string> Unreadable { get; init; }
 
+    /// <summary>
+    /// Classifier only: the class table's number for each of the model's classes, the numbers the daemon publishes
+    /// and <c>classify --json</c> prints (label → number).
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? ClassNumbers { get; init; }
+
     /// <summary>The classifier alone (kind classifier).</summary>
     public ClassificationSection? Classifier { get; init; }
 
