@@ -24,6 +24,8 @@ public static class SemEdgeCli
         root.Subcommands.Add(EvaluateCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(SigningCommands.CreateKeygen());
+        root.Subcommands.Add(SigningCommands.CreateSignModel());
         return root;
     }
 

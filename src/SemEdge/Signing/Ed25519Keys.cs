@@ -1,5 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using Org.BouncyCastle.Asn1;
+using Org.BouncyCastle.Asn1.EdEC;
+using Org.BouncyCastle.Asn1.Pkcs;
+using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.Crypto.Generators;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Crypto.Signers;
@@ -143,7 +147,9 @@ public sealed class PrivateSigningKey
     /// </summary>
     public void Save(string path)
     {
-        var der = PrivateKeyInfoFactory.CreatePrivateKeyInfo(_key).GetDerEncoded();
+        // PKCS#8 version 1 (the seed only), which OpenSSL 3.0 reads too; BouncyCastle's default adds the public key
+        // (version 2), which `openssl pkeyutl` refuses, and scripts/publish signs bundles with openssl.
+        var der = new PrivateKeyInfo(new AlgorithmIdentifier(EdECObjectIdentifiers.id_Ed25519), new DerOctetString(_key.GetEncoded())).GetDerEncoded();
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
