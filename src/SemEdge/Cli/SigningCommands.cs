@@ -69,7 +69,17 @@ internal static class SigningCommands
             }
 
             key = PrivateSigningKey.Generate(path);
-            key.Save(path);
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+                key.Save(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"semedge keygen: cannot write {path}: {ex.Message}");
+                return SemEdgeCli.ExitFailed;
+            }
+
             written = path;
         }
 

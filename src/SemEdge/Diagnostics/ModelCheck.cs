@@ -1,9 +1,14 @@
 using System.Security.Cryptography;
+using SemEdge.Decision;
 using SemEdge.Inference;
+using SemEdge.Signing;
 
 namespace SemEdge.Diagnostics;
 
-/// <summary>The models the daemon would load are present and match the SHA-256 their manifests record.</summary>
+/// <summary>
+/// The models the daemon would load are present, match the SHA-256 their manifests record, are signed by a
+/// trusted key, and fit the class table (naming the table classes the classifier cannot produce).
+/// </summary>
 public static class ModelCheck
 {
     public const string Area = "models";
@@ -33,6 +38,11 @@ public static class ModelCheck
         if (classifier is not null)
         {
             results.Add(await CheckManifestAsync("classifier", classifier, cancellationToken));
+            results.Add(CheckSignature("classifier", classifier, inference));
+            if (context.Decision.Value is { } decision)
+            {
+                results.Add(CheckClassTable(classifier, decision));
+            }
         }
 
         var screen = inference.ScreenManifest;
@@ -45,6 +55,7 @@ public static class ModelCheck
         if (screen is not null)
         {
             results.Add(await CheckManifestAsync("screen", screen, cancellationToken));
+            results.Add(CheckSignature("screen", screen, inference));
         }
 
         return results;
@@ -82,5 +93,49 @@ public static class ModelCheck
 
         return CheckResult.Pass(Area,
             $"{role}: {manifest.Id} {manifest.Version} ({manifest.Format}, {manifest.Classes.Count} classes), sha256 matches ({model})");
+    }
+
+    /// <summary>The daemon's own trust check (<see cref="ModelTrust"/>), with the daemon's trusted keys.</summary>
+    public static CheckResult CheckSignature(string role, string manifestPath, InferenceOptions inference)
+    {
+        ArgumentNullException.ThrowIfNull(inference);
+        try
+        {
+            var result = ModelTrust.Check(manifestPath, inference.ParseTrustedKeys(), allowUnsigned: inference.AllowUnsignedModelsAtStart);
+            return result.SignedBy is { } key
+                ? CheckResult.Pass(Area, $"{role}: {Path.GetFileName(manifestPath)} is signed by trusted key {key.Name} ({key.Id})")
+                : CheckResult.Warn(Area, $"{role}: {result.Refusal}; it starts only because Inference:AllowUnsignedModelsAtStart is true (development), and no hot swap to an unsigned model is accepted");
+        }
+        catch (Exception ex) when (ex is ModelLoadException or FormatException)
+        {
+            return CheckResult.Fail(Area, $"{role}: {ex.Message}");
+        }
+    }
+
+    /// <summary>The classifier's classes on the class table: an unknown class fails, a table class it lacks is a warning.</summary>
+    public static CheckResult CheckClassTable(string manifestPath, DecisionOptions decision)
+    {
+        ArgumentNullException.ThrowIfNull(decision);
+        IReadOnlyList<string> classes;
+        try
+        {
+            classes = ModelManifest.Load(manifestPath).Classes;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidDataException)
+        {
+            return CheckResult.Fail(Area, $"class table: cannot read {manifestPath}: {ex.Message}");
+        }
+
+        var table = ClassTable.From(decision.ClassNumbers);
+        if (table.Problems(classes) is { Count: > 0 } problems)
+        {
+            return CheckResult.Fail(Area, $"class table: {string.Join(" ", problems)}");
+        }
+
+        var missing = table.Map(classes).Missing;
+        return missing.Count == 0
+            ? CheckResult.Pass(Area, $"class table: the classifier produces every class of the table ({table.Describe()})")
+            : CheckResult.Warn(Area, $"class table: the classifier cannot produce {string.Join(", ", missing.Select(m => $"{m.Label} ({m.Number})"))}; " +
+                $"its other classes keep their numbers ({table.Describe()})");
     }
 }

@@ -170,6 +170,8 @@ public sealed class DoctorTests(ITestOutputHelper output) : IDisposable
         config["Ingest"]!["ArchiveMinFreeBytes"] = 0;
         config["Outbox"]!["Path"] = Directory.CreateDirectory(_dir.Combine("var", "outbox")).FullName;
         config["Inference"]!["ClassifierManifest"] = Path.Combine(models, "classifier.json");
+        SemEdge.Tests.Inference.TestModels.Sign(Path.Combine(models, "classifier.json"));
+        config["Inference"]!["TrustedKeys"] = new JsonObject { ["tests"] = SemEdge.Tests.Inference.TestModels.Key.Public.ToBase64() };
         config["Pipeline"]!["UseShippedScreen"] = false;
         // No gpiochip on a build machine: the bench driver (a WARN line, not a FAIL).
         config["Gpio"]!["Driver"] = "simulated";

@@ -6,6 +6,7 @@ using SemEdge.Cli;
 using SemEdge.Inference;
 using SemEdge.Hosting;
 using SemEdge.Publishing;
+using SemEdge.Tests.Inference;
 using SemEdge.Tests.Publishing;
 using Xunit.Abstractions;
 using SemEdge.Tests.Platform;
@@ -249,6 +250,9 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
             File.Copy(file, Path.Combine(models, Path.GetFileName(file)));
         }
 
+        TestModels.Sign(Path.Combine(models, "classifier.json"));
+        TestModels.Sign(Path.Combine(models, "screen.json"));
+
         var port = FreePort.Next();
         await using var daemon = await DaemonUnderTest.StartAsync(
             _root.Combine("daemon"),
@@ -265,7 +269,7 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
         // Version 2 names a model file whose checksum does not match: refused, v1 keeps deciding.
         var v1 = ModelManifest.Load(Path.Combine(models, "classifier.json"));
         File.WriteAllBytes(Path.Combine(models, "classifier-v2.onnx"), [.. File.ReadAllBytes(Path.Combine(models, "classifier.onnx")), 0]);
-        (v1 with { Version = "2", File = "classifier-v2.onnx" }).Save(Path.Combine(models, "classifier-v2.json"));
+        TestModels.Install(v1 with { Version = "2", File = "classifier-v2.onnx" }, Path.Combine(models, "classifier-v2.json"));
         await Eventually.TrueAsync(
             () => daemon.Log.Lines.Any(l => l.Contains("Refused new model", StringComparison.Ordinal) && l.Contains("classifier-v2.json", StringComparison.Ordinal)),
             "the bad model refused with a log line");
@@ -273,7 +277,7 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
 
         // Version 3 is sound: swapped in and announced.
         File.Copy(Path.Combine(models, "classifier.onnx"), Path.Combine(models, "classifier-v3.onnx"));
-        (v1 with { Version = "3", File = "classifier-v3.onnx" }).Save(Path.Combine(models, "classifier-v3.json"));
+        TestModels.Install(v1 with { Version = "3", File = "classifier-v3.onnx" }, Path.Combine(models, "classifier-v3.json"));
         await Eventually.TrueAsync(() => plc.Payloads("model").Any(p => p.Contains("\"version\":\"3\"", StringComparison.Ordinal)), "model v3 announced");
         Assert.Equal("3", store.Announcement.Version);
 

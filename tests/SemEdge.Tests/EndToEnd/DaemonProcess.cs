@@ -59,6 +59,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
         }
 
         info.Environment["NOTIFY_SOCKET"] = socketPath;
+        // scripts/semedge run makes and trusts a development key: in the test's folder, not the user's home.
+        info.Environment["SEMEDGE_KEY_DIR"] = Path.Combine(root, "keys");
         var daemon = new DaemonProcess(Process.Start(info) ?? throw new InvalidOperationException("semedge did not start"));
 
         // The first run may build the artifacts: allow for that.

@@ -69,8 +69,10 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         "--Mqtt:NodeId=test",
         "--Mqtt:ReconnectMinSeconds=0.1",
         "--Mqtt:ReconnectMaxSeconds=0.5",
-        $"--Inference:ClassifierManifest={Path.Combine(FixtureModels, "classifier.json")}",
-        $"--Inference:ScreenManifest={Path.Combine(FixtureModels, "screen.json")}",
+        // Signed copies: the daemon refuses a manifest without a valid signature by a trusted key.
+        $"--Inference:ClassifierManifest={SemEdge.Tests.Inference.TestModels.SignedCopy(Path.Combine(FixtureModels, "classifier.json"), Path.Combine(root, "models"))}",
+        $"--Inference:ScreenManifest={SemEdge.Tests.Inference.TestModels.SignedCopy(Path.Combine(FixtureModels, "screen.json"), Path.Combine(root, "models"))}",
+        SemEdge.Tests.Inference.TestModels.TrustSetting,
         "--Inference:Threads=1",
         "--Gpio:Driver=simulated",
         $"--Gpio:Reject:Line={RejectLine}",

@@ -68,7 +68,8 @@ public sealed class Arm64ParityTests(Arm64Bundle bundle, ITestOutputHelper outpu
     [Fact]
     public async Task Run_under_qemu_publishes_a_verdict_to_mosquitto()
     {
-        var model = Fixtures.CopyModel(Fixtures.Classifier, _dir.Combine("models"));
+        // Signed, and verified on start by the trimmed bundle's BouncyCastle Ed25519 under qemu.
+        var model = TestModels.SignedCopy(Fixtures.Classifier, _dir.Combine("models"));
         await using var broker = await Mosquitto.StartAsync(_dir.Path);
         // Subscribed before the daemon starts, so the first verdict cannot be missed.
         await using var plc = await MqttProbe.ConnectAsync(broker.Port, "semedge/qemu-arm64/verdict");
@@ -85,6 +86,7 @@ public sealed class Arm64ParityTests(Arm64Bundle bundle, ITestOutputHelper outpu
             "--Mqtt:Mode=external", "--Mqtt:Host=127.0.0.1", $"--Mqtt:Port={broker.Port}", "--Mqtt:NodeId=qemu-arm64",
             "--Gpio:Driver=none",
             $"--Inference:ClassifierManifest={model}",
+            TestModels.TrustSetting,
             "--Pipeline:UseShippedScreen=false",
             // The emulated CPU is slow: an inspection must not count as stalled.
             "--Systemd:StallLimit=00:05:00",

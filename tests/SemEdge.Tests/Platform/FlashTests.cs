@@ -177,6 +177,73 @@ public sealed class FlashTests(ITestOutputHelper output)
         Assert.False(Directory.Exists(board.BasePath()));
     }
 
+    [Fact]
+    public async Task Tarball_swapped_together_with_its_sha256_is_refused_by_its_signature()
+    {
+        await using var board = await SshBoard.StartAsync();
+        var bundle = await board.MakeBundleAsync("1.0.0");
+        var signature = await File.ReadAllTextAsync(bundle + ".sig");
+        // An attacker's bundle of the same name, with a matching .sha256 of its own; they cannot sign it, so they
+        // keep the genuine bundle's .sig.
+        var forged = await board.MakeBundleAsync("1.0.0", doctorPasses: false);
+        Assert.Equal(bundle, forged);
+        await File.WriteAllTextAsync(bundle + ".sig", signature);
+
+        var run = await FlashLoggedAsync(board, bundle);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("FAILED at step 'bundle'", run.Stderr);
+        Assert.Contains("does not match its signature", run.Stderr);
+        Assert.False(Directory.Exists(board.BasePath()));
+    }
+
+    [Fact]
+    public async Task Unsigned_bundle_and_one_signed_by_an_untrusted_key_are_refused()
+    {
+        await using var board = await SshBoard.StartAsync();
+        var bundle = await board.MakeBundleAsync("1.0.0");
+        File.Move(bundle + ".sig", bundle + ".sig.kept");
+
+        var unsigned = await FlashLoggedAsync(board, bundle);
+
+        Assert.Equal(1, unsigned.ExitCode);
+        Assert.Contains("the bundle is not signed", unsigned.Stderr);
+
+        // Signed, but by a key nobody told flash to trust.
+        SemEdge.Signing.DetachedSignature.Sign(bundle, SemEdge.Signing.DetachedSignature.BundlePurpose, SemEdge.Signing.PrivateSigningKey.Generate("stranger"));
+        var stranger = await FlashLoggedAsync(board, bundle);
+
+        Assert.Equal(1, stranger.ExitCode);
+        Assert.Contains("which is not trusted here", stranger.Stderr);
+        Assert.False(Directory.Exists(board.BasePath()));
+
+        File.Move(bundle + ".sig.kept", bundle + ".sig", overwrite: true);
+        var genuine = await FlashLoggedAsync(board, bundle, "--dry-run");
+        Assert.True(genuine.ExitCode == 0, genuine.Output);
+        Assert.Contains("signature: good", genuine.Stdout);
+    }
+
+    [Fact]
+    public async Task Host_key_mismatch_is_named_as_a_host_key_failure_and_nothing_is_sent()
+    {
+        await using var board = await SshBoard.StartAsync();
+        var bundle = await board.MakeBundleAsync("1.0.0");
+        // known_hosts says the board has another host key: what a man in the middle (or a re-installed board) looks like.
+        var other = Path.Combine(board.Bundles, "other_host_key");
+        var keygen = await ToolRun.RunAsync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other], TimeSpan.FromSeconds(30));
+        Assert.True(keygen.ExitCode == 0, keygen.Output);
+        var publicKey = File.ReadAllText(other + ".pub").Split(' ');
+        File.WriteAllText(board.KnownHosts, $"[127.0.0.1]:{board.Port} {publicKey[0]} {publicKey[1]}\n");
+
+        var run = await FlashLoggedAsync(board, bundle);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("FAILED at step 'connect'", run.Stderr);
+        Assert.Contains("ssh host key check failed", run.Stderr);
+        Assert.DoesNotContain("does not meet the bundle's needs", run.Stderr);
+        Assert.False(Directory.Exists(board.BasePath()));
+    }
+
     private async Task<ToolRun> FlashLoggedAsync(SshBoard board, string bundle, params string[] extra)
     {
         var run = await board.FlashAsync(bundle, extra);

@@ -132,16 +132,28 @@ public sealed class SshBoard : IAsyncDisposable
         Assert.NotNull(_sshd);
     }
 
+    /// <summary>The public half of the key test bundles are signed with, which flash is told to trust.</summary>
+    public string BundleKey => _dir.Combine("bundle-signing.pub");
+
+    /// <summary>The known_hosts file flash's ssh reads (filled on first contact).</summary>
+    public string KnownHosts => _dir.Combine("known_hosts");
+
     /// <summary>Runs scripts/flash against this board.</summary>
-    public Task<ToolRun> FlashAsync(string bundle, params string[] extra) =>
-        ToolRun.RunAsync(
+    public Task<ToolRun> FlashAsync(string bundle, params string[] extra)
+    {
+        File.WriteAllText(BundleKey, SemEdge.Tests.Inference.TestModels.Key.Public.ToPem());
+        return ToolRun.RunAsync(
             Path.Combine(RepoPaths.Scripts, "flash"),
-            [Target, "--bundle", bundle, "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--identity", ClientKey, "--health-timeout", "10", .. extra],
+            [Target, "--bundle", bundle, "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--identity", ClientKey, "--health-timeout", "10",
+                "--trusted-key", BundleKey, .. extra],
             TimeSpan.FromMinutes(2),
             environment: new Dictionary<string, string?>
             {
-                ["SEMEDGE_FLASH_SSH_OPTIONS"] = $"-o UserKnownHostsFile={_dir.Combine("known_hosts")} -o StrictHostKeyChecking=accept-new",
+                ["SEMEDGE_FLASH_SSH_OPTIONS"] = $"-o UserKnownHostsFile={KnownHosts} -o StrictHostKeyChecking=accept-new",
+                // Only the keys a test names (and the checkout's release key) are trusted, never a developer's own.
+                ["SEMEDGE_KEY_DIR"] = _dir.Combine("no-development-key"),
             });
+    }
 
     /// <summary>
     /// A small bundle shaped like scripts/publish's (VERSION, REQUIRES, MANIFEST, platform/ from the checkout),
@@ -180,6 +192,8 @@ public sealed class SshBoard : IAsyncDisposable
 
         var sha = await FileHash.Sha256HexAsync(tarball);
         await File.WriteAllTextAsync(tarball + ".sha256", $"{sha}  {Path.GetFileName(tarball)}\n");
+        // Signed as scripts/publish signs (same statement, same .sig format), with the test run's key.
+        SemEdge.Signing.DetachedSignature.Sign(tarball, SemEdge.Signing.DetachedSignature.BundlePurpose, SemEdge.Tests.Inference.TestModels.Key);
         return tarball;
     }
 

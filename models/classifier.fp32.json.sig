@@ -1,0 +1,3 @@
+semedge-signature-v1 model-manifest
+key fafd46414cdae8f4
+ed25519 RVS3aVtumtAQQEq9QmKgKq4C59MGtx0ojjm1e6+5Ucl5U/6879qiRfWqXmlUcT/ZnSRhJh+D18e5PjUMGDfXBQ==
