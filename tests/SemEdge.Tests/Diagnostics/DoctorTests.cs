@@ -41,9 +41,29 @@ public sealed class DoctorTests(ITestOutputHelper output) : IDisposable
 
         var results = await RunDoctorAsync(config);
 
-        var line = Assert.Single(results, r => r.Area == "models");
-        Assert.Equal(CheckStatus.Fail, line.Status);
+        var line = Assert.Single(results, r => r.Area == "models" && r.Status == CheckStatus.Fail);
         Assert.Contains("its manifest says", line.Message);
+    }
+
+    [Fact]
+    public async Task Unsigned_model_fails_and_a_model_lacking_a_table_class_is_a_warning_naming_it()
+    {
+        var config = WriteConfig();
+        var manifest = _dir.Combine("models", "classifier.json");
+        var nine = SemEdge.Inference.ModelManifest.Load(manifest);
+        SemEdge.Tests.Inference.TestModels.Install(nine with { Classes = [.. nine.Classes.Where(c => c != "scratch"), "other"] }, manifest, sign: false);
+        File.Delete(manifest + ".sig");
+
+        var results = await RunDoctorAsync(config);
+
+        Assert.Contains(results, r => r.Area == "models" && r.Status == CheckStatus.Fail && r.Message.Contains("classifier.json is not signed", StringComparison.Ordinal));
+        Assert.Contains(results, r => r.Area == "models" && r.Status == CheckStatus.Fail && r.Message.Contains("more than once", StringComparison.Ordinal));
+
+        SemEdge.Tests.Inference.TestModels.Install(nine with { Classes = [.. nine.Classes.Where(c => c != "scratch")] }, manifest);
+        results = await RunDoctorAsync(config);
+
+        Assert.Contains(results, r => r.Area == "models" && r.Status == CheckStatus.Pass && r.Message.Contains("signed by trusted key tests", StringComparison.Ordinal));
+        Assert.Contains(results, r => r.Area == "models" && r.Status == CheckStatus.Warn && r.Message.Contains("cannot produce scratch (7)", StringComparison.Ordinal));
     }
 
     [Fact]

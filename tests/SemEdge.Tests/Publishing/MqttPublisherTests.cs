@@ -138,11 +138,17 @@ public sealed class MqttPublisherTests : IAsyncLifetime
         await using var relay = new TcpRelay(_broker.Port);
         using var outbox = OpenOutbox();
         var publisher = await StartPublisherAsync(Options(relay.Port), outbox);
-        publisher.AnnounceModel(new ModelAnnouncement("mnv3s-int8", "4", "aabbccddeeff", "cpu", ["clean", "bridge", "cmp"], "screen-1"));
+        // The model's own order is bridge, clean; the line is told the table (and what this model cannot say).
+        publisher.AnnounceModel(new ModelAnnouncement("mnv3s-int8", "4", "aabbccddeeff", "cpu", ["bridge", "clean"], "screen-1")
+        {
+            ClassTable = [new(0, "clean"), new(1, "bridge"), new(2, "cmp")],
+            Missing = ["cmp"],
+            SignedBy = "semedge-release fafd46414cdae8f4",
+        });
         var watcher = await Track(MqttProbe.ConnectAsync(_broker.Port, "fab/cell-7/model"));
         await Eventually.TrueAsync(() => watcher.Payloads("model").Count == 1, "retained model");
         Assert.Equal(
-            """{"id":"mnv3s-int8","version":"4","sha":"aabbccddeeff","provider":"cpu","classes":["clean","bridge","cmp"],"screen":"screen-1"}""",
+            """{"id":"mnv3s-int8","version":"4","sha":"aabbccddeeff","provider":"cpu","classTable":[{"class":0,"label":"clean"},{"class":1,"label":"bridge"},{"class":2,"label":"cmp"}],"classes":["clean","bridge"],"missing":["cmp"],"signedBy":"semedge-release fafd46414cdae8f4","screen":"screen-1"}""",
             watcher.Payloads("model")[0]);
 
         relay.Sever();
