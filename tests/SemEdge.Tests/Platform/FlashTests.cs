@@ -182,12 +182,11 @@ public sealed class FlashTests(ITestOutputHelper output)
     {
         await using var board = await SshBoard.StartAsync();
         var bundle = await board.MakeBundleAsync("1.0.0");
-        var signature = await File.ReadAllTextAsync(bundle + ".sig");
-        // An attacker's bundle of the same name, with a matching .sha256 of its own; they cannot sign it, so they
-        // keep the genuine bundle's .sig.
-        var forged = await board.MakeBundleAsync("1.0.0", doctorPasses: false);
-        Assert.Equal(bundle, forged);
-        await File.WriteAllTextAsync(bundle + ".sig", signature);
+        // An attacker's tarball put in its place, with a .sha256 that matches it; they cannot sign it, so the
+        // genuine bundle's .sig stays beside it.
+        var forged = await board.MakeBundleAsync("6.6.6", doctorPasses: false);
+        File.Copy(forged, bundle, overwrite: true);
+        await File.WriteAllTextAsync(bundle + ".sha256", $"{await FileHash.Sha256HexAsync(bundle)}  {Path.GetFileName(bundle)}\n");
 
         var run = await FlashLoggedAsync(board, bundle);
 
