@@ -6,9 +6,13 @@ from conftest import REPO
 
 def test_quick_build_runs_the_whole_chain_into_a_temp_folder(tmp_path):
     out, work = tmp_path / "models", tmp_path / "work"
-    run = subprocess.run([str(REPO / "scripts" / "train-models"), "--quick", "--out", str(out), "--work", str(work)],
-                         capture_output=True, text=True, timeout=1200)
+    key = tmp_path / "signing.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True, capture_output=True)
+    run = subprocess.run([str(REPO / "scripts" / "train-models"), "--quick", "--out", str(out), "--work", str(work),
+                          "--signing-key", str(key)], capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    for manifest in ("classifier.int8.json", "classifier.fp32.json", "screen.int8.json", "screen.fp32.json"):
+        assert (out / (manifest + ".sig")).read_text().startswith("semedge-signature-v1 model-manifest\n")
 
     for name in ("classifier", "screen"):
         for fmt in ("int8", "fp32"):

@@ -229,6 +229,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--from", dest="start", choices=STAGES, default="synth",
                    help="resume at this stage, reusing the earlier stages' output in --work")
     p.add_argument("--version", default=time.strftime("%Y.%m.%d", time.gmtime()))
+    p.add_argument("--signing-key", type=Path,
+                   help="Ed25519 private key (semedge keygen) that signs the shipped manifests; default: the "
+                        "development key (~/.config/semedge/dev-signing.key, made on first use)")
     return p.parse_args(argv)
 
 
@@ -253,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     steps = Steps(work)
     try:
         summary = _build(plan, args, test_seed, work, out, steps, started)
+        # The daemon refuses an unsigned manifest (docs/model-trust.md): sign what ships.
+        key = ["--key", str(args.signing_key)] if args.signing_key else []
+        steps.run("sign", [SEMEDGE, "sign-model", *(out / f"{n}.{f}.json" for n in ("classifier", "screen") for f in ("int8", "fp32")), *key])
     except StepFailed as error:
         print(f"train-models: {error}", file=sys.stderr)
         return 1

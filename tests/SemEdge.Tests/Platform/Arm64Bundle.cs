@@ -30,7 +30,13 @@ public sealed class Arm64Bundle : IAsyncLifetime
     {
         HasModels = Directory.Exists(Path.Combine(RepoPaths.Root, "models"))
             && Directory.EnumerateFiles(Path.Combine(RepoPaths.Root, "models"), "*.json").Any();
-        List<string> args = ["--rid", Rid, "--out", OutDir, "--version", Version];
+        // Signed with the test run's key (never a developer's own development key).
+        Directory.CreateDirectory(OutDir);
+        var signingKey = Path.Combine(OutDir, "bundle-signing.key");
+        File.Delete(signingKey);
+        File.Delete(signingKey + ".pub");
+        SemEdge.Tests.Inference.TestModels.Key.Save(signingKey);
+        List<string> args = ["--rid", Rid, "--out", OutDir, "--version", Version, "--signing-key", signingKey];
         if (!HasModels)
         {
             args.Add("--no-models");
