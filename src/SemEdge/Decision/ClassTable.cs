@@ -89,7 +89,7 @@ public sealed class ClassTable
         var problems = Problems(modelClasses);
         if (problems.Count > 0)
         {
-            throw new ArgumentException(string.Join(" ", problems), nameof(modelClasses));
+            throw new ArgumentException(string.Join(" ", problems));
         }
 
         var numbers = modelClasses.Select(c => _numbers[c]).ToArray();

@@ -23,7 +23,8 @@ public sealed class DecisionPolicy
         var errors = Validate(options, classes);
         if (errors.Count > 0)
         {
-            throw new ArgumentException(string.Join(" ", errors), nameof(options));
+            // No parameter name: the message goes to the log and doctor as it is.
+            throw new ArgumentException(string.Join(" ", errors));
         }
 
         Classes = classes;

@@ -41,7 +41,9 @@ public sealed class ModelStore(IInspectorLoader loader, ILogger<ModelStore> logg
             Identity = ModelFolder.Identity(selection);
         }
 
-        LogWhatItCannotProduce(inspector.Announcement);
+        var loaded = inspector.Announcement;
+        logger.LogInformation("Loaded model {ModelId} v{Version} (sha {Sha}), signed by {SignedBy}", loaded.Id, loaded.Version, loaded.Sha, loaded.SignedBy ?? "nobody (development start)");
+        LogWhatItCannotProduce(loaded);
     }
 
     /// <summary>Inspects with the current set; a swap cannot happen while this runs.</summary>

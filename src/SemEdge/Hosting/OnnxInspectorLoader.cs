@@ -39,6 +39,14 @@ public sealed class OnnxInspectorLoader(
             throw new ModelLoadException($"{selection.ClassifierManifest}: {ex.Message}", ex);
         }
 
+        // Per-class settings were checked against the class table (a typo fails); one that names a table class this
+        // model lacks is legal but does nothing, which the technician should hear about.
+        var classes = inspector.Cascade.Classifier.Manifest.Classes;
+        foreach (var unused in decision.Value.Actions.Keys.Concat(decision.Value.MinConfidence.Keys).Distinct(StringComparer.Ordinal).Where(c => !classes.Contains(c)))
+        {
+            _logger.LogWarning("Decision settings for class {Class} apply to nothing: {Manifest} cannot produce it", unused, selection.ClassifierManifest);
+        }
+
         try
         {
             ModelTrust.ConfirmLoaded(classifier, inspector.Cascade.Classifier.Manifest);

@@ -36,7 +36,8 @@ public sealed class InferenceOptions
     /// <summary>
     /// Ed25519 public keys whose signatures the daemon accepts on model manifests: name → the key's one-line base64
     /// (the body of its PEM <c>PUBLIC KEY</c> file). A manifest without a valid signature by one of them is refused
-    /// at start and at every hot swap.
+    /// at start and at every hot swap. Layers merge by name; an empty value withdraws a key a lower layer trusts
+    /// (e.g. <c>"semedge-release": ""</c>).
     /// </summary>
     public Dictionary<string, string> TrustedKeys { get; set; } = new(StringComparer.Ordinal);
 
@@ -49,7 +50,8 @@ public sealed class InferenceOptions
     /// <summary>The parsed <see cref="TrustedKeys"/>.</summary>
     /// <exception cref="FormatException">An entry is not an Ed25519 public key (the validator reports it at start).</exception>
     public IReadOnlyList<Signing.PublicSigningKey> ParseTrustedKeys() =>
-        [.. TrustedKeys.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => Signing.PublicSigningKey.Parse(kv.Value, kv.Key))];
+        [.. TrustedKeys.Where(kv => !string.IsNullOrWhiteSpace(kv.Value)).OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => Signing.PublicSigningKey.Parse(kv.Value, kv.Key))];
 
     internal AcceleratorSettings ToAcceleratorSettings() => new()
     {
@@ -95,7 +97,7 @@ public sealed class InferenceOptionsValidator : IValidateOptions<InferenceOption
             errors.Add($"Inference:MaxPixels is {options.MaxPixels}; it must be a positive pixel count (e.g. 67108864).");
         }
 
-        foreach (var (keyName, key) in options.TrustedKeys)
+        foreach (var (keyName, key) in options.TrustedKeys.Where(kv => !string.IsNullOrWhiteSpace(kv.Value)))
         {
             try
             {
