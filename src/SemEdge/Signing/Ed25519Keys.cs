@@ -53,7 +53,7 @@ public sealed class PublicSigningKey
                 ? new PublicSigningKey(key, name)
                 : throw new FormatException($"{name}: not an Ed25519 public key");
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or SecurityUtilityException)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or SecurityUtilityException or InvalidCastException)
         {
             throw new FormatException($"{name}: not an Ed25519 public key ({ex.Message})", ex);
         }

@@ -59,6 +59,28 @@ public sealed class ModelSigningTests : IDisposable
     }
 
     [Fact]
+    public void A_trusted_key_that_is_not_an_ed25519_public_key_stops_the_start_and_an_empty_one_withdraws_trust()
+    {
+        var site = _dir.Combine("site.json");
+        File.WriteAllText(site, "{}");
+        foreach (var bad in new[] { "AAAA", "not base64!", Convert.ToBase64String(new byte[44]) })
+        {
+            using var host = SemEdge.Hosting.DaemonHost.Build(new SemEdge.Hosting.DaemonHostSettings
+            {
+                SiteConfig = site,
+                ReadEnvironment = false,
+                Overrides = [$"--Inference:TrustedKeys:fab={bad}"],
+            });
+
+            Assert.Contains(SemEdge.Hosting.DaemonHost.CheckSettings(host.Services),
+                p => p.StartsWith("Inference:TrustedKeys:fab is not an Ed25519 public key", StringComparison.Ordinal));
+        }
+
+        var options = new InferenceOptions { TrustedKeys = { ["semedge-release"] = "", ["tests"] = TestModels.Key.Public.ToBase64() } };
+        Assert.Equal(["tests"], options.ParseTrustedKeys().Select(k => k.Name));
+    }
+
+    [Fact]
     public void Sign_model_refuses_a_manifest_whose_model_file_does_not_match()
     {
         var manifest = Fixtures.CopyModel(Fixtures.Classifier, _dir.Path);
