@@ -31,7 +31,7 @@ public static class BrokerCheck
         {
             if (mqtt.Embedded.Tls.Enabled)
             {
-                results.Add(Certificates("Mqtt:Embedded:Tls:CertFile", mqtt.Embedded.Tls.CertFile!, () => [X509Certificate2.CreateFromPemFile(mqtt.Embedded.Tls.CertFile!)], time.GetUtcNow()));
+                results.Add(Certificates("Mqtt:Embedded:Tls:CertFile", mqtt.Embedded.Tls.CertFile!, () => [X509Certificate2.CreateFromPem(File.ReadAllText(mqtt.Embedded.Tls.CertFile!))], time.GetUtcNow()));
             }
 
             results.Add(await EmbeddedAsync(mqtt, cancellationToken));

@@ -72,7 +72,7 @@ internal static class BrokerClientOptions
 
             if (options.Embedded.Tls.Enabled)
             {
-                using var own = X509Certificate2.CreateFromPemFile(options.Embedded.Tls.CertFile!);
+                using var own = X509Certificate2.CreateFromPem(File.ReadAllText(options.Embedded.Tls.CertFile!));
                 var pinned = own.RawData;
                 builder = builder.WithTlsOptions(o => o
                     .UseTls()
