@@ -94,7 +94,7 @@ internal static class BrokerClientOptions
         if (options.Tls.Enabled)
         {
             var tls = options.Tls;
-            var trust = BrokerTrust.Load(tls.CaFile);
+            var trust = BrokerTrust.Load(tls);
             var client = LoadClientCertificate(tls);
             attempt.ClientCertificate = client?.Subject;
             builder = builder.WithTlsOptions(o =>
@@ -198,8 +198,9 @@ internal sealed class BrokerTrust
 
     public string Source { get; }
 
-    public static BrokerTrust Load(string? caFile)
+    public static BrokerTrust Load(MqttTlsOptions tls)
     {
+        var caFile = tls.CaFile;
         if (!string.IsNullOrWhiteSpace(caFile))
         {
             var ca = new X509Certificate2Collection();
@@ -212,8 +213,8 @@ internal sealed class BrokerTrust
             return new BrokerTrust(ca, $"the CA in {caFile}");
         }
 
-        var file = Environment.GetEnvironmentVariable("SSL_CERT_FILE");
-        var dir = Environment.GetEnvironmentVariable("SSL_CERT_DIR");
+        var file = tls.SystemCertFile;
+        var dir = tls.SystemCertDir;
         if (string.IsNullOrEmpty(file) && string.IsNullOrEmpty(dir))
         {
             return new BrokerTrust(null, "the system trust store");

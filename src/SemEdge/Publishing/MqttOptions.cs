@@ -97,6 +97,12 @@ public sealed class MqttTlsOptions
 
     /// <summary>Password of a .pfx/.p12 <see cref="ClientCert"/>.</summary>
     public string? ClientCertPassword { get; set; }
+
+    /// <summary>$SSL_CERT_FILE at start: with no <see cref="CaFile"/> it replaces the system store, as for OpenSSL. Not a setting.</summary>
+    internal string? SystemCertFile { get; set; }
+
+    /// <summary>$SSL_CERT_DIR at start (folders separated by ':'), like <see cref="SystemCertFile"/>. Not a setting.</summary>
+    internal string? SystemCertDir { get; set; }
 }
 
 /// <summary>

@@ -24,7 +24,13 @@ public static class PublishingServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MqttOptions>, MqttOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>());
         // systemd's LoadCredential= hands the service its secrets in this folder (before validation reads them).
-        services.Configure<MqttOptions>(o => o.CredentialsDirectory ??= Environment.GetEnvironmentVariable("CREDENTIALS_DIRECTORY"));
+        // OpenSSL's variables for the trust store, read once here like every other setting.
+        services.Configure<MqttOptions>(o =>
+        {
+            o.CredentialsDirectory ??= Environment.GetEnvironmentVariable("CREDENTIALS_DIRECTORY");
+            o.Tls.SystemCertFile ??= Environment.GetEnvironmentVariable("SSL_CERT_FILE");
+            o.Tls.SystemCertDir ??= Environment.GetEnvironmentVariable("SSL_CERT_DIR");
+        });
         services.TryAddSingleton(new CommandLineSecrets(SecretsOnCommandLine(configuration)));
         services.AddHostedService<MqttSecurityWarnings>();
         services.TryAddSingleton(TimeProvider.System);
