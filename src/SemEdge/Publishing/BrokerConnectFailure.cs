@@ -31,14 +31,15 @@ public static class BrokerConnectFailure
             return certificate;
         }
 
-        if (Find<SocketException>(exception) is { } socket)
+        var socket = Find<SocketException>(exception);
+        switch (socket?.SocketErrorCode)
         {
-            return socket.SocketErrorCode switch
-            {
-                SocketError.ConnectionRefused => $"nothing listens on {host}:{port} (connection refused)",
-                SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => $"the host name {host} does not resolve ({socket.Message})",
-                _ => $"{host}:{port} cannot be reached ({socket.Message})",
-            };
+            case SocketError.ConnectionRefused:
+                return $"nothing listens on {host}:{port} (connection refused)";
+            case SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData:
+                return $"the host name {host} does not resolve ({socket.Message})";
+            case SocketError.NetworkUnreachable or SocketError.HostUnreachable or SocketError.TimedOut:
+                return $"{host}:{port} cannot be reached ({socket.Message})";
         }
 
         if (Find<MqttCommunicationTimedOutException>(exception) is not null || exception is OperationCanceledException)
@@ -61,7 +62,7 @@ public static class BrokerConnectFailure
                 : $"the broker {host}:{port} ended the TLS session ({detail}): it probably refused the client certificate '{attempt.ClientCertificate}' (not signed by a CA it trusts, or expired)";
         }
 
-        if (Find<AuthenticationException>(exception) is null && Find<MqttCommunicationException>(exception) is not null)
+        if (Find<AuthenticationException>(exception) is null && (socket is not null || Find<MqttCommunicationException>(exception) is not null))
         {
             return $"{host}:{port} closed the connection before answering the MQTT CONNECT ({detail}): if it is a TLS port, set Mqtt:Tls:Enabled";
         }
@@ -76,8 +77,11 @@ public static class BrokerConnectFailure
         {
             MqttClientConnectResultCode.BadUserNameOrPassword =>
                 $"the broker refused the login: bad username or password for user '{options.Username}'{said}",
+            // mosquitto 2 answers a wrong password over MQTT 5 with "not authorized" too, so both causes are named.
+            MqttClientConnectResultCode.NotAuthorized when string.IsNullOrEmpty(options.Username) =>
+                $"the broker refused the login as not authorized{said}: it needs an account (Mqtt:Username and a password), or does not allow the client id '{clientId}'",
             MqttClientConnectResultCode.NotAuthorized =>
-                $"the broker refused the login: not authorized{said}",
+                $"the broker refused the login as not authorized{said}: a wrong password for user '{options.Username}', or a user or client id '{clientId}' the broker does not allow",
             MqttClientConnectResultCode.ClientIdentifierNotValid =>
                 $"the broker refused the client id '{clientId}'{said}: is another client using it? (Mqtt:ClientId)",
             MqttClientConnectResultCode.UnsupportedProtocolVersion =>

@@ -97,6 +97,36 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
         Assert.True(_brokerLog.Contains(Microsoft.Extensions.Logging.LogLevel.Warning, "is reserved for the SemEdge daemon"));
     }
 
+    [Fact]
+    public async Task A_second_daemon_configured_with_the_same_client_id_logs_that_its_id_is_refused()
+    {
+        var (options, publisher, _) = await StartDaemonAsync(new MqttEmbeddedBrokerOptions());
+        var log = new ListLogger<MqttPublisher>();
+        var twin = new MqttOptions
+        {
+            Mode = MqttOptions.ModeExternal,
+            Host = "127.0.0.1",
+            Port = options.Embedded.Port,
+            ClientId = options.EffectiveClientId,
+            ReconnectMinSeconds = 0.05,
+            ReconnectMaxSeconds = 0.2,
+        };
+        using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Combine("twin-outbox") }), NullLogger<VerdictOutbox>.Instance);
+        using var second = new MqttPublisher(Options.Create(twin), outbox, new PipelineCounters(), TimeProvider.System, log);
+        await second.StartAsync(default);
+        try
+        {
+            await Eventually.TrueAsync(() => log.Lines.Any(l => l.Message.Contains("unavailable", StringComparison.Ordinal)), "the twin's failed connect");
+        }
+        finally
+        {
+            await second.StopAsync(default);
+        }
+
+        Assert.True(log.Contains(Microsoft.Extensions.Logging.LogLevel.Warning, $"the broker refused the client id '{options.EffectiveClientId}' (the broker says: client id '{options.EffectiveClientId}' is reserved for the SemEdge daemon itself)"));
+        Assert.True(publisher.IsConnected);
+    }
+
     [Theory]
     [InlineData("0.0.0.0")]
     [InlineData("::")]
