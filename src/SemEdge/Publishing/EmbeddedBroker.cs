@@ -126,7 +126,9 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
         var (code, reason, client) = _access!.Authenticate(e.ClientId, e.UserName, e.RawPassword);
         if (client is null)
         {
-            _logger.LogWarning("Embedded MQTT broker refused client {ClientId} from {Endpoint}: {Reason}", e.ClientId, e.RemoteEndPoint, reason);
+            _logger.LogWarning(
+                "Embedded MQTT broker refused client {ClientId} from {Endpoint}: {Reason}",
+                string.IsNullOrEmpty(e.ClientId) ? "(no id)" : e.ClientId, e.RemoteEndPoint, reason);
             e.ReasonCode = code;
             e.ReasonString = reason;
             return Task.CompletedTask;
