@@ -139,13 +139,14 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>The rule's verdict for the client that opened the session (a session without one is refused).</summary>
+    private static string? Refusal(System.Collections.IDictionary sessionItems, Func<BrokerClient, string?> rule) =>
+        sessionItems[ClientKey] is BrokerClient client ? rule(client) : "unknown session";
+
     private Task InterceptPublishAsync(InterceptingPublishEventArgs e)
     {
         var topic = e.ApplicationMessage.Topic;
-        var refusal = e.SessionItems[ClientKey] is BrokerClient client
-            ? _access!.RefusePublish(client, topic)
-            : "unknown session";
-        if (refusal is not null)
+        if (Refusal(e.SessionItems, client => _access!.RefusePublish(client, topic)) is { } refusal)
         {
             _logger.LogWarning("Embedded MQTT broker refused a publish to {Topic} by {ClientId}: {Reason}", topic, e.ClientId, refusal);
             e.ProcessPublish = false;
@@ -159,10 +160,7 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
     private Task InterceptSubscriptionAsync(InterceptingSubscriptionEventArgs e)
     {
         var filter = e.TopicFilter.Topic;
-        var refusal = e.SessionItems[ClientKey] is BrokerClient client
-            ? _access!.RefuseSubscribe(client, filter)
-            : "unknown session";
-        if (refusal is not null)
+        if (Refusal(e.SessionItems, client => _access!.RefuseSubscribe(client, filter)) is { } refusal)
         {
             _logger.LogWarning("Embedded MQTT broker refused a subscription to {Filter} by {ClientId}: {Reason}", filter, e.ClientId, refusal);
             e.ProcessSubscription = false;

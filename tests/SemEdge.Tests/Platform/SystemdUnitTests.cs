@@ -83,10 +83,7 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
     public async Task Sysusers_and_tmpfiles_create_the_daemon_folders_owned_by_semedge()
     {
         using var root = new TempFolder();
-        var sysusers = Directory.CreateDirectory(root.Combine("etc", "sysusers.d")).FullName;
-        var tmpfiles = Directory.CreateDirectory(root.Combine("etc", "tmpfiles.d")).FullName;
-        File.Copy(Path.Combine(RepoPaths.Platform, "sysusers.d", "semedge.conf"), Path.Combine(sysusers, "semedge.conf"));
-        File.Copy(Path.Combine(RepoPaths.Platform, "tmpfiles.d", "semedge.conf"), Path.Combine(tmpfiles, "semedge.conf"));
+        InstallUsersAndFolders(root);
 
         var users = await ToolRun.RunAsync("systemd-sysusers", [$"--root={root.Path}"], ToolTimeout);
         output.WriteLine(users.Output);
@@ -119,10 +116,7 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
     public async Task The_writer_group_can_write_the_drop_folder_and_nothing_else()
     {
         using var root = new TempFolder();
-        var sysusers = Directory.CreateDirectory(root.Combine("etc", "sysusers.d")).FullName;
-        var tmpfiles = Directory.CreateDirectory(root.Combine("etc", "tmpfiles.d")).FullName;
-        File.Copy(Path.Combine(RepoPaths.Platform, "sysusers.d", "semedge.conf"), Path.Combine(sysusers, "semedge.conf"));
-        File.Copy(Path.Combine(RepoPaths.Platform, "tmpfiles.d", "semedge.conf"), Path.Combine(tmpfiles, "semedge.conf"));
+        InstallUsersAndFolders(root);
         Assert.Equal(0, (await ToolRun.RunAsync("systemd-sysusers", [$"--root={root.Path}"], ToolTimeout)).ExitCode);
         Assert.Equal(0, (await ToolRun.RunAsync("systemd-tmpfiles", ["--create", $"--root={root.Path}"], ToolTimeout)).ExitCode);
         var groups = File.ReadAllLines(root.Combine("etc", "group")).Select(l => l.Split(':')).ToDictionary(f => f[0]);
@@ -149,6 +143,16 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
         Assert.Equal("0711", Setting("StateDirectoryMode"));
         Assert.Equal(daemon, await GroupOfAsync(root.Combine("etc", "semedge")));
         Assert.False(File.GetUnixFileMode(root.Combine("etc", "semedge")).HasFlag(UnixFileMode.OtherExecute));
+    }
+
+    /// <summary>The shipped sysusers.d and tmpfiles.d files, where flash puts them, under a throwaway root.</summary>
+    private static void InstallUsersAndFolders(TempFolder root)
+    {
+        foreach (var kind in new[] { "sysusers.d", "tmpfiles.d" })
+        {
+            var folder = Directory.CreateDirectory(root.Combine("etc", kind)).FullName;
+            File.Copy(Path.Combine(RepoPaths.Platform, kind, "semedge.conf"), Path.Combine(folder, "semedge.conf"));
+        }
     }
 
     private static string Setting(string key) =>
