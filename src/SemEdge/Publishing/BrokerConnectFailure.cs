@@ -62,6 +62,11 @@ public static class BrokerConnectFailure
                 : $"the broker {host}:{port} ended the TLS session ({detail}): it probably refused the client certificate '{attempt.ClientCertificate}' (not signed by a CA it trusts, or expired)";
         }
 
+        if (Find<MqttProtocolViolationException>(exception) is not null)
+        {
+            return $"{host}:{port} answered with something that is not MQTT ({detail}): is it the broker's MQTT port? (if it is a TLS port, set Mqtt:Tls:Enabled)";
+        }
+
         if (Find<AuthenticationException>(exception) is null && (socket is not null || Find<MqttCommunicationException>(exception) is not null))
         {
             return $"{host}:{port} closed the connection before answering the MQTT CONNECT ({detail}): if it is a TLS port, set Mqtt:Tls:Enabled";

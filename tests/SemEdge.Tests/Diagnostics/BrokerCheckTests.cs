@@ -52,6 +52,7 @@ public sealed class BrokerCheckTests(ITestOutputHelper output) : IAsyncLifetime
         { "wrong-name", "wrong name" },
         { "unknown-ca", "unknown CA" },
         { "plaintext-port", "is it a plaintext MQTT port?" },
+        { "tls-port-without-tls", "a TLS port, set Mqtt:Tls:Enabled" },
         { "wrong-password", "a wrong password for user 'semedge'" },
         { "no-client-certificate", "demands a client certificate, and Mqtt:Tls:ClientCert is empty" },
         { "refused-client-id", "or a user or client id 'semedge-" },
@@ -150,6 +151,11 @@ public sealed class BrokerCheckTests(ITestOutputHelper output) : IAsyncLifetime
                 ClientKey = setup == "no-client-certificate" ? null : _pki.Key("client"),
             },
         };
+        if (setup == "tls-port-without-tls")
+        {
+            options.Tls = new MqttTlsOptions();
+        }
+
         Assert.True(new MqttOptionsValidator().Validate(null, options).Succeeded);
         return (brokerConfig, options);
     }
