@@ -2,12 +2,16 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using MQTTnet;
-using MQTTnet.Formatter;
 using SemEdge.Publishing;
 
 namespace SemEdge.Diagnostics;
 
-/// <summary>The MQTT broker answers, and the TLS files the publisher needs are readable and in date.</summary>
+/// <summary>
+/// The MQTT broker takes the daemon's own connection: the real TLS handshake (same trust, same client certificate)
+/// and MQTT CONNECT (same login) as <c>semedge run</c>, under the doctor's own client id so the daemon's session
+/// is left alone. A failure names its cause in the same words as the daemon's log. Also: the TLS files are
+/// readable and in date, and the way secrets travel is sound.
+/// </summary>
 public static class BrokerCheck
 {
     public const string Area = "broker";
@@ -22,44 +26,41 @@ public static class BrokerCheck
         }
 
         var results = new List<CheckResult>();
-        var (host, port) = BrokerClientOptions.Endpoint(mqtt);
+        results.AddRange(MqttSecrets.Warnings(mqtt, []).Select(w => CheckResult.Warn(Area, w)));
         if (mqtt.IsEmbedded)
         {
-            // The embedded broker lives inside the daemon: it answers only while the daemon runs.
-            var reached = await TryTcpAsync(host, port, cancellationToken);
-            results.Add(reached is null
-                ? CheckResult.Pass(Area, $"embedded broker answers on {host}:{port} (the daemon is running)")
-                : CheckResult.Warn(Area, $"embedded broker on {host}:{port} does not answer ({reached}): expected only while the daemon is stopped"));
+            if (mqtt.Embedded.Tls.Enabled)
+            {
+                results.Add(Certificates("Mqtt:Embedded:Tls:CertFile", mqtt.Embedded.Tls.CertFile!, () => [X509Certificate2.CreateFromPem(File.ReadAllText(mqtt.Embedded.Tls.CertFile!))], time.GetUtcNow()));
+            }
+
+            results.Add(await EmbeddedAsync(mqtt, cancellationToken));
             return results;
         }
 
         if (mqtt.Tls.Enabled)
         {
             results.AddRange(TlsFiles(mqtt.Tls, time));
-            // The handshake itself needs the publisher's TLS setup; reaching the port is checked here.
-            var reached = await TryTcpAsync(host, port, cancellationToken);
-            results.Add(reached is null
-                ? CheckResult.Pass(Area, $"broker {host}:{port} accepts TCP connections (TLS)")
-                : CheckResult.Fail(Area, $"broker {host}:{port} cannot be reached: {reached}"));
-            return results;
         }
 
-        results.Add(await MqttConnectAsync(mqtt, host, port, cancellationToken));
+        results.Add(await ExternalAsync(mqtt, cancellationToken));
         return results;
     }
 
-    private static async Task<CheckResult> MqttConnectAsync(MqttOptions mqtt, string host, int port, CancellationToken cancellationToken)
+    /// <summary>Connects as the daemon would, under the doctor's client id; null on success, else the reason.</summary>
+    internal static async Task<string?> TryConnectAsync(MqttOptions mqtt, CancellationToken cancellationToken)
     {
-        // Its own client id: reusing the daemon's would make the broker drop the daemon's session.
-        var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(host, port)
-            .WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithClientId($"semedge-doctor-{mqtt.NodeId}-{Guid.NewGuid():N}"[..Math.Min(64, 32 + mqtt.NodeId.Length)])
-            .WithCleanSession(true)
-            .WithTimeout(ConnectTimeout);
-        if (!string.IsNullOrEmpty(mqtt.Username))
+        // Its own client id: reusing the daemon's would take the daemon's session over (the embedded broker refuses it).
+        var clientId = $"semedge-doctor-{mqtt.NodeId}-{Guid.NewGuid():N}"[..Math.Min(64, 32 + mqtt.NodeId.Length)];
+        var attempt = new BrokerConnectAttempt();
+        MqttClientOptions options;
+        try
         {
-            builder = builder.WithCredentials(mqtt.Username, mqtt.Password ?? string.Empty);
+            options = BrokerClientOptions.Create(mqtt, attempt, clientId);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            return ex.Message;
         }
 
         using var client = new MqttClientFactory().CreateMqttClient();
@@ -67,25 +68,55 @@ public static class BrokerCheck
         timeout.CancelAfter(ConnectTimeout);
         try
         {
-            var result = await client.ConnectAsync(builder.Build(), timeout.Token);
+            var result = await client.ConnectAsync(options, timeout.Token);
             if (result.ResultCode != MqttClientConnectResultCode.Success)
             {
-                return CheckResult.Fail(Area, $"broker {host}:{port} refused the MQTT connection: {result.ResultCode} {result.ReasonString}");
+                throw new BrokerRefusedConnectionException(result);
             }
 
             await client.DisconnectAsync(new MqttClientDisconnectOptions(), CancellationToken.None);
-            return CheckResult.Pass(Area, $"broker {host}:{port} accepts an MQTT connection");
+            return null;
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or SocketException
-            or MQTTnet.Adapter.MqttConnectingFailedException)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OutOfMemoryException)
         {
-            if (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-
-            return CheckResult.Fail(Area, $"broker {host}:{port} cannot be reached over MQTT: {ex.Message}");
+            return BrokerConnectFailure.Explain(ex, attempt, mqtt, clientId);
         }
+    }
+
+    private static async Task<CheckResult> ExternalAsync(MqttOptions mqtt, CancellationToken cancellationToken)
+    {
+        var (host, port) = BrokerClientOptions.Endpoint(mqtt);
+        var how = string.Join(", ", new[]
+        {
+            mqtt.Tls.Enabled ? "TLS" : "plain TCP",
+            string.IsNullOrEmpty(mqtt.Username) ? "no login" : $"user '{mqtt.Username}'",
+        });
+        return await TryConnectAsync(mqtt, cancellationToken) is { } reason
+            ? CheckResult.Fail(Area, $"broker {host}:{port} does not take the daemon's connection: {reason}")
+            : CheckResult.Pass(Area, $"broker {host}:{port} accepts an MQTT connection with the daemon's settings ({how})");
+    }
+
+    private static async Task<CheckResult> EmbeddedAsync(MqttOptions mqtt, CancellationToken cancellationToken)
+    {
+        // The embedded broker lives inside the daemon: it answers only while the daemon runs. The doctor holds no
+        // account, so with accounts a refused anonymous login is the right answer.
+        var (host, port) = BrokerClientOptions.Endpoint(mqtt);
+        var transport = mqtt.Embedded.Tls.Enabled ? "TLS" : "plain TCP";
+        var reached = await TryTcpAsync(host, port, cancellationToken);
+        if (reached is not null)
+        {
+            return CheckResult.Warn(Area, $"embedded broker on {host}:{port} does not answer ({reached}): expected only while the daemon is stopped");
+        }
+
+        var reason = await TryConnectAsync(mqtt, cancellationToken);
+        return (reason, mqtt.Embedded.HasAccounts) switch
+        {
+            (null, false) => CheckResult.Pass(Area, $"embedded broker answers on {host}:{port} ({transport}; anonymous clients read only; the daemon is running)"),
+            (null, true) => CheckResult.Fail(Area, $"embedded broker on {host}:{port} let the doctor in without an account: it must not"),
+            ({ } r, true) when r.Contains("refused the login", StringComparison.Ordinal) =>
+                CheckResult.Pass(Area, $"embedded broker answers on {host}:{port} ({transport}) and refuses a client without an account, as it should"),
+            ({ } r, _) => CheckResult.Fail(Area, $"embedded broker on {host}:{port}: {r}"),
+        };
     }
 
     private static async Task<string?> TryTcpAsync(string host, int port, CancellationToken cancellationToken)

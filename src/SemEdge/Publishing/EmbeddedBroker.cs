@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,14 +12,17 @@ namespace SemEdge.Publishing;
 
 /// <summary>
 /// In-process MQTT broker (Mqtt:Mode = embedded) on Mqtt:Embedded:BindAddress:Port, so a PLC can connect straight
-/// to the board without a separate broker. The <see cref="MqttPublisher"/> connects to it like to any broker.
-/// When Mqtt:Username is set, clients must present that username and password. Retained messages live in
-/// memory only: the publisher re-sends status and model on every (re)connect.
+/// to the board without a separate broker. The <see cref="MqttPublisher"/> connects to it like to any broker, with
+/// the in-process session key. Who may connect, read and write is <see cref="EmbeddedBrokerAccess"/>'s rule;
+/// with Mqtt:Embedded:Tls the listener speaks TLS only. Retained messages live in memory only: the publisher
+/// re-sends status and model on every (re)connect.
 /// </summary>
 public sealed class EmbeddedBroker : IHostedService, IDisposable
 {
+    private const string ClientKey = "semedge.client";
     private readonly MqttOptions _options;
     private readonly ILogger<EmbeddedBroker> _logger;
+    private EmbeddedBrokerAccess? _access;
     private MqttServer? _server;
 
     public EmbeddedBroker(IOptions<MqttOptions> options, ILogger<EmbeddedBroker> logger)
@@ -29,18 +34,40 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var address = IPAddress.Parse(_options.Embedded.BindAddress);
+        var embedded = _options.Embedded;
+        // Checked here too, not only by the validator: a broker built by hand must not open up either.
+        var access = EmbeddedBrokerAccess.Load(_options);
+        var address = IPAddress.Parse(embedded.BindAddress);
         var v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
         var factory = new MqttServerFactory();
-        var serverOptions = factory.CreateServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            .WithDefaultEndpointPort(_options.Embedded.Port)
-            // Only the configured family listens: 127.0.0.1 must not also open [::]:1883 to the network.
-            .WithDefaultEndpointBoundIPAddress(v6 ? IPAddress.None : address)
-            .WithDefaultEndpointBoundIPV6Address(v6 ? address : IPAddress.None)
-            .Build();
-        var server = factory.CreateMqttServer(serverOptions);
+        var builder = factory.CreateServerOptionsBuilder();
+        // Only the configured family listens: 127.0.0.1 must not also open [::]:1883 to the network.
+        var v4Address = v6 ? IPAddress.None : address;
+        var v6Address = v6 ? address : IPAddress.None;
+        if (embedded.Tls.Enabled)
+        {
+            builder = builder
+                .WithoutDefaultEndpoint()
+                .WithEncryptedEndpoint()
+                .WithEncryptedEndpointPort(embedded.Port)
+                .WithEncryptedEndpointBoundIPAddress(v4Address)
+                .WithEncryptedEndpointBoundIPV6Address(v6Address)
+                .WithEncryptionCertificate(LoadServerCertificate(embedded.Tls));
+        }
+        else
+        {
+            builder = builder
+                .WithDefaultEndpoint()
+                .WithDefaultEndpointPort(embedded.Port)
+                .WithDefaultEndpointBoundIPAddress(v4Address)
+                .WithDefaultEndpointBoundIPV6Address(v6Address);
+        }
+
+        var server = factory.CreateMqttServer(builder.Build());
         server.ValidatingConnectionAsync += ValidateConnectionAsync;
+        server.InterceptingPublishAsync += InterceptPublishAsync;
+        server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
+        _access = access;
 
         try
         {
@@ -50,12 +77,15 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
         {
             server.Dispose();
             throw new InvalidOperationException(
-                $"The embedded MQTT broker cannot listen on {_options.Embedded.BindAddress}:{_options.Embedded.Port} ({ex.GetBaseException().Message}). " +
+                $"The embedded MQTT broker cannot listen on {embedded.BindAddress}:{embedded.Port} ({ex.GetBaseException().Message}). " +
                 "Is another broker (mosquitto?) using the port? Change Mqtt:Embedded:Port or stop it.", ex);
         }
 
         _server = server;
-        _logger.LogInformation("Embedded MQTT broker listening on {Address}:{Port}", _options.Embedded.BindAddress, _options.Embedded.Port);
+        _logger.LogInformation(
+            "Embedded MQTT broker listening on {Address}:{Port} ({Transport}; {Logins})",
+            embedded.BindAddress, embedded.Port, embedded.Tls.Enabled ? "TLS" : "plain TCP",
+            access.HasAccounts ? $"accounts from {embedded.PasswordFile}" : "anonymous read-only clients, loopback only");
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -69,6 +99,21 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
 
     public void Dispose() => _server?.Dispose();
 
+    internal static X509Certificate2 LoadServerCertificate(MqttEmbeddedTlsOptions tls)
+    {
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(tls.CertFile!, tls.KeyFile);
+            // A PEM key is ephemeral; SslStream needs the certificate with its key in one exportable blob.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+        catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new InvalidDataException(
+                $"Mqtt:Embedded:Tls: certificate '{tls.CertFile}' with key '{tls.KeyFile}' cannot be loaded: {ex.Message}", ex);
+        }
+    }
+
     private Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
     {
         if (string.IsNullOrEmpty(e.ClientId) && e.CleanSession != false)
@@ -78,12 +123,49 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
             e.AssignedClientIdentifier = $"anonymous-{Guid.NewGuid():N}";
         }
 
-        if (!string.IsNullOrEmpty(_options.Username) &&
-            (!string.Equals(e.UserName, _options.Username, StringComparison.Ordinal) ||
-            !string.Equals(e.Password, _options.Password ?? string.Empty, StringComparison.Ordinal)))
+        var (code, reason, client) = _access!.Authenticate(e.ClientId, e.UserName, e.RawPassword);
+        if (client is null)
         {
-            _logger.LogWarning("Embedded MQTT broker refused client {ClientId} from {Endpoint}: bad username or password", e.ClientId, e.RemoteEndPoint);
-            e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+            _logger.LogWarning(
+                "Embedded MQTT broker refused client {ClientId} from {Endpoint}: {Reason}",
+                string.IsNullOrEmpty(e.ClientId) ? "(no id)" : e.ClientId, e.RemoteEndPoint, reason);
+            e.ReasonCode = code;
+            e.ReasonString = reason;
+            return Task.CompletedTask;
+        }
+
+        // Kept with the session: publishes (the last will too) are judged by who connected, not by what they claim.
+        e.SessionItems[ClientKey] = client;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The rule's verdict for the client that opened the session (a session without one is refused).</summary>
+    private static string? Refusal(System.Collections.IDictionary sessionItems, Func<BrokerClient, string?> rule) =>
+        sessionItems[ClientKey] is BrokerClient client ? rule(client) : "unknown session";
+
+    private Task InterceptPublishAsync(InterceptingPublishEventArgs e)
+    {
+        var topic = e.ApplicationMessage.Topic;
+        if (Refusal(e.SessionItems, client => _access!.RefusePublish(client, topic)) is { } refusal)
+        {
+            _logger.LogWarning("Embedded MQTT broker refused a publish to {Topic} by {ClientId}: {Reason}", topic, e.ClientId, refusal);
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            e.Response.ReasonString = refusal;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task InterceptSubscriptionAsync(InterceptingSubscriptionEventArgs e)
+    {
+        var filter = e.TopicFilter.Topic;
+        if (Refusal(e.SessionItems, client => _access!.RefuseSubscribe(client, filter)) is { } refusal)
+        {
+            _logger.LogWarning("Embedded MQTT broker refused a subscription to {Filter} by {ClientId}: {Reason}", filter, e.ClientId, refusal);
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            e.ReasonString = refusal;
         }
 
         return Task.CompletedTask;

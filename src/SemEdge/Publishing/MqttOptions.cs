@@ -30,7 +30,33 @@ public sealed class MqttOptions
 
     public string? Username { get; set; }
 
+    /// <summary>
+    /// The external broker's password. Prefer <see cref="PasswordFile"/> or <see cref="PasswordCredential"/>: a value
+    /// given as <c>--Mqtt:Password</c> shows in <c>ps -ef</c> to every local user (the daemon warns).
+    /// </summary>
     public string? Password { get; set; }
+
+    /// <summary>File whose first line is the password (e.g. /etc/semedge/mqtt-password, root:semedge 0640).</summary>
+    public string? PasswordFile { get; set; }
+
+    /// <summary>
+    /// Name of a systemd credential holding the password (<c>LoadCredential=NAME:/path</c> in a unit drop-in):
+    /// read from <c>$CREDENTIALS_DIRECTORY/NAME</c>.
+    /// </summary>
+    public string? PasswordCredential { get; set; }
+
+    /// <summary>
+    /// Where systemd put the service's credentials (<c>$CREDENTIALS_DIRECTORY</c>, filled in at start); not a
+    /// setting, so not bound from the configuration.
+    /// </summary>
+    internal string? CredentialsDirectory { get; set; }
+
+    /// <summary>
+    /// The key the daemon's own publisher presents to the embedded broker. Random per process and held in memory
+    /// only: no client outside this process can present it, so no one else can use the daemon's client id or write
+    /// its topics. Not a setting: the binder skips non-public properties.
+    /// </summary>
+    internal string DaemonSessionKey { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     public MqttTlsOptions Tls { get; set; } = new();
 
@@ -71,13 +97,46 @@ public sealed class MqttTlsOptions
 
     /// <summary>Password of a .pfx/.p12 <see cref="ClientCert"/>.</summary>
     public string? ClientCertPassword { get; set; }
+
+    /// <summary>$SSL_CERT_FILE at start: with no <see cref="CaFile"/> it replaces the system store, as for OpenSSL. Not a setting.</summary>
+    internal string? SystemCertFile { get; set; }
+
+    /// <summary>$SSL_CERT_DIR at start (folders separated by ':'), like <see cref="SystemCertFile"/>. Not a setting.</summary>
+    internal string? SystemCertDir { get; set; }
 }
 
-/// <summary>Section "Mqtt:Embedded": where the in-process broker listens.</summary>
+/// <summary>
+/// Section "Mqtt:Embedded": where the in-process broker listens and who may use it. On a loopback address
+/// clients may connect without an account (read only); any other address needs <see cref="PasswordFile"/>.
+/// </summary>
 public sealed class MqttEmbeddedBrokerOptions
 {
     /// <summary>127.0.0.1 keeps the broker private to the board; 0.0.0.0 lets the PLC connect over the network.</summary>
     public string BindAddress { get; set; } = "127.0.0.1";
 
     public int Port { get; set; } = 1883;
+
+    /// <summary>Accounts in mosquitto's password-file format (written by <c>mosquitto_passwd</c>).</summary>
+    public string? PasswordFile { get; set; }
+
+    /// <summary>Per-user topic rights in mosquitto's acl_file format (<c>user</c> and <c>topic</c> lines).</summary>
+    public string? AclFile { get; set; }
+
+    public MqttEmbeddedTlsOptions Tls { get; set; } = new();
+
+    public bool HasAccounts => !string.IsNullOrWhiteSpace(PasswordFile);
+
+    public bool IsLoopback => System.Net.IPAddress.TryParse(BindAddress, out var address) && System.Net.IPAddress.IsLoopback(address);
+}
+
+/// <summary>Section "Mqtt:Embedded:Tls": the embedded broker's listener speaks TLS only, with this certificate.</summary>
+public sealed class MqttEmbeddedTlsOptions
+{
+    /// <summary>PEM certificate the broker presents (its subject alternative names must name the board).</summary>
+    public string? CertFile { get; set; }
+
+    /// <summary>PEM private key of <see cref="CertFile"/>.</summary>
+    public string? KeyFile { get; set; }
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(CertFile) || !string.IsNullOrWhiteSpace(KeyFile);
 }

@@ -29,10 +29,7 @@ public sealed class MqttOptionsValidator : IValidateOptions<MqttOptions>
             failures.Add($"Mqtt:ClientId '{options.EffectiveClientId}' is longer than 64 characters; some brokers refuse it.");
         }
 
-        if (string.IsNullOrEmpty(options.Username) && !string.IsNullOrEmpty(options.Password))
-        {
-            failures.Add("Mqtt:Password is set but Mqtt:Username is empty.");
-        }
+        CheckCredentials(failures, options);
 
         if (options.KeepAliveSeconds is < 1 or > 3600)
         {
@@ -67,6 +64,7 @@ public sealed class MqttOptionsValidator : IValidateOptions<MqttOptions>
             }
 
             CheckPort(failures, "Mqtt:Embedded:Port", options.Embedded.Port);
+            CheckEmbeddedAccess(failures, options);
         }
 
         CheckTls(failures, options.Tls, embedded);
@@ -89,7 +87,7 @@ public sealed class MqttOptionsValidator : IValidateOptions<MqttOptions>
 
         if (embedded)
         {
-            failures.Add("Mqtt:Tls:Enabled is true but Mqtt:Mode is embedded: TLS applies to an external broker only.");
+            failures.Add("Mqtt:Tls:Enabled is true but Mqtt:Mode is embedded: Mqtt:Tls is for an external broker; the embedded broker's listener takes Mqtt:Embedded:Tls:CertFile and KeyFile.");
         }
 
         CheckFile(failures, "Mqtt:Tls:CaFile", tls.CaFile, required: false);
@@ -103,6 +101,116 @@ public sealed class MqttOptionsValidator : IValidateOptions<MqttOptions>
         if (string.IsNullOrWhiteSpace(tls.ClientCert) && !string.IsNullOrWhiteSpace(tls.ClientKey))
         {
             failures.Add("Mqtt:Tls:ClientKey is set but Mqtt:Tls:ClientCert is empty.");
+        }
+    }
+
+    private static void CheckCredentials(List<string> failures, MqttOptions options)
+    {
+        var sources = new[] { ("Mqtt:Password", options.Password), ("Mqtt:PasswordFile", options.PasswordFile), ("Mqtt:PasswordCredential", options.PasswordCredential) }
+            .Where(s => !string.IsNullOrWhiteSpace(s.Item2))
+            .Select(s => s.Item1)
+            .ToList();
+        if (options.IsEmbedded)
+        {
+            if (!string.IsNullOrEmpty(options.Username) || sources.Count > 0)
+            {
+                failures.Add(
+                    "Mqtt:Username and the password settings are for an external broker, but Mqtt:Mode is embedded: the embedded broker's " +
+                    "accounts are in Mqtt:Embedded:PasswordFile (made with mosquitto_passwd), and the daemon logs in to it by itself.");
+            }
+
+            return;
+        }
+
+        if (sources.Count > 1)
+        {
+            failures.Add($"{string.Join(" and ", sources)} are all set: give the password one way only.");
+            return;
+        }
+
+        if (sources.Count == 1 && string.IsNullOrEmpty(options.Username))
+        {
+            failures.Add($"{sources[0]} is set but Mqtt:Username is empty.");
+            return;
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.PasswordCredential) &&
+            options.PasswordCredential.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            failures.Add($"Mqtt:PasswordCredential '{options.PasswordCredential}' is not a credential name (letters, digits, '-', '_', '.').");
+            return;
+        }
+
+        try
+        {
+            // Read once at start, so a missing file or credential stops the start instead of every reconnect.
+            MqttSecrets.ReadPassword(options);
+        }
+        catch (InvalidOperationException ex)
+        {
+            failures.Add(ex.Message);
+        }
+    }
+
+    private static void CheckEmbeddedAccess(List<string> failures, MqttOptions options)
+    {
+        var embedded = options.Embedded;
+        if (!IPAddress.TryParse(embedded.BindAddress, out _))
+        {
+            return;
+        }
+
+        if (!embedded.IsLoopback && !embedded.HasAccounts)
+        {
+            failures.Add(EmbeddedBrokerAccess.NoAccountsMessage(embedded.BindAddress));
+        }
+
+        if (!string.IsNullOrWhiteSpace(embedded.AclFile) && !embedded.HasAccounts)
+        {
+            failures.Add("Mqtt:Embedded:AclFile is set but Mqtt:Embedded:PasswordFile is empty: the ACL names accounts, so the broker needs them.");
+        }
+
+        try
+        {
+            if (embedded.HasAccounts)
+            {
+                MosquittoPasswordFile.Load(embedded.PasswordFile!);
+            }
+
+            if (!string.IsNullOrWhiteSpace(embedded.AclFile))
+            {
+                MosquittoAclFile.Load(embedded.AclFile);
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            failures.Add(ex.Message);
+        }
+
+        var tls = embedded.Tls;
+        if (!tls.Enabled)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(tls.CertFile) || string.IsNullOrWhiteSpace(tls.KeyFile))
+        {
+            failures.Add("Mqtt:Embedded:Tls needs both CertFile (PEM certificate) and KeyFile (its PEM private key).");
+            return;
+        }
+
+        CheckFile(failures, "Mqtt:Embedded:Tls:CertFile", tls.CertFile, required: true);
+        CheckFile(failures, "Mqtt:Embedded:Tls:KeyFile", tls.KeyFile, required: true);
+        if (File.Exists(tls.CertFile) && File.Exists(tls.KeyFile))
+        {
+            try
+            {
+                EmbeddedBroker.LoadServerCertificate(tls).Dispose();
+            }
+            catch (InvalidDataException ex)
+            {
+                failures.Add(ex.Message);
+            }
         }
     }
 

@@ -171,7 +171,8 @@ public sealed class MqttPublisher : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var (host, port) = BrokerClientOptions.Endpoint(_options);
-        var clientOptions = BrokerClientOptions.Create(_options, _logger);
+        var attempt = new BrokerConnectAttempt();
+        var clientOptions = BrokerClientOptions.Create(_options, attempt);
         var minBackoff = TimeSpan.FromSeconds(_options.ReconnectMinSeconds);
         var maxBackoff = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds);
         var backoff = minBackoff;
@@ -179,10 +180,18 @@ public sealed class MqttPublisher : BackgroundService
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                var connected = false;
                 try
                 {
                     _connectionLost = NewSignal();
-                    await _client.ConnectAsync(clientOptions, stoppingToken).ConfigureAwait(false);
+                    attempt.Reset();
+                    var connack = await _client.ConnectAsync(clientOptions, stoppingToken).ConfigureAwait(false);
+                    if (connack.ResultCode != MqttClientConnectResultCode.Success)
+                    {
+                        throw new BrokerRefusedConnectionException(connack);
+                    }
+
+                    connected = true;
 
                     // Everything already in the outbox was appended while we were not connected: replays.
                     _replayThroughSeq = _outbox.LastSeq;
@@ -199,9 +208,11 @@ public sealed class MqttPublisher : BackgroundService
                 }
                 catch (Exception ex)
                 {
+                    // A refused connect gets its cause in words (the same as semedge doctor gives); a lost one its error.
                     _logger.LogWarning(
                         "MQTT broker {Host}:{Port} unavailable ({Reason}); {Pending} verdict(s) kept in the outbox, retrying in {Delay} ms",
-                        host, port, ex.GetBaseException().Message, _outbox.PendingCount, (long)backoff.TotalMilliseconds);
+                        host, port, connected ? ex.GetBaseException().Message : BrokerConnectFailure.Explain(ex, attempt, _options),
+                        _outbox.PendingCount, (long)backoff.TotalMilliseconds);
                 }
 
                 await AbandonConnectionAsync().ConfigureAwait(false);

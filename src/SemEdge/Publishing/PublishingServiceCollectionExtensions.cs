@@ -23,6 +23,16 @@ public static class PublishingServiceCollectionExtensions
         services.AddOptions<OutboxOptions>().Bind(configuration.GetSection(OutboxOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MqttOptions>, MqttOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>());
+        // systemd's LoadCredential= hands the service its secrets in this folder (before validation reads them).
+        // OpenSSL's variables for the trust store, read once here like every other setting.
+        services.Configure<MqttOptions>(o =>
+        {
+            o.CredentialsDirectory ??= Environment.GetEnvironmentVariable("CREDENTIALS_DIRECTORY");
+            o.Tls.SystemCertFile ??= Environment.GetEnvironmentVariable("SSL_CERT_FILE");
+            o.Tls.SystemCertDir ??= Environment.GetEnvironmentVariable("SSL_CERT_DIR");
+        });
+        services.TryAddSingleton(new CommandLineSecrets(SecretsOnCommandLine(configuration)));
+        services.AddHostedService<MqttSecurityWarnings>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<PipelineCounters>();
         services.TryAddSingleton<VerdictOutbox>();
@@ -38,4 +48,13 @@ public static class PublishingServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<MqttPublisher>());
         return services;
     }
+
+    /// <summary>Secret settings whose value comes from a command-line provider (visible in <c>ps -ef</c>).</summary>
+    internal static IReadOnlyList<string> SecretsOnCommandLine(IConfiguration configuration) =>
+        configuration is IConfigurationRoot root
+            ? MqttSecrets.SecretKeys
+                .Where(key => root.Providers.OfType<Microsoft.Extensions.Configuration.CommandLine.CommandLineConfigurationProvider>()
+                    .Any(p => p.TryGet(key, out var value) && !string.IsNullOrEmpty(value)))
+                .ToList()
+            : [];
 }

@@ -89,7 +89,7 @@ public sealed class DoctorTests(ITestOutputHelper output) : IDisposable
 
         var line = Assert.Single(results, r => r.Area == "broker");
         Assert.Equal(CheckStatus.Fail, line.Status);
-        Assert.Contains("cannot be reached", line.Message);
+        Assert.Contains("nothing listens on 127.0.0.1:", line.Message);
     }
 
     [Fact]

@@ -83,10 +83,7 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
     public async Task Sysusers_and_tmpfiles_create_the_daemon_folders_owned_by_semedge()
     {
         using var root = new TempFolder();
-        var sysusers = Directory.CreateDirectory(root.Combine("etc", "sysusers.d")).FullName;
-        var tmpfiles = Directory.CreateDirectory(root.Combine("etc", "tmpfiles.d")).FullName;
-        File.Copy(Path.Combine(RepoPaths.Platform, "sysusers.d", "semedge.conf"), Path.Combine(sysusers, "semedge.conf"));
-        File.Copy(Path.Combine(RepoPaths.Platform, "tmpfiles.d", "semedge.conf"), Path.Combine(tmpfiles, "semedge.conf"));
+        InstallUsersAndFolders(root);
 
         var users = await ToolRun.RunAsync("systemd-sysusers", [$"--root={root.Path}"], ToolTimeout);
         output.WriteLine(users.Output);
@@ -111,8 +108,61 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
         }
 
         Assert.True(Directory.Exists(root.Combine("var", "cache", "semedge", "npu")));
-        // The SEM's share writes as another user: setgid keeps new images in the daemon's group.
+        // The SEM's share writes as another user: setgid keeps new images in the drop group, which the daemon is in.
         Assert.True(File.GetUnixFileMode(root.Combine("var", "lib", "semedge", "drop")).HasFlag(UnixFileMode.SetGroup));
+    }
+
+    [Fact]
+    public async Task The_writer_group_can_write_the_drop_folder_and_nothing_else()
+    {
+        using var root = new TempFolder();
+        InstallUsersAndFolders(root);
+        Assert.Equal(0, (await ToolRun.RunAsync("systemd-sysusers", [$"--root={root.Path}"], ToolTimeout)).ExitCode);
+        Assert.Equal(0, (await ToolRun.RunAsync("systemd-tmpfiles", ["--create", $"--root={root.Path}"], ToolTimeout)).ExitCode);
+        var groups = File.ReadAllLines(root.Combine("etc", "group")).Select(l => l.Split(':')).ToDictionary(f => f[0]);
+        var drop = int.Parse(groups["semedge-drop"][2], CultureInfo.InvariantCulture);
+        var daemon = int.Parse(groups["semedge"][2], CultureInfo.InvariantCulture);
+
+        // The daemon reads what the writers drop; group semedge (which reads /etc/semedge) has no other member.
+        Assert.Contains("semedge", groups["semedge-drop"][3].Split(','));
+        Assert.Equal(string.Empty, groups["semedge"][3]);
+        Assert.Contains("semedge-drop", Setting("SupplementaryGroups").Split(' '));
+        Assert.Equal(drop, await GroupOfAsync(root.Combine("var", "lib", "semedge", "drop")));
+        var dropMode = File.GetUnixFileMode(root.Combine("var", "lib", "semedge", "drop"));
+        Assert.True(dropMode.HasFlag(UnixFileMode.GroupWrite) && !dropMode.HasFlag(UnixFileMode.OtherRead) && !dropMode.HasFlag(UnixFileMode.OtherExecute));
+        foreach (var folder in new[] { "processing", "archive", "quarantine", "outbox" })
+        {
+            var path = root.Combine("var", "lib", "semedge", folder);
+            Assert.Equal(daemon, await GroupOfAsync(path));
+            Assert.False(File.GetUnixFileMode(path).HasFlag(UnixFileMode.GroupWrite), $"{folder} is group-writable");
+        }
+
+        // Others may cross /var/lib/semedge to reach drop/, never list it; the unit keeps the same mode.
+        var state = File.GetUnixFileMode(root.Combine("var", "lib", "semedge"));
+        Assert.True(state.HasFlag(UnixFileMode.OtherExecute) && !state.HasFlag(UnixFileMode.OtherRead) && !state.HasFlag(UnixFileMode.GroupWrite));
+        Assert.Equal("0711", Setting("StateDirectoryMode"));
+        Assert.Equal(daemon, await GroupOfAsync(root.Combine("etc", "semedge")));
+        Assert.False(File.GetUnixFileMode(root.Combine("etc", "semedge")).HasFlag(UnixFileMode.OtherExecute));
+    }
+
+    /// <summary>The shipped sysusers.d and tmpfiles.d files, where flash puts them, under a throwaway root.</summary>
+    private static void InstallUsersAndFolders(TempFolder root)
+    {
+        foreach (var kind in new[] { "sysusers.d", "tmpfiles.d" })
+        {
+            var folder = Directory.CreateDirectory(root.Combine("etc", kind)).FullName;
+            File.Copy(Path.Combine(RepoPaths.Platform, kind, "semedge.conf"), Path.Combine(folder, "semedge.conf"));
+        }
+    }
+
+    private static string Setting(string key) =>
+        Assert.Single(File.ReadAllLines(UnitFile).Select(l => l.Trim()), l => l.StartsWith(key + "=", StringComparison.Ordinal))[(key.Length + 1)..];
+
+    private static async Task<int> GroupOfAsync(string path)
+    {
+        var stat = await ToolRun.RunAsync("stat", ["-c", "%g", path], ToolTimeout);
+        Assert.Equal(0, stat.ExitCode);
+        return int.Parse(stat.Stdout.Trim(), CultureInfo.InvariantCulture);
     }
 
     private static async Task<int> OwnerOfAsync(string path)

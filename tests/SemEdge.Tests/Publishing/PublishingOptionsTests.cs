@@ -43,7 +43,7 @@ public sealed class PublishingOptionsTests : IDisposable
     [InlineData("Embedded:BindAddress", "board.local", "Mqtt:Embedded:BindAddress 'board.local' is not an IP address")]
     [InlineData("ReconnectMaxSeconds", "0.1", "Mqtt:ReconnectMaxSeconds is 0.1")]
     [InlineData("Tls:CaFile", "/tmp/ca.pem", "Mqtt:Tls has certificate files set but Mqtt:Tls:Enabled is false")]
-    [InlineData("Password", "secret", "Mqtt:Password is set but Mqtt:Username is empty")]
+    [InlineData("Password", "secret", "Mqtt:Username and the password settings are for an external broker, but Mqtt:Mode is embedded")]
     public void Bad_settings_fail_at_start_with_a_readable_message(string key, string value, string message)
     {
         using var host = Host(new Dictionary<string, string?> { [$"Mqtt:{key}"] = value });
