@@ -217,7 +217,7 @@ public static class CrossSectionBuilder
     private static void Tsvs(CrossSection s, SynthRandom rng, int w, double top, double bottom, double scale)
     {
         var count = rng.Next(1, 4);
-        var width = rng.Uniform(30, 90) * scale;
+        var width = Math.Min(rng.Uniform(30, 90) * scale, 0.8 * w / count);
         var gap = (w - count * width) / (count + 1);
         var depth = (bottom - top) * rng.Uniform(0.7, 1.2);
         var liner = rng.Uniform(1.5, 3.5) * scale;

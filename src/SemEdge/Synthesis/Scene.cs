@@ -71,6 +71,9 @@ public sealed class Scene
     /// <summary>Height of the open field between pattern blocks (top or floor).</summary>
     public float FieldHeight { get; set; }
 
+    /// <summary>Pattern scale against the legacy generator (see <see cref="SynthesisSettings.Magnification"/>).</summary>
+    public double Magnification { get; set; } = 1;
+
     /// <summary>Amplitude of the grain texture on the pattern top.</summary>
     public float Grain { get; set; }
 

@@ -31,11 +31,13 @@ public static class SceneBuilder
         GratingAndContacts,
     }
 
-    public static Scene Build(SynthRandom rng, string className, int width, int height, PixelRect liveArea)
+    public static Scene Build(SynthRandom rng, string className, int width, int height, PixelRect liveArea, SynthesisSettings settings)
     {
-        var scale = Math.Min(width, height) / 512.0;
+        var magnification = rng.LogUniform(settings.Magnification.Min, settings.Magnification.Max);
+        // Pattern lengths grow with magnification; beam, grain and noise stay the size of a pixel.
+        var scale = Math.Min(width, height) / 512.0 * magnification;
         var view = PickView(rng, className);
-        var scene = new Scene(width, height, view, liveArea, rng.NextUInt64());
+        var scene = new Scene(width, height, view, liveArea, rng.NextUInt64()) { Magnification = magnification };
         if (view == SemView.CrossSection)
         {
             CrossSectionBuilder.Build(scene, rng, className, scale);
