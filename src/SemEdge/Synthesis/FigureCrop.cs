@@ -14,7 +14,7 @@ namespace SemEdge.Synthesis;
 /// </summary>
 public sealed class FigureCrop
 {
-    private static readonly string[] Labels = ["SEM", "TEM", "SE", "BSE", "FIB", "STEM", "HAADF", "TOP VIEW", "X-SECTION", "DEFECT", "VOID", "TILT 52", "30 kV"];
+    private static readonly string[] Labels = ["SEM", "TEM", "SE", "BSE", "FIB", "STEM", "HAADF", "TOP VIEW", "X-SECTION", "TILT 52", "30 kV", "5 kV", "CROSS SECTION"];
     private static readonly string[] ScaleLabels = ["10 nm", "20 nm", "50 nm", "100 nm", "200 nm", "500 nm", "1 um", "2 um", "5 um", "10 um", "20 um"];
     private static readonly string[] Panels = ["a", "b", "c", "d", "e", "f", "(a)", "(b)", "(c)", "(d)", "A", "B", "C", "D"];
 
@@ -94,22 +94,25 @@ public sealed class FigureCrop
 
         _fontScale = Math.Max(1, (int)Math.Round(rng.Uniform(1.2, 2.6) * scale));
         _textValue = rng.Chance(0.7) ? (byte)255 : (byte)rng.Next(0, 20);
+        // Panel letter, label and scale bar each take their own corner, as in a laid-out figure.
+        var first = rng.Next(0, 4);
+        var step = rng.Next(1, 4);
         if (rng.Chance(0.5))
         {
             _panel = Panels[rng.Next(0, Panels.Length)];
-            _panelCorner = rng.Next(0, 4);
+            _panelCorner = first;
             _panelBoxed = rng.Chance(0.4);
         }
         if (rng.Chance(0.35))
         {
             _label = Labels[rng.Next(0, Labels.Length)];
-            _labelCorner = rng.Next(0, 4);
+            _labelCorner = (first + step) % 4;
         }
         if (rng.Chance(0.45))
         {
             _scaleBar = ScaleLabels[rng.Next(0, ScaleLabels.Length)];
             _scaleBarLength = (int)(width * rng.Uniform(0.12, 0.3));
-            _scaleBarCorner = rng.Next(0, 4);
+            _scaleBarCorner = (first + (step == 2 ? 1 : 2 * step)) % 4;
         }
 
         _arrow = rng.Chance(0.3);
@@ -130,6 +133,10 @@ public sealed class FigureCrop
         _dashed = rng.Chance(0.3);
         _jpegQuality = rng.Chance(0.65) ? rng.Next(25, 92) : 0;
     }
+
+    public bool DrawsArrow => _arrow;
+
+    public bool DrawsEllipse => _ellipse;
 
     /// <summary>The least share of the defect box a zoomed crop must keep in the frame; otherwise the scene is redrawn.</summary>
     public const double KeptShare = 0.6;

@@ -30,4 +30,16 @@ public readonly record struct DefectBox(int X, int Y, int Width, int Height)
 }
 
 /// <summary>An 8-bit greyscale image, row-major, one byte per pixel, with the view it shows and whether it is a figure crop.</summary>
-public sealed record RenderedImage(byte[] Pixels, int Width, int Height, DefectBox? DefectBox, SemView View = SemView.TopDown, bool FigureCrop = false);
+public sealed record RenderedImage(byte[] Pixels, int Width, int Height, DefectBox? DefectBox, SemView View = SemView.TopDown, bool FigureCrop = false)
+{
+    /// <summary>The layout or cross-section structure the scene shows.</summary>
+    public SceneLayout Layout { get; init; }
+
+    /// <summary>A cross-section drawn with TEM-like contrast (bright background, dark metal).</summary>
+    public bool TransmissionContrast { get; init; }
+
+    /// <summary>The figure crop drew an arrow, and an ellipse, at the defect (or, on clean images, near the centre).</summary>
+    public bool Arrow { get; init; }
+
+    public bool Ellipse { get; init; }
+}

@@ -90,7 +90,13 @@ public static class SemImageGenerator
         {
             (pixels, box) = figure.Apply(pixels, box);
         }
-        return new RenderedImage(pixels, w, h, withDefect ? box : null, scene.View, figure is not null);
+        return new RenderedImage(pixels, w, h, withDefect ? box : null, scene.View, figure is not null)
+        {
+            Layout = scene.Layout,
+            TransmissionContrast = scene.CrossSection?.TransmissionContrast ?? false,
+            Arrow = figure?.DrawsArrow ?? false,
+            Ellipse = figure?.DrawsEllipse ?? false,
+        };
     }
 
     /// <summary>
