@@ -368,17 +368,8 @@ public sealed class FigureCrop
         }
     }
 
-    private void FillRect(byte[] pixels, int x0, int y0, int x1, int y1, byte value)
-    {
-        x0 = Math.Max(x0, 0);
-        y0 = Math.Max(y0, 0);
-        x1 = Math.Min(x1, _width);
-        y1 = Math.Min(y1, _height);
-        for (var y = y0; y < y1; y++)
-        {
-            pixels.AsSpan(y * _width + x0, Math.Max(0, x1 - x0)).Fill(value);
-        }
-    }
+    private void FillRect(byte[] pixels, int x0, int y0, int x1, int y1, byte value) =>
+        BitmapFont.FillRect(pixels, _width, _height, x0, y0, x1, y1, value);
 
     /// <summary>Encodes to JPEG and decodes back, in memory, as 8-bit grey (a greyscale JPEG: no chroma planes).</summary>
     public static byte[] JpegRoundTrip(byte[] pixels, int width, int height, int quality)
