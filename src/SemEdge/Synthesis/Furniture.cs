@@ -27,13 +27,16 @@ public sealed class Furniture
     private readonly bool _crossHair;
     private readonly (double X, double Y, double R, double Thickness, byte Value)? _circle;
 
-    public Furniture(SynthRandom rng, int width, int height)
+    /// <summary>How often a review frame carries the data bar.</summary>
+    public const double ReviewDataBarChance = 0.85;
+
+    public Furniture(SynthRandom rng, int width, int height, double dataBarChance = ReviewDataBarChance)
     {
         _width = width;
         _height = height;
         var scale = Math.Min(width, height) / 512.0;
         _fontScale = Math.Max(1, (int)Math.Round(rng.Uniform(1.4, 2.4) * scale));
-        _barHeight = rng.Chance(0.85) ? Math.Max(BitmapFont.GlyphHeight * _fontScale * 2 + 8, (int)(height * rng.Uniform(0.07, 0.13))) : 0;
+        _barHeight = rng.Chance(dataBarChance) ? Math.Max(BitmapFont.GlyphHeight * _fontScale * 2 + 8, (int)(height * rng.Uniform(0.07, 0.13))) : 0;
         _darkBar = rng.Chance(0.8);
         var kv = rng.Pick([1, 2, 2, 1, 1]) switch
         {
@@ -147,17 +150,8 @@ public sealed class Furniture
         FillRect(pixels, x + _scaleBarLength - thickness, barY - 2 * _fontScale, x + _scaleBarLength, barY + thickness, value);
     }
 
-    private void FillRect(byte[] pixels, int x0, int y0, int x1, int y1, byte value)
-    {
-        x0 = Math.Max(x0, 0);
-        y0 = Math.Max(y0, 0);
-        x1 = Math.Min(x1, _width);
-        y1 = Math.Min(y1, _height);
-        for (var y = y0; y < y1; y++)
-        {
-            pixels.AsSpan(y * _width + x0, Math.Max(0, x1 - x0)).Fill(value);
-        }
-    }
+    private void FillRect(byte[] pixels, int x0, int y0, int x1, int y1, byte value) =>
+        BitmapFont.FillRect(pixels, _width, _height, x0, y0, x1, y1, value);
 
     private void DrawRing(byte[] pixels, double cx, double cy, double r, double thickness, byte value)
     {
