@@ -74,6 +74,24 @@ public sealed class ArchiveAndQuarantineTests : IDisposable
     }
 
     [Fact]
+    public void Quarantine_never_puts_a_report_over_a_quarantined_file_named_like_a_report()
+    {
+        // Issue 18 item 7: junk "a.png.error.json" first, then junk "a.png": a.png's report went over the first.
+        var quarantine = new Quarantine(Options(), _time);
+        quarantine.Prepare();
+
+        var first = quarantine.Put(Image("a.png.error.json", 1, 1, 1), "a.png.error.json", QuarantineReason.Corrupt, "first");
+        var second = quarantine.Put(Image("a.png", 2), "a.png", QuarantineReason.Corrupt, "second");
+
+        Assert.Equal([1, 1, 1], File.ReadAllBytes(first));
+        Assert.Contains("\"first\"", File.ReadAllText(first + ".error.json"));
+        Assert.NotEqual(first, second + ".error.json");
+        Assert.Equal([2], File.ReadAllBytes(second));
+        Assert.Contains("\"second\"", File.ReadAllText(second + ".error.json"));
+        Assert.Equal(4, Directory.GetFiles(quarantine.Folder).Length);
+    }
+
+    [Fact]
     public void Quarantine_moves_a_symlink_itself_and_leaves_its_target_alone()
     {
         var target = Image("target.png", 7);
