@@ -164,8 +164,10 @@ public sealed class RejectLines : IHostedService, IDisposable
 
     private void Pulse(ControlLine line, Verdict verdict)
     {
-        var now = _time.GetUtcNow();
-        var until = now + line.Width;
+        // Pulse ends are on the monotonic clock: a wall-clock step (NTP on a board without RTC) must neither
+        // hold the gate open nor cut a pulse short.
+        var startedAt = _time.GetTimestamp();
+        var until = startedAt + line.WidthTicks(_time.TimestampFrequency);
         bool started;
         lock (line.Gate)
         {
@@ -182,7 +184,7 @@ public sealed class RejectLines : IHostedService, IDisposable
             }
         }
 
-        var deltaMs = (now - verdict.Timestamp).TotalMilliseconds;
+        var deltaMs = (_time.GetUtcNow() - verdict.Timestamp).TotalMilliseconds; // for people: both are wall time
         if (started)
         {
             _logger.LogInformation(
@@ -212,8 +214,9 @@ public sealed class RejectLines : IHostedService, IDisposable
                         return;
                     }
 
-                    wait = line.Until - _time.GetUtcNow();
-                    if (wait <= TimeSpan.Zero)
+                    var remaining = line.Until - _time.GetTimestamp();
+                    wait = TimeSpan.FromSeconds((double)remaining / _time.TimestampFrequency);
+                    if (remaining <= 0)
                     {
                         line.Output.Set(active: false);
                         line.Active = false;
@@ -333,6 +336,9 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         public bool Active { get; set; }
 
-        public DateTimeOffset Until { get; set; }
+        /// <summary>When the pulse ends, as a <see cref="TimeProvider.GetTimestamp"/> value.</summary>
+        public long Until { get; set; }
+
+        public long WidthTicks(long frequency) => (long)Math.Ceiling(Width.TotalSeconds * frequency);
     }
 }

@@ -184,16 +184,16 @@ public sealed class InspectionPipeline(
 
     private async Task InspectAsync(ChannelReader<ClaimedImage> queue, CancellationToken cancellationToken)
     {
-        var nextRetention = time.GetUtcNow();
+        long? lastRetention = null;
         await foreach (var image in queue.ReadAllAsync(cancellationToken))
         {
             progress.Dequeued();
             await InspectOneAsync(image, cancellationToken);
-            if (time.GetUtcNow() >= nextRetention)
+            if (lastRetention is not { } last || time.GetElapsedTime(last) >= ingestOptions.Value.RetentionInterval)
             {
                 // Here, between images, so retention never races the archiving of an image.
                 retention.Prune();
-                nextRetention = time.GetUtcNow() + ingestOptions.Value.RetentionInterval;
+                lastRetention = time.GetTimestamp();
             }
         }
     }

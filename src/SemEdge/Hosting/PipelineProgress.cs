@@ -9,7 +9,7 @@ public sealed class PipelineProgress(TimeProvider time)
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _current;
-    private DateTimeOffset _since;
+    private long _since;
     private int _queued;
 
     /// <summary>Completes once the models are loaded and warmed and the pipeline accepts images.</summary>
@@ -28,7 +28,7 @@ public sealed class PipelineProgress(TimeProvider time)
         lock (_lock)
         {
             _current = image;
-            _since = time.GetUtcNow();
+            _since = time.GetTimestamp(); // monotonic: a clock step must not fake (or hide) a stall
         }
     }
 
@@ -45,7 +45,7 @@ public sealed class PipelineProgress(TimeProvider time)
     {
         lock (_lock)
         {
-            return _current is null ? null : (_current, time.GetUtcNow() - _since);
+            return _current is null ? null : (_current, time.GetElapsedTime(_since));
         }
     }
 }

@@ -22,7 +22,8 @@ public sealed class ReadinessTracker(TimeSpan stableFor, TimeProvider time)
     /// </summary>
     public IReadOnlyList<string> Observe(IEnumerable<FileSnapshot> listing)
     {
-        var now = time.GetUtcNow();
+        // Stability is a duration: monotonic, so a wall-clock step neither claims a half-written file nor stalls one.
+        var now = time.GetTimestamp();
         var present = new HashSet<string>(StringComparer.Ordinal);
         var ready = new List<(long Arrival, string Name)>();
         foreach (var file in listing)
@@ -38,7 +39,7 @@ public sealed class ReadinessTracker(TimeSpan stableFor, TimeProvider time)
             }
 
             _seen[file.Name] = seen;
-            if (_renamedIn.Contains(file.Name) || now - seen.Since >= stableFor)
+            if (_renamedIn.Contains(file.Name) || time.GetElapsedTime(seen.Since, now) >= stableFor)
             {
                 ready.Add((seen.Arrival, file.Name));
             }
@@ -59,7 +60,7 @@ public sealed class ReadinessTracker(TimeSpan stableFor, TimeProvider time)
         return ready.OrderBy(r => r.Arrival).Select(r => r.Name).ToList();
     }
 
-    private sealed record Observation(long Length, DateTime LastWriteUtc, DateTimeOffset Since, long Arrival);
+    private sealed record Observation(long Length, DateTime LastWriteUtc, long Since, long Arrival);
 }
 
 /// <summary>One regular file of a drop-folder listing.</summary>

@@ -204,7 +204,8 @@ public sealed class MqttPublisher : BackgroundService
     private async Task RunConnectedAsync(CancellationToken stoppingToken)
     {
         var heartbeatInterval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
-        var nextHeartbeat = _time.GetUtcNow();
+        // The heartbeat period is a duration (monotonic): a wall-clock step back must not silence it.
+        long? lastHeartbeat = null;
         PublishModelOnReconnect();
         var replaying = _outbox.PendingCount;
         if (replaying > 0)
@@ -222,15 +223,14 @@ public sealed class MqttPublisher : BackgroundService
 
             await PublishModelIfChangedAsync(stoppingToken).ConfigureAwait(false);
 
-            var now = _time.GetUtcNow();
-            if (now >= nextHeartbeat)
+            if (lastHeartbeat is not { } last || _time.GetElapsedTime(last) >= heartbeatInterval)
             {
+                lastHeartbeat = _time.GetTimestamp();
                 await PublishAsync(
                     HeartbeatLeaf,
-                    HeartbeatPayload(_counters, _time.GetElapsedTime(_startedAt), _outbox.PendingCount, _outbox.SizeBytes, now),
+                    HeartbeatPayload(_counters, _time.GetElapsedTime(_startedAt), _outbox.PendingCount, _outbox.SizeBytes, _time.GetUtcNow()),
                     retain: false,
                     stoppingToken).ConfigureAwait(false);
-                nextHeartbeat = now + heartbeatInterval;
             }
 
             if (_outbox.TryPeekPending(out var verdict))
@@ -246,7 +246,7 @@ public sealed class MqttPublisher : BackgroundService
                 modelChanged = _modelDirty ? Task.CompletedTask : _modelSignal.Task;
             }
 
-            var delay = nextHeartbeat - _time.GetUtcNow();
+            var delay = heartbeatInterval - _time.GetElapsedTime(lastHeartbeat!.Value);
             await Task.WhenAny(
                 _outbox.WaitForPendingAsync(wake.Token),
                 Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, _time, wake.Token),
