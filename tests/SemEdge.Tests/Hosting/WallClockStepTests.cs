@@ -11,6 +11,7 @@ using SemEdge.Hosting;
 using SemEdge.Ingest;
 using SemEdge.Publishing;
 using SemEdge.Tests.Actuation;
+using SemEdge.Tests.Ingest;
 using SemEdge.Tests.Publishing;
 
 namespace SemEdge.Tests.Hosting;
@@ -61,14 +62,14 @@ public sealed class WallClockStepTests : IDisposable
     {
         var time = new SteppingFakeTime();
         var tracker = new ReadinessTracker(TimeSpan.FromSeconds(1), time);
-        Assert.Empty(tracker.Observe([new FileSnapshot("a.png", 10, Mtime)]));
+        Assert.Empty(tracker.ObserveNames([new FileSnapshot("a.png", 10, Mtime)]));
 
         time.StepWallClock(TimeSpan.FromDays(31));
         time.Advance(TimeSpan.FromMilliseconds(100));
-        Assert.Empty(tracker.Observe([new FileSnapshot("a.png", 10, Mtime)]));
+        Assert.Empty(tracker.ObserveNames([new FileSnapshot("a.png", 10, Mtime)]));
 
         time.Advance(TimeSpan.FromMilliseconds(900));
-        Assert.Equal(["a.png"], tracker.Observe([new FileSnapshot("a.png", 10, Mtime)]));
+        Assert.Equal(["a.png"], tracker.ObserveNames([new FileSnapshot("a.png", 10, Mtime)]));
     }
 
     [Fact]
@@ -76,11 +77,11 @@ public sealed class WallClockStepTests : IDisposable
     {
         var time = new SteppingFakeTime();
         var tracker = new ReadinessTracker(TimeSpan.FromSeconds(1), time);
-        Assert.Empty(tracker.Observe([new FileSnapshot("a.png", 10, Mtime)]));
+        Assert.Empty(tracker.ObserveNames([new FileSnapshot("a.png", 10, Mtime)]));
 
         time.StepWallClock(TimeSpan.FromDays(-31));
         time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(["a.png"], tracker.Observe([new FileSnapshot("a.png", 10, Mtime)]));
+        Assert.Equal(["a.png"], tracker.ObserveNames([new FileSnapshot("a.png", 10, Mtime)]));
     }
 
     [Theory]
