@@ -63,17 +63,18 @@ public sealed class RejectLines : IHostedService, IDisposable
             options.Driver, Describe(options.Reject), Describe(options.Review), Describe(options.Ready), Describe(options.Fault));
     }
 
-    /// <summary>Pulses reject or review for the verdict's action (pass drives nothing); does not wait for the pulse.</summary>
-    public Task SignalAsync(Verdict verdict, CancellationToken cancellationToken)
+    /// <summary>Whether a line is wired for <paramref name="action"/>, i.e. whether its verdicts are pulsed.</summary>
+    public bool Drives(VerdictAction action) => LineFor(action) is not null;
+
+    /// <summary>
+    /// Pulses reject or review for the verdict's action (pass drives nothing); does not wait for the pulse.
+    /// True when a line was driven (the pulse started or was extended).
+    /// </summary>
+    public Task<bool> SignalAsync(Verdict verdict, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(verdict);
         cancellationToken.ThrowIfCancellationRequested();
-        var line = verdict.Action switch
-        {
-            VerdictAction.Reject => _reject,
-            VerdictAction.Review => _review,
-            _ => null,
-        };
+        var line = LineFor(verdict.Action);
         if (line is null)
         {
             if (verdict.Action == VerdictAction.Review && _reject is not null)
@@ -81,17 +82,17 @@ public sealed class RejectLines : IHostedService, IDisposable
                 _logger.LogDebug("Review verdict for {Image} not signalled: no review line is configured", verdict.Image);
             }
 
-            return Task.CompletedTask;
+            return Task.FromResult(false);
         }
 
         if (_stopping.IsCancellationRequested)
         {
             _logger.LogWarning("{Line} pulse for {Image} (seq {Seq}) not sent: lines are stopping", line.Name, verdict.Image, verdict.Seq);
-            return Task.CompletedTask;
+            return Task.FromResult(false);
         }
 
         Pulse(line, verdict);
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
     /// <summary>Holds the ready line active (true) or inactive (false).</summary>
@@ -129,6 +130,13 @@ public sealed class RejectLines : IHostedService, IDisposable
         _stopping.Cancel();
         DriveAllSafe("unhandled exception");
     }
+
+    private ControlLine? LineFor(VerdictAction action) => action switch
+    {
+        VerdictAction.Reject => _reject,
+        VerdictAction.Review => _review,
+        _ => null,
+    };
 
     private static GpioDriver CreateDriver(string? driver, int chip, ILoggerFactory loggers) => driver?.Trim().ToLowerInvariant() switch
     {
