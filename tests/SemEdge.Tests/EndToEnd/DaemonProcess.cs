@@ -85,6 +85,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
         }
     }
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>SIGKILL: no shutdown code runs, exactly like a power cut to the process.</summary>
     public async Task KillAsync()
     {

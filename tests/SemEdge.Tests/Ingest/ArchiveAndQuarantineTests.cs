@@ -48,6 +48,15 @@ public sealed class ArchiveAndQuarantineTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Archived_images_are_read_only_evidence()
+    {
+        var kept = new ImageArchive(Options()).Keep(Image("a.png", 1), "a.png", VerdictAction.Reject, _time.GetUtcNow());
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.GroupRead, File.GetUnixFileMode(kept!));
+    }
+
+    [Fact]
     public void Delete_mode_removes_the_image_instead()
     {
         var image = Image("a.png", 1);
