@@ -63,17 +63,18 @@ public sealed class RejectLines : IHostedService, IDisposable
             options.Driver, Describe(options.Reject), Describe(options.Review), Describe(options.Ready), Describe(options.Fault));
     }
 
-    /// <summary>Pulses reject or review for the verdict's action (pass drives nothing); does not wait for the pulse.</summary>
-    public Task SignalAsync(Verdict verdict, CancellationToken cancellationToken)
+    /// <summary>Whether a line is wired for <paramref name="action"/>, i.e. whether its verdicts are pulsed.</summary>
+    public bool Drives(VerdictAction action) => LineFor(action) is not null;
+
+    /// <summary>
+    /// Pulses reject or review for the verdict's action (pass drives nothing); does not wait for the pulse.
+    /// True when a line was driven (the pulse started or was extended).
+    /// </summary>
+    public Task<bool> SignalAsync(Verdict verdict, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(verdict);
         cancellationToken.ThrowIfCancellationRequested();
-        var line = verdict.Action switch
-        {
-            VerdictAction.Reject => _reject,
-            VerdictAction.Review => _review,
-            _ => null,
-        };
+        var line = LineFor(verdict.Action);
         if (line is null)
         {
             if (verdict.Action == VerdictAction.Review && _reject is not null)
@@ -81,17 +82,17 @@ public sealed class RejectLines : IHostedService, IDisposable
                 _logger.LogDebug("Review verdict for {Image} not signalled: no review line is configured", verdict.Image);
             }
 
-            return Task.CompletedTask;
+            return Task.FromResult(false);
         }
 
         if (_stopping.IsCancellationRequested)
         {
             _logger.LogWarning("{Line} pulse for {Image} (seq {Seq}) not sent: lines are stopping", line.Name, verdict.Image, verdict.Seq);
-            return Task.CompletedTask;
+            return Task.FromResult(false);
         }
 
         Pulse(line, verdict);
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
     /// <summary>Holds the ready line active (true) or inactive (false).</summary>
@@ -130,6 +131,13 @@ public sealed class RejectLines : IHostedService, IDisposable
         DriveAllSafe("unhandled exception");
     }
 
+    private ControlLine? LineFor(VerdictAction action) => action switch
+    {
+        VerdictAction.Reject => _reject,
+        VerdictAction.Review => _review,
+        _ => null,
+    };
+
     private static GpioDriver CreateDriver(string? driver, int chip, ILoggerFactory loggers) => driver?.Trim().ToLowerInvariant() switch
     {
         GpioOptions.DriverLibgpiod => LibgpiodChip.Open(chip, loggers.CreateLogger<RejectLines>()),
@@ -164,8 +172,10 @@ public sealed class RejectLines : IHostedService, IDisposable
 
     private void Pulse(ControlLine line, Verdict verdict)
     {
-        var now = _time.GetUtcNow();
-        var until = now + line.Width;
+        // Pulse ends are on the monotonic clock: a wall-clock step (NTP on a board without RTC) must neither
+        // hold the gate open nor cut a pulse short.
+        var startedAt = _time.GetTimestamp();
+        var until = startedAt + line.WidthTicks(_time.TimestampFrequency);
         bool started;
         lock (line.Gate)
         {
@@ -182,7 +192,7 @@ public sealed class RejectLines : IHostedService, IDisposable
             }
         }
 
-        var deltaMs = (now - verdict.Timestamp).TotalMilliseconds;
+        var deltaMs = (_time.GetUtcNow() - verdict.Timestamp).TotalMilliseconds; // for people: both are wall time
         if (started)
         {
             _logger.LogInformation(
@@ -212,8 +222,9 @@ public sealed class RejectLines : IHostedService, IDisposable
                         return;
                     }
 
-                    wait = line.Until - _time.GetUtcNow();
-                    if (wait <= TimeSpan.Zero)
+                    var remaining = line.Until - _time.GetTimestamp();
+                    wait = TimeSpan.FromSeconds((double)remaining / _time.TimestampFrequency);
+                    if (remaining <= 0)
                     {
                         line.Output.Set(active: false);
                         line.Active = false;
@@ -333,6 +344,9 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         public bool Active { get; set; }
 
-        public DateTimeOffset Until { get; set; }
+        /// <summary>When the pulse ends, as a <see cref="TimeProvider.GetTimestamp"/> value.</summary>
+        public long Until { get; set; }
+
+        public long WidthTicks(long frequency) => (long)Math.Ceiling(Width.TotalSeconds * frequency);
     }
 }

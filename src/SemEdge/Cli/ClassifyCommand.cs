@@ -5,6 +5,7 @@ using SemEdge.Decision;
 using SemEdge.Imaging;
 using SemEdge.Inference;
 using SemEdge.Inference.Accelerators;
+using SemEdge.Ingest;
 using Spectre.Console;
 
 namespace SemEdge.Cli;
@@ -85,6 +86,15 @@ internal static class ClassifyCommand
                 cancellationToken.ThrowIfCancellationRequested();
                 try
                 {
+                    // The daemon's own rules: a FIFO would block the open for ever, and a symlink is not followed
+                    // (an error message must never show the bytes of the file it points to).
+                    if (IngestRules.Refusal(FileStatus.Of(file)) is { } refusal)
+                    {
+                        rejected++;
+                        WriteRejected(file, refusal.Reason, refusal.Detail);
+                        continue;
+                    }
+
                     var inspection = inspector.InspectFile(file, cancellationToken);
                     if (request.Json)
                     {
@@ -100,15 +110,19 @@ internal static class ClassifyCommand
                 catch (Exception ex) when (ex is ImageRejectedException or IOException or UnauthorizedAccessException)
                 {
                     rejected++;
-                    var code = ex is ImageRejectedException r ? r.Code : "unreadable";
-                    if (request.Json)
-                    {
-                        output.WriteLine(ErrorJson(file, code, ex.Message));
-                    }
-                    else
-                    {
-                        table!.AddRow(Markup.Escape(file), $"[red]rejected: {code}[/]", "", "", "", "", Markup.Escape(ex.Message));
-                    }
+                    WriteRejected(file, ex is ImageRejectedException r ? r.Code : "unreadable", ex.Message);
+                }
+            }
+
+            void WriteRejected(string file, string code, string message)
+            {
+                if (request.Json)
+                {
+                    output.WriteLine(ErrorJson(file, code, message));
+                }
+                else
+                {
+                    table!.AddRow(Markup.Escape(file), $"[red]rejected: {code}[/]", "", "", "", "", Markup.Escape(message));
                 }
             }
 
@@ -133,29 +147,53 @@ internal static class ClassifyCommand
         }
     }
 
-    /// <summary>Files named directly, plus the image files of named folders (recursively, sorted).</summary>
+    /// <summary>
+    /// Files named directly, plus the image files of named folders (recursively, sorted). Folder mode skips what the
+    /// daemon skips (dotfiles, <c>.tmp</c>/<c>.part</c>/<c>~</c> names) and does not descend into symlinked folders;
+    /// symlinks and FIFOs are listed so that <see cref="Run"/> refuses them by name, without opening them.
+    /// </summary>
     internal static IReadOnlyList<string> ExpandPaths(IEnumerable<string> paths)
     {
         var files = new List<string>();
         foreach (var path in paths)
         {
-            if (File.Exists(path))
+            switch (FileStatus.Of(path).Kind)
             {
-                files.Add(path);
-            }
-            else if (Directory.Exists(path))
-            {
-                files.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
-                    .Where(f => ImageExtensions.Contains(Path.GetExtension(f)))
-                    .Order(StringComparer.Ordinal));
-            }
-            else
-            {
-                throw new UsageException($"'{path}' is neither a file nor a folder");
+                case EntryKind.Missing:
+                    throw new UsageException($"'{path}' is neither a file nor a folder");
+                case EntryKind.Directory:
+                    var found = new List<string>();
+                    AddFolder(path, found);
+                    files.AddRange(found.Order(StringComparer.Ordinal));
+                    break;
+                default:
+                    files.Add(path);
+                    break;
             }
         }
 
         return files.Count > 0 ? files : throw new UsageException("no image files found in the given paths");
+    }
+
+    private static void AddFolder(string folder, List<string> found)
+    {
+        foreach (var entry in Directory.EnumerateFileSystemEntries(folder))
+        {
+            if (IngestRules.IsTemporaryName(Path.GetFileName(entry)))
+            {
+                continue;
+            }
+
+            var kind = FileStatus.Of(entry).Kind;
+            if (kind == EntryKind.Directory)
+            {
+                AddFolder(entry, found);
+            }
+            else if (kind != EntryKind.Missing && ImageExtensions.Contains(Path.GetExtension(entry)))
+            {
+                found.Add(entry);
+            }
+        }
     }
 
     /// <summary>Unset manifests become the shipped ones; the screen only when it is shipped.</summary>

@@ -59,6 +59,8 @@ public static class DaemonHost
         services.AddSingleton(_ => new NotifySocket(settings.ServiceManager.NotifySocket));
         services.AddSingleton<PipelineCounters>();
         services.AddSingleton<PipelineProgress>();
+        services.AddSingleton<LatencyBudget>();
+        services.AddSingleton<MissedPulseAlarms>();
         services.AddSingleton<DaemonExit>();
 
         Validated<IngestOptions, IngestOptionsValidator>(services, services.AddOptions<IngestOptions>().Bind(configuration.GetSection(IngestOptions.Section)));

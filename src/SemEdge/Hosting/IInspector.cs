@@ -6,7 +6,7 @@ namespace SemEdge.Hosting;
 /// <summary>
 /// The inference core as the pipeline sees it: one image file in, one verdict out (decode, preprocess, screen,
 /// classify, decide). One instance is one loaded model set; a hot swap replaces the instance, never its insides.
-/// Used by one pipeline worker at a time.
+/// Used by one pipeline worker at a time (the model store keeps one per worker).
 /// </summary>
 public interface IInspector : IDisposable
 {
@@ -16,6 +16,9 @@ public interface IInspector : IDisposable
     /// <summary>Inspects <paramref name="path"/>; the verdict names the image <paramref name="imageName"/>, Seq unset.</summary>
     /// <exception cref="Imaging.ImageRejectedException">The file is not an image this inspector can read.</exception>
     Verdict Inspect(string path, string imageName);
+
+    /// <summary>Read + decode time of the last <see cref="Inspect"/> (for the latency budget); NaN when unknown.</summary>
+    double LastDecodeMs => double.NaN;
 }
 
 /// <summary>Loads, verifies and warms a model set; the hot swap calls it for every candidate.</summary>

@@ -11,10 +11,15 @@ using SemEdge.Publishing;
 namespace SemEdge.Hosting;
 
 /// <summary>
-/// The daemon's main loop: drop folder → claim → bounded queue → inspect → outbox (durable) → reject line →
-/// archive. One claimer and one inspector, so verdicts leave in arrival order. The queue is bounded and the
+/// The daemon's main loop: drop folder → claim → bounded queue → inspect (Pipeline:Workers in parallel, each on
+/// its own copy of the models) → back into claim order → outbox (durable, seq assigned) → reject line → archive.
+/// One claimer numbers the images; one committer takes the inspected images strictly in that order, so seq
+/// order is claim order (which is arrival order) however the workers finish. The queue is bounded and the
 /// claimer waits for room (and for the outbox to accept), so a slow model or a long broker outage leaves files
 /// unclaimed in the drop folder instead of piling up in memory.
+/// <para>A clean stop (SIGTERM) claims nothing more, lets the images being inspected finish (verdict, pulse,
+/// archive) and hands every claimed image not yet inspected back to the drop folder: <c>processing/</c> is left
+/// empty. Only a crash leaves files there, and recovery at the next start deals with them.</para>
 /// </summary>
 public sealed class InspectionPipeline(
     DropFolder dropFolder,
@@ -27,6 +32,8 @@ public sealed class InspectionPipeline(
     VerdictOutbox outbox,
     RejectLines rejectLines,
     MqttPublisher publisher,
+    MissedPulseAlarms alarms,
+    LatencyBudget latency,
     PipelineCounters counters,
     PipelineProgress progress,
     DaemonExit exit,
@@ -36,6 +43,11 @@ public sealed class InspectionPipeline(
     IHostApplicationLifetime lifetime,
     ILogger<InspectionPipeline> logger) : BackgroundService
 {
+    private long _lastRetention;
+    private bool _retentionRan;
+    private long _nextOrdinal;
+    private SemaphoreSlim? _uncommitted;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Model loading and warm-up are seconds of CPU work: off the host's start-up thread.
@@ -60,23 +72,37 @@ public sealed class InspectionPipeline(
         publisher.AnnounceModel(model);
         rejectLines.SetReady(true);
         progress.MarkReady();
+        var workers = options.Value.EffectiveWorkers;
         logger.LogInformation(
-            "Inspecting images from {DropFolder} with {ModelId} v{Version} on {Provider}",
-            dropFolder.Drop, model.Id, model.Version, model.Provider);
+            "Inspecting images from {DropFolder} with {ModelId} v{Version} on {Provider}, {Workers} worker(s)",
+            dropFolder.Drop, model.Id, model.Version, model.Provider, workers);
 
-        var queue = Channel.CreateBounded<ClaimedImage>(new BoundedChannelOptions(options.Value.QueueCapacity)
+        var queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(options.Value.QueueCapacity)
         {
-            SingleReader = true,
+            SingleReader = workers == 1,
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
+        var inspected = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+
+        // Claimed but not yet committed: the queue plus one image per worker. Workers finish faster than a blocked
+        // outbox commits, so the queue alone would not hold claims back.
+        using var uncommitted = new SemaphoreSlim(options.Value.QueueCapacity + workers);
+        _uncommitted = uncommitted;
+
+        // A failure of any part stops the others; a clean stop only stops the claimer and the workers' intake.
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         try
         {
-            await Task.WhenAll(ClaimAsync(queue.Writer, stoppingToken), InspectAsync(queue.Reader, stoppingToken));
+            var claiming = Guard(ClaimAsync(queue.Writer, failed.Token), failed);
+            var inspecting = Guard(RunWorkersAsync(workers, queue.Reader, inspected.Writer, failed.Token), failed);
+            var committing = Guard(CommitAsync(inspected.Reader, failed.Token), failed);
+            await Task.WhenAll(claiming, inspecting, committing);
+            HandBack(queue.Reader);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            // Shutdown: whatever is in processing/ is recovered at the next start.
+            HandBack(queue.Reader);
         }
         catch (Exception ex)
         {
@@ -91,7 +117,20 @@ public sealed class InspectionPipeline(
         }
     }
 
-    private async Task ClaimAsync(ChannelWriter<ClaimedImage> queue, CancellationToken cancellationToken)
+    private static async Task Guard(Task part, CancellationTokenSource failed)
+    {
+        try
+        {
+            await part;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            await failed.CancelAsync();
+            throw;
+        }
+    }
+
+    private async Task ClaimAsync(ChannelWriter<Work> queue, CancellationToken cancellationToken)
     {
         try
         {
@@ -106,8 +145,10 @@ public sealed class InspectionPipeline(
 
                 // Back-pressure: only claim what can be queued and made durable.
                 await outbox.WaitUntilAcceptingAsync(cancellationToken);
+                await _uncommitted!.WaitAsync(cancellationToken);
                 if (!await queue.WaitToWriteAsync(cancellationToken))
                 {
+                    _uncommitted.Release();
                     return;
                 }
 
@@ -120,21 +161,26 @@ public sealed class InspectionPipeline(
                 {
                     // E.g. permissions set by the writer: the file stays, is listed again and retried.
                     logger.LogWarning("Cannot claim {Image}: {Reason}; retrying at the next listing", entry.Name, ex.Message);
+                    _uncommitted.Release();
                     continue;
                 }
 
                 if (claimed is null)
                 {
+                    _uncommitted.Release();
                     continue;
                 }
 
                 if (claimed.RefusedReason is { } reason)
                 {
+                    _uncommitted.Release();
                     Refuse(claimed.Path, claimed.Name, reason, claimed.Detail ?? reason);
                     continue;
                 }
 
-                Enqueue(queue, claimed);
+                var stages = LatencyBudget.Start(entry.Stages.SeenAt, entry.Stages.ReadyAt);
+                stages[Stage.Claimed] = time.GetTimestamp();
+                Enqueue(queue, claimed, stages);
             }
         }
         finally
@@ -145,9 +191,11 @@ public sealed class InspectionPipeline(
 
     /// <summary>
     /// Whatever <c>processing/</c> holds was claimed by a daemon that died. If its verdict reached the outbox
-    /// (decided after the claim), only the archiving was lost; otherwise it is inspected again.
+    /// (decided after the claim), only the pulse and the archiving can have been lost: a reject or review whose
+    /// pulse was never recorded raises the missed-pulse alarm (a late pulse would hit another part), then the
+    /// image is archived. Otherwise it is inspected again.
     /// </summary>
-    private async Task RecoverAsync(ChannelWriter<ClaimedImage> queue, CancellationToken cancellationToken)
+    private async Task RecoverAsync(ChannelWriter<Work> queue, CancellationToken cancellationToken)
     {
         foreach (var leftover in dropFolder.Leftovers())
         {
@@ -157,6 +205,11 @@ public sealed class InspectionPipeline(
             }
             else if (outbox.TryFindByImage(leftover.Name, out var verdict) && verdict.Timestamp >= leftover.ClaimedAt)
             {
+                if (rejectLines.Drives(verdict.Action) && !outbox.WasPulsed(verdict.Seq))
+                {
+                    alarms.Raise(verdict);
+                }
+
                 logger.LogInformation(
                     "Recovered {Image}: verdict {Seq} ({Action}) was already durable; archiving only", leftover.Name, verdict.Seq, verdict.Action);
                 Archive(leftover, verdict);
@@ -164,17 +217,21 @@ public sealed class InspectionPipeline(
             else
             {
                 logger.LogInformation("Recovered {Image} from processing/; inspecting it again", leftover.Name);
+                await _uncommitted!.WaitAsync(cancellationToken);
                 await queue.WaitToWriteAsync(cancellationToken);
-                Enqueue(queue, leftover);
+                var now = time.GetTimestamp();
+                var stages = LatencyBudget.Start(now, now);
+                stages[Stage.Claimed] = now;
+                Enqueue(queue, leftover, stages);
             }
         }
     }
 
-    private void Enqueue(ChannelWriter<ClaimedImage> queue, ClaimedImage image)
+    private void Enqueue(ChannelWriter<Work> queue, ClaimedImage image, StageTimes stages)
     {
         counters.CountClaimed();
         progress.Enqueued();
-        if (!queue.TryWrite(image))
+        if (!queue.TryWrite(new Work(_nextOrdinal++, image, stages)))
         {
             // Single writer and room was awaited: only a completed queue refuses, i.e. shutdown.
             progress.Dequeued();
@@ -182,46 +239,108 @@ public sealed class InspectionPipeline(
         }
     }
 
-    private async Task InspectAsync(ChannelReader<ClaimedImage> queue, CancellationToken cancellationToken)
+    private async Task RunWorkersAsync(int workers, ChannelReader<Work> queue, ChannelWriter<Work> inspected, CancellationToken cancellationToken)
     {
-        var nextRetention = time.GetUtcNow();
-        await foreach (var image in queue.ReadAllAsync(cancellationToken))
+        try
         {
-            progress.Dequeued();
-            await InspectOneAsync(image, cancellationToken);
-            if (time.GetUtcNow() >= nextRetention)
-            {
-                // Here, between images, so retention never races the archiving of an image.
-                retention.Prune();
-                nextRetention = time.GetUtcNow() + ingestOptions.Value.RetentionInterval;
-            }
+            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(queue, inspected, cancellationToken), CancellationToken.None)));
+        }
+        finally
+        {
+            inspected.TryComplete();
         }
     }
 
-    private async Task InspectOneAsync(ClaimedImage image, CancellationToken cancellationToken)
+    private async Task WorkAsync(ChannelReader<Work> queue, ChannelWriter<Work> inspected, CancellationToken cancellationToken)
     {
-        Verdict verdict;
-        progress.Started(image.Name);
         try
         {
-            verdict = store.Inspect(image.Path, image.Name);
+            while (await queue.WaitToReadAsync(cancellationToken))
+            {
+                if (!queue.TryRead(out var work))
+                {
+                    continue;
+                }
+
+                progress.Dequeued();
+                Inspect(work);
+                inspected.TryWrite(work);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: what is still queued is handed back to the drop folder.
+        }
+    }
+
+    private void Inspect(Work work)
+    {
+        var id = progress.Started(work.Image.Name);
+        var started = time.GetTimestamp();
+        try
+        {
+            work.Verdict = store.Inspect(work.Image.Path, work.Image.Name, out var decodeMs);
+            work.Stages[Stage.Inferred] = time.GetTimestamp();
+            if (double.IsFinite(decodeMs))
+            {
+                work.Stages[Stage.Decoded] = started + (long)(decodeMs / 1000 * time.TimestampFrequency);
+            }
         }
         catch (ImageRejectedException ex)
         {
-            Refuse(image.Path, image.Name, ex.Code, ex.Message);
-            return;
+            work.Refusal = (ex.Code, ex.Message);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Not the file's fault as far as we know, but retrying it forever (or crashing on it at every
             // restart) would stop the line; it is kept with the reason for an engineer to look at.
-            logger.LogError(ex, "Inspection of {Image} failed", image.Name);
-            Refuse(image.Path, image.Name, QuarantineReason.InspectionFailed, ex.Message);
-            return;
+            logger.LogError(ex, "Inspection of {Image} failed", work.Image.Name);
+            work.Refusal = (QuarantineReason.InspectionFailed, ex.Message);
         }
         finally
         {
-            progress.Finished();
+            progress.Finished(id);
+        }
+    }
+
+    /// <summary>Takes inspected images back into claim order and records, signals and archives each.</summary>
+    /// <remarks>Runs until the workers are done (not cancelled by a stop), so the images in flight are finished.</remarks>
+    private async Task CommitAsync(ChannelReader<Work> inspected, CancellationToken stoppingToken)
+    {
+        var waiting = new SortedDictionary<long, Work>();
+        var next = 0L;
+        await foreach (var work in inspected.ReadAllAsync(CancellationToken.None))
+        {
+            waiting[work.Ordinal] = work;
+            while (waiting.Remove(next, out var ready))
+            {
+                next++;
+                try
+                {
+                    await CommitOneAsync(ready, stoppingToken);
+                }
+                finally
+                {
+                    _uncommitted!.Release();
+                }
+
+                RunRetentionWhenDue();
+            }
+        }
+
+        // Stopping with a gap (an earlier image was handed back unfinished): the later ones go back too.
+        foreach (var left in waiting.Values)
+        {
+            HandBack(left.Image);
+        }
+    }
+
+    private async Task CommitOneAsync(Work work, CancellationToken stoppingToken)
+    {
+        if (work.Refusal is { } refusal)
+        {
+            Refuse(work.Image.Path, work.Image.Name, refusal.Code, refusal.Detail);
+            return;
         }
 
         Verdict durable;
@@ -229,16 +348,28 @@ public sealed class InspectionPipeline(
         {
             try
             {
-                durable = await outbox.AppendAsync(verdict, cancellationToken);
+                // Not cancelled by a clean stop: the fsync takes a moment, and a stop should finish this image.
+                durable = await outbox.AppendAsync(work.Verdict!, CancellationToken.None);
                 break;
             }
             catch (OutboxFullException)
             {
-                logger.LogWarning("Outbox full ({Pending} verdicts unsent); waiting for the broker before recording {Image}", outbox.PendingCount, image.Name);
-                await outbox.WaitUntilAcceptingAsync(cancellationToken);
+                logger.LogWarning("Outbox full ({Pending} verdicts unsent); waiting for the broker before recording {Image}", outbox.PendingCount, work.Image.Name);
+                try
+                {
+                    await outbox.WaitUntilAcceptingAsync(stoppingToken);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    // No room and stopping: not decided as far as anyone knows; back to the drop folder.
+                    HandBack(work.Image);
+                    return;
+                }
             }
         }
 
+        work.Stages[Stage.Durable] = time.GetTimestamp();
+        latency.Track(durable.Seq, work.Stages);
         switch (durable.Action)
         {
             case VerdictAction.Pass:
@@ -252,10 +383,54 @@ public sealed class InspectionPipeline(
                 break;
         }
 
-        await rejectLines.SignalAsync(durable, cancellationToken);
-        Archive(image, durable);
+        if (options.Value.TestOnlyKillBeforePulse && rejectLines.Drives(durable.Action))
+        {
+            logger.LogCritical("Pipeline:TestOnlyKillBeforePulse is set: killing the process before the pulse of seq {Seq}", durable.Seq);
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        }
+
+        if (await rejectLines.SignalAsync(durable, CancellationToken.None))
+        {
+            await outbox.RecordPulsedAsync(durable.Seq, CancellationToken.None);
+        }
+
+        Archive(work.Image, durable);
         logger.LogDebug("{Image}: {Label} {Confidence:0.000} -> {Action} (seq {Seq}, {Latency:0.0} ms)",
             durable.Image, durable.Label, durable.Confidence, durable.Action, durable.Seq, durable.LatencyMs);
+    }
+
+    private void RunRetentionWhenDue()
+    {
+        // Here, between images, so retention never races the archiving of an image. Monotonic interval.
+        if (!_retentionRan || time.GetElapsedTime(_lastRetention) >= ingestOptions.Value.RetentionInterval)
+        {
+            retention.Prune();
+            _retentionRan = true;
+            _lastRetention = time.GetTimestamp();
+        }
+    }
+
+    private void HandBack(ChannelReader<Work> queue)
+    {
+        while (queue.TryRead(out var work))
+        {
+            progress.Dequeued();
+            HandBack(work.Image);
+        }
+    }
+
+    /// <summary>A claimed image not decided when stopping goes back to the drop folder, where the next start finds it.</summary>
+    private void HandBack(ClaimedImage image)
+    {
+        try
+        {
+            var back = CollisionFreeMove.Move(image.Path, dropFolder.Drop, image.Name);
+            logger.LogInformation("Stopping: {Image} was claimed but not inspected; handed back as {Path}", image.Name, back);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("Stopping: cannot hand {Image} back ({Reason}); the next start recovers it from processing/", image.Name, ex.Message);
+        }
     }
 
     private void Archive(ClaimedImage image, Verdict verdict)
@@ -287,5 +462,19 @@ public sealed class InspectionPipeline(
         {
             logger.LogError("Cannot quarantine {Image} ({Reason}: {Detail}): {Error}; it stays where it is", name, reason, detail, ex.Message);
         }
+    }
+
+    /// <summary>One claimed image on its way through the workers; <see cref="Ordinal"/> is its claim order.</summary>
+    private sealed class Work(long ordinal, ClaimedImage image, StageTimes stages)
+    {
+        public long Ordinal { get; } = ordinal;
+
+        public ClaimedImage Image { get; } = image;
+
+        public StageTimes Stages { get; } = stages;
+
+        public Verdict? Verdict { get; set; }
+
+        public (string Code, string Detail)? Refusal { get; set; }
     }
 }

@@ -137,8 +137,14 @@ public sealed class OnnxInspectorLoader(
             SignedBy = signedBy is null ? null : $"{signedBy.Name} {signedBy.Id}",
         };
 
-        public Verdict Inspect(string path, string imageName) =>
-            inspector.InspectFile(path).ToVerdict(time.GetUtcNow()) with { Image = imageName };
+        public double LastDecodeMs { get; private set; } = double.NaN;
+
+        public Verdict Inspect(string path, string imageName)
+        {
+            var inspection = inspector.InspectFile(path);
+            LastDecodeMs = inspection.ReadMs + inspection.DecodeMs;
+            return inspection.ToVerdict(time.GetUtcNow()) with { Image = imageName };
+        }
 
         public void Dispose() => inspector.Dispose();
     }

@@ -19,6 +19,23 @@ public sealed class PipelineOptions
     /// </summary>
     public bool UseShippedScreen { get; set; } = true;
 
+    /// <summary>
+    /// Inspection workers: each decodes, preprocesses and runs the models on its own copy of the model set, so
+    /// images are inspected in parallel; verdicts are still recorded, pulsed and published in claim order. 0 means
+    /// the number of cores minus one (at least 1), leaving a core for claiming, the outbox and MQTT.
+    /// </summary>
+    public int Workers { get; set; }
+
+    /// <summary>The worker count in effect: <see cref="Workers"/>, or cores minus one when it is 0.</summary>
+    public int EffectiveWorkers => Workers > 0 ? Workers : Math.Max(1, Environment.ProcessorCount - 1);
+
+    /// <summary>
+    /// TEST ONLY, off by default: the process kills itself (SIGKILL) right after the first reject or review verdict
+    /// that has a line to pulse was made durable and before the pulse, so a test can show what recovery then
+    /// reports (the missed-pulse alarm). Never set this on a line.
+    /// </summary>
+    public bool TestOnlyKillBeforePulse { get; set; }
+
     /// <summary>How often the models folder is checked for a new or changed model (hot swap); 0 turns it off.</summary>
     public TimeSpan ModelCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
@@ -31,6 +48,11 @@ public sealed class PipelineOptionsValidator : IValidateOptions<PipelineOptions>
         if (options.QueueCapacity is < 1 or > 10_000)
         {
             failures.Add($"Pipeline:QueueCapacity is {options.QueueCapacity}; use 1 to 10000 images.");
+        }
+
+        if (options.Workers is < 0 or > 64)
+        {
+            failures.Add($"Pipeline:Workers is {options.Workers}; use 1 to 64, or 0 for the number of cores minus one.");
         }
 
         if (options.ModelCheckInterval < TimeSpan.Zero || (options.ModelCheckInterval > TimeSpan.Zero && options.ModelCheckInterval < TimeSpan.FromMilliseconds(100)))

@@ -1,15 +1,15 @@
 namespace SemEdge.Hosting;
 
 /// <summary>
-/// What the pipeline is doing right now: whether the models are warm (READY=1 waits for that), which image is
-/// being inspected and since when (the watchdog stops pinging when that takes too long), and the queue depth.
+/// What the pipeline is doing right now: whether the models are warm (READY=1 waits for that), which images are
+/// being inspected and since when (the watchdog stops pinging when the oldest takes too long), and the queue depth.
 /// </summary>
 public sealed class PipelineProgress(TimeProvider time)
 {
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private string? _current;
-    private DateTimeOffset _since;
+    private readonly Dictionary<long, (string Image, long Since)> _inFlight = [];
+    private long _nextId;
     private int _queued;
 
     /// <summary>Completes once the models are loaded and warmed and the pipeline accepts images.</summary>
@@ -23,29 +23,37 @@ public sealed class PipelineProgress(TimeProvider time)
 
     public void Dequeued() => Interlocked.Decrement(ref _queued);
 
-    public void Started(string image)
+    /// <returns>The id to pass to <see cref="Finished"/>.</returns>
+    public long Started(string image)
     {
         lock (_lock)
         {
-            _current = image;
-            _since = time.GetUtcNow();
+            var id = _nextId++;
+            _inFlight[id] = (image, time.GetTimestamp()); // monotonic: a clock step must not fake (or hide) a stall
+            return id;
         }
     }
 
-    public void Finished()
+    public void Finished(long id)
     {
         lock (_lock)
         {
-            _current = null;
+            _inFlight.Remove(id);
         }
     }
 
-    /// <summary>The image in flight and for how long, or null when idle.</summary>
+    /// <summary>The image in flight the longest and for how long, or null when idle.</summary>
     public (string Image, TimeSpan Elapsed)? InFlight()
     {
         lock (_lock)
         {
-            return _current is null ? null : (_current, time.GetUtcNow() - _since);
+            if (_inFlight.Count == 0)
+            {
+                return null;
+            }
+
+            var oldest = _inFlight.Values.MinBy(f => f.Since);
+            return (oldest.Image, time.GetElapsedTime(oldest.Since));
         }
     }
 }

@@ -9,14 +9,18 @@ public static class CollisionFreeMove
     private const int MaxAttempts = 10_000;
 
     /// <returns>The path the file now has.</returns>
-    public static string Move(string sourcePath, string folder, string name)
+    /// <param name="companionSuffix">
+    /// A name is taken too when NAME + this suffix exists (quarantine keeps <c>NAME.error.json</c> beside NAME,
+    /// and neither may land on a file that is already there).
+    /// </param>
+    public static string Move(string sourcePath, string folder, string name, string? companionSuffix = null)
     {
         var stem = Path.GetFileNameWithoutExtension(name);
         var extension = Path.GetExtension(name);
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
             var candidate = Path.Combine(folder, attempt == 0 ? name : $"{stem}~{attempt}{extension}");
-            if (Occupied(candidate))
+            if (Occupied(candidate) || (companionSuffix is not null && Occupied(candidate + companionSuffix)))
             {
                 continue;
             }

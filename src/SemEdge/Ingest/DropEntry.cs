@@ -6,5 +6,8 @@ namespace SemEdge.Ingest;
 /// </summary>
 public sealed record DropEntry(string Name, string? RefusedReason = null, string? Detail = null)
 {
+    /// <summary>When the watcher first saw the file, and when it became ready (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+    public (long SeenAt, long ReadyAt) Stages { get; init; }
+
     public bool Refused => RefusedReason is not null;
 }

@@ -49,11 +49,7 @@ public sealed class DropFolder
     }
 
     /// <summary>Temporary and hidden names are the writer's business until it renames them.</summary>
-    public static bool IsTemporaryName(string name) =>
-        name.StartsWith('.') ||
-        name.EndsWith(".tmp", StringComparison.OrdinalIgnoreCase) ||
-        name.EndsWith(".part", StringComparison.OrdinalIgnoreCase) ||
-        name.EndsWith('~');
+    public static bool IsTemporaryName(string name) => IngestRules.IsTemporaryName(name);
 
     /// <summary>One listing: regular files to track for readiness, and entries to refuse now.</summary>
     public DropListing List()
@@ -67,22 +63,38 @@ public sealed class DropFolder
                 continue;
             }
 
+            FileStatus status;
             try
             {
-                if (info.LinkTarget is not null)
-                {
-                    refused.Add(RefuseLink(info));
-                }
-                else if (info is FileInfo file)
-                {
-                    candidates.Add(new FileSnapshot(file.Name, file.Length, file.LastWriteTimeUtc));
-                }
-
-                // Sub-folders are not ours to inspect (and may hold processing/ or archive/).
+                status = FileStatus.Of(info.FullName);
             }
-            catch (FileNotFoundException)
+            catch (IOException)
             {
-                // Gone between listing and stat: claimed elsewhere or removed by the writer.
+                continue; // cannot be examined now; the next listing tries again
+            }
+
+            switch (status.Kind)
+            {
+                case EntryKind.Missing:
+                case EntryKind.Directory:
+                    // Gone between listing and stat, or a sub-folder (not ours to inspect; may hold processing/).
+                    break;
+                case EntryKind.Symlink:
+                    refused.Add(RefuseLink(info));
+                    break;
+                case EntryKind.Regular:
+                    candidates.Add(new FileSnapshot(info.Name, status.Length, new DateTime(status.ModifiedNs / 100 + DateTime.UnixEpoch.Ticks, DateTimeKind.Utc))
+                    {
+                        // rename(2) sets ctime but not mtime: a file whose last change came after its last write was
+                        // moved or renamed in finished. A writer's own writes set both to the same instant.
+                        MovedIn = status.Length > 0 && status.ChangedNs > status.ModifiedNs,
+                    });
+                    break;
+                default:
+                    // A FIFO, socket or device node: never opened (opening a FIFO blocks), refused at once.
+                    var (reason, detail) = IngestRules.Refusal(status)!.Value;
+                    refused.Add(new DropEntry(info.Name, reason, detail));
+                    break;
             }
         }
 
@@ -90,18 +102,22 @@ public sealed class DropFolder
     }
 
     /// <summary>
-    /// Renames <paramref name="name"/> into <c>processing/</c> and stamps its mtime with the claim time (which is how
-    /// recovery tells this claim from an older image of the same name). Null when the file is gone.
+    /// Renames <paramref name="name"/> into <c>processing/</c>; afterwards its mtime is the claim time (which is how
+    /// recovery tells this claim from an older image of the same name). A file the daemon does not own (the SEM's
+    /// account writes into a setgid drop folder) cannot be re-stamped or made read-only by the daemon, so it is
+    /// taken over the way a spool does: copied into a daemon-owned file, fsync'd, renamed over the claimed name (the claim
+    /// time is the copy's mtime; nothing of the writer's file is changed).
+    /// An outside hard link to the original then no longer reaches the evidence. Null when the file is gone.
     /// </summary>
     public ClaimedImage? Claim(string name)
     {
         var source = Path.Combine(Drop, name);
+        var now = _time.GetUtcNow();
         if (!IsInside(source))
         {
-            return new ClaimedImage(name, source, _time.GetUtcNow(), QuarantineReason.EscapedPath, "name leaves the drop folder");
+            return new ClaimedImage(name, source, now, QuarantineReason.EscapedPath, "name leaves the drop folder");
         }
 
-        var now = _time.GetUtcNow();
         string claimed;
         try
         {
@@ -117,38 +133,91 @@ public sealed class DropFolder
             return null;
         }
 
-        // The entry may have been swapped for a link between the check and the rename; never follow it.
-        var info = new FileInfo(claimed);
-        if (info.LinkTarget is not null)
+        // The entry may have been swapped for a link or a FIFO between the check and the rename; never follow or open it.
+        var status = FileStatus.Of(claimed);
+        if (status.Kind == EntryKind.Symlink)
         {
-            return new ClaimedImage(name, claimed, now, QuarantineReason.Symlink, $"symlink to {info.LinkTarget}");
+            return new ClaimedImage(name, claimed, now, QuarantineReason.Symlink, $"symlink to {new FileInfo(claimed).LinkTarget}");
         }
 
-        File.SetLastWriteTimeUtc(claimed, now.UtcDateTime);
-        if (info.Length == 0)
+        if (IngestRules.Refusal(status) is { } refusal)
         {
-            // Also what a FIFO or device node reports: refusing it here means nothing ever blocks opening one.
-            return new ClaimedImage(name, claimed, now, QuarantineReason.Empty, "zero bytes (or not a regular file)");
+            return new ClaimedImage(name, claimed, now, refusal.Reason, refusal.Detail);
         }
 
-        if (info.Length > MaxFileBytes)
+        if (status.Length > MaxFileBytes)
         {
-            return new ClaimedImage(name, claimed, now, QuarantineReason.TooLarge, $"{info.Length} bytes is more than Ingest:MaxFileBytes ({MaxFileBytes})");
+            return new ClaimedImage(name, claimed, now, QuarantineReason.TooLarge, $"{status.Length} bytes is more than Ingest:MaxFileBytes ({MaxFileBytes})");
+        }
+
+        if (status.OwnerId == FileStatus.ProcessOwnerId)
+        {
+            File.SetLastWriteTimeUtc(claimed, now.UtcDateTime);
+        }
+        else
+        {
+            TakeOwnership(claimed, now);
         }
 
         return new ClaimedImage(name, claimed, now);
     }
 
+    /// <summary>Copies the claimed file into one of our own (mtime: now), fsyncs it, renames it over the original.</summary>
+    private void TakeOwnership(string claimed, DateTimeOffset claimedAt)
+    {
+        var copy = Path.Combine(Processing, $".take-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var from = new FileStream(claimed, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
+            using (var to = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+            {
+                from.CopyTo(to, 1 << 20);
+                to.Flush(flushToDisk: true);
+            }
+
+            File.SetLastWriteTimeUtc(copy, claimedAt.UtcDateTime);
+
+            File.Move(copy, claimed, overwrite: true);
+            Publishing.DirectorySync.Flush(Processing);
+        }
+        catch
+        {
+            File.Delete(copy);
+            throw;
+        }
+    }
+
     /// <summary>What <c>processing/</c> held at start-up (left by a crash or a kill), oldest claim first.</summary>
-    public IReadOnlyList<ClaimedImage> Leftovers() =>
-        new DirectoryInfo(Processing).EnumerateFiles()
-            .Where(f => !IsTemporaryName(f.Name))
-            .OrderBy(f => f.LastWriteTimeUtc)
-            .ThenBy(f => f.Name, StringComparer.Ordinal)
-            .Select(f => f.LinkTarget is not null
-                ? new ClaimedImage(f.Name, f.FullName, new DateTimeOffset(f.LastWriteTimeUtc), QuarantineReason.Symlink, $"symlink to {f.LinkTarget}")
-                : new ClaimedImage(f.Name, f.FullName, new DateTimeOffset(f.LastWriteTimeUtc)))
-            .ToList();
+    public IReadOnlyList<ClaimedImage> Leftovers()
+    {
+        var leftovers = new List<ClaimedImage>();
+        foreach (var file in new DirectoryInfo(Processing).EnumerateFiles())
+        {
+            if (file.Name.StartsWith(".take-", StringComparison.Ordinal))
+            {
+                // A take-over copy cut short: the original is still in processing/ under its own name.
+                file.Delete();
+                continue;
+            }
+
+            if (IsTemporaryName(file.Name))
+            {
+                continue;
+            }
+
+            var claimedAt = new DateTimeOffset(file.LastWriteTimeUtc);
+            var status = FileStatus.Of(file.FullName);
+            leftovers.Add(status.Kind switch
+            {
+                EntryKind.Missing => null!,
+                EntryKind.Symlink => new ClaimedImage(file.Name, file.FullName, claimedAt, QuarantineReason.Symlink, $"symlink to {file.LinkTarget}"),
+                _ when IngestRules.Refusal(status) is { } refusal => new ClaimedImage(file.Name, file.FullName, claimedAt, refusal.Reason, refusal.Detail),
+                _ => new ClaimedImage(file.Name, file.FullName, claimedAt),
+            });
+        }
+
+        return [.. leftovers.Where(l => l is not null).OrderBy(l => l.ClaimedAt).ThenBy(l => l.Name, StringComparer.Ordinal)];
+    }
 
     private DropEntry RefuseLink(FileSystemInfo link)
     {

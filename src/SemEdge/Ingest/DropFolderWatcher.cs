@@ -15,20 +15,23 @@ public sealed class DropFolderWatcher(DropFolder folder, IngestOptions options, 
 
     public async IAsyncEnumerable<DropEntry> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var wake = Channel.CreateUnbounded<string?>(new UnboundedChannelOptions { SingleReader = true });
+        var wake = Channel.CreateUnbounded<FolderEvent>(new UnboundedChannelOptions { SingleReader = true });
         using var watcher = new FileSystemWatcher(folder.Drop)
         {
             IncludeSubdirectories = false,
             NotifyFilter = NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.LastWrite,
             InternalBufferSize = 64 * 1024,
         };
-        watcher.Created += (_, _) => wake.Writer.TryWrite(null);
-        watcher.Changed += (_, _) => wake.Writer.TryWrite(null);
-        watcher.Renamed += (_, e) => wake.Writer.TryWrite(e.Name);
+
+        // On Linux a file moved in from another folder (IN_MOVED_TO without a matching IN_MOVED_FROM) is reported
+        // as Created; a rename inside the folder as Renamed. The events give the arrival order.
+        watcher.Created += (_, e) => wake.Writer.TryWrite(new FolderEvent(e.Name, RenamedIn: false));
+        watcher.Changed += (_, e) => wake.Writer.TryWrite(new FolderEvent(e.Name, RenamedIn: false));
+        watcher.Renamed += (_, e) => wake.Writer.TryWrite(new FolderEvent(e.Name, RenamedIn: true));
         watcher.Error += (_, e) =>
         {
             logger.LogWarning("Drop folder watcher lost events ({Reason}); the next rescan picks the files up", e.GetException().Message);
-            wake.Writer.TryWrite(null);
+            wake.Writer.TryWrite(new FolderEvent(null, RenamedIn: false));
         };
         watcher.EnableRaisingEvents = true;
 
@@ -43,7 +46,7 @@ public sealed class DropFolderWatcher(DropFolder folder, IngestOptions options, 
 
             foreach (var ready in tracker.Observe(listing.Candidates))
             {
-                yield return new DropEntry(ready);
+                yield return new DropEntry(ready.Name) { Stages = (ready.SeenAt, ready.ReadyAt) };
             }
 
             // While files are settling, look again soon enough to see them become stable.
@@ -54,7 +57,7 @@ public sealed class DropFolderWatcher(DropFolder folder, IngestOptions options, 
         }
     }
 
-    private async Task WaitForChangeAsync(ChannelReader<string?> wake, ReadinessTracker tracker, TimeSpan wait, CancellationToken cancellationToken)
+    private async Task WaitForChangeAsync(ChannelReader<FolderEvent> wake, ReadinessTracker tracker, TimeSpan wait, CancellationToken cancellationToken)
     {
         if (!Drain(wake, tracker))
         {
@@ -73,18 +76,20 @@ public sealed class DropFolderWatcher(DropFolder folder, IngestOptions options, 
         }
     }
 
-    private static bool Drain(ChannelReader<string?> wake, ReadinessTracker tracker)
+    private static bool Drain(ChannelReader<FolderEvent> wake, ReadinessTracker tracker)
     {
         var any = false;
-        while (wake.TryRead(out var renamedIn))
+        while (wake.TryRead(out var change))
         {
             any = true;
-            if (renamedIn is not null && !DropFolder.IsTemporaryName(renamedIn))
+            if (change.Name is { } name && !DropFolder.IsTemporaryName(name))
             {
-                tracker.MarkRenamedIn(renamedIn);
+                tracker.MarkEvent(name, change.RenamedIn);
             }
         }
 
         return any;
     }
+
+    private readonly record struct FolderEvent(string? Name, bool RenamedIn);
 }

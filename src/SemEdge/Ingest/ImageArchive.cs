@@ -6,6 +6,7 @@ namespace SemEdge.Ingest;
 /// <summary>
 /// Keeps inspected images as <c>archive/{yyyy-MM-dd}/{action}/NAME</c> (UTC date of the verdict), or deletes them
 /// when so configured. Only called once the verdict is durable, so an image is never gone without its verdict.
+/// Archived files are owned by the daemon and 0440.
 /// </summary>
 public sealed class ImageArchive(IngestOptions options)
 {
@@ -27,6 +28,14 @@ public sealed class ImageArchive(IngestOptions options)
             decidedAt.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
             action.ToString().ToLowerInvariant());
         Directory.CreateDirectory(folder);
-        return CollisionFreeMove.Move(path, folder, name);
+        var kept = CollisionFreeMove.Move(path, folder, name);
+
+        // Evidence: read-only for its owner (the daemon, which took the file over at the claim) and the group.
+        if (!OperatingSystem.IsWindows() && FileStatus.Of(kept).OwnerId == FileStatus.ProcessOwnerId)
+        {
+            File.SetUnixFileMode(kept, UnixFileMode.UserRead | UnixFileMode.GroupRead);
+        }
+
+        return kept;
     }
 }

@@ -9,6 +9,8 @@ namespace SemEdge.Ingest;
 /// </summary>
 public sealed class Quarantine(IngestOptions options, TimeProvider time)
 {
+    public const string ReportSuffix = ".error.json";
+
     public string Folder { get; } = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.QuarantineFolder));
 
     public void Prepare() => Directory.CreateDirectory(Folder);
@@ -16,12 +18,14 @@ public sealed class Quarantine(IngestOptions options, TimeProvider time)
     /// <returns>The quarantined file's path.</returns>
     public string Put(string path, string originalName, string reason, string detail)
     {
-        var kept = CollisionFreeMove.Move(path, Folder, originalName);
+        // A name is only taken when both it and its report name are free: a dropped "a.png.error.json" is an
+        // image like any other here, and a later "a.png" must not put its report on top of it.
+        var kept = CollisionFreeMove.Move(path, Folder, originalName, ReportSuffix);
         var report = new QuarantineReport(originalName, reason, detail, time.GetUtcNow());
-        var reportPath = kept + ".error.json";
-        var temporary = reportPath + ".tmp";
+        var temporary = Path.Combine(Folder, $".report-{Guid.NewGuid():N}.tmp");
         File.WriteAllText(temporary, JsonSerializer.Serialize(report, QuarantineJsonContext.Default.QuarantineReport) + "\n");
-        File.Move(temporary, reportPath, overwrite: true);
+        // Never over an existing file: if the report name was taken since the image moved, it gets a ~N suffix.
+        CollisionFreeMove.Move(temporary, Folder, Path.GetFileName(kept) + ReportSuffix);
         return kept;
     }
 }

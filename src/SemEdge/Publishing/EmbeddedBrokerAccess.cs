@@ -24,7 +24,7 @@ public sealed record BrokerClient(BrokerClientKind Kind, string? User);
 /// <list type="bullet">
 /// <item>The daemon's client id is reserved: only a client presenting the in-process session key may use it, so
 /// nobody can take the daemon's session over.</item>
-/// <item>The daemon's topics (<c>PREFIX/NODE/status|verdict|heartbeat|model</c>) are written by the daemon only,
+/// <item>The daemon's topics (<c>PREFIX/NODE/status|verdict|heartbeat|model|alarm</c>) are written by the daemon only,
 /// whatever the ACL says; no one else may write anything under <c>PREFIX/NODE/</c> unless the ACL grants it
 /// (an acknowledgement topic, say).</item>
 /// <item>Without a password file (allowed on loopback only) clients connect anonymously and may subscribe to
@@ -35,7 +35,7 @@ public sealed record BrokerClient(BrokerClientKind Kind, string? User);
 /// </summary>
 public sealed class EmbeddedBrokerAccess
 {
-    private static readonly string[] DaemonLeaves = ["status", "verdict", "heartbeat", "model"];
+    private static readonly string[] DaemonLeaves = ["status", "verdict", "heartbeat", "model", "alarm"];
     private readonly MqttOptions _options;
     private readonly byte[] _sessionKey;
     private readonly MosquittoPasswordFile? _accounts;

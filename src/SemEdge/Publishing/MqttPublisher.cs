@@ -19,7 +19,8 @@ namespace SemEdge.Publishing;
 /// was not connected (during an outage, before start, or by a previous run), <c>replay:false</c> for entries
 /// appended while connected (live, even if queued behind a backlog); <c>heartbeat</c> every
 /// Mqtt:HeartbeatSeconds with the <see cref="PipelineCounters"/>, uptime and outbox depth; <c>model</c>
-/// retained, set by <see cref="AnnounceModel"/> and republished on every reconnect.
+/// retained, set by <see cref="AnnounceModel"/> and republished on every reconnect; <c>alarm</c> (QoS 1) for
+/// every <see cref="MissedPulseAlarms"/> entry, until the broker acknowledges it.
 /// <para>MQTTnet 5 has no managed client, so reconnection is this loop's job: exponential back-off between
 /// Mqtt:ReconnectMinSeconds and Mqtt:ReconnectMaxSeconds, driven from <see cref="ExecuteAsync"/>; the
 /// Disconnected event only wakes the loop.</para>
@@ -30,6 +31,7 @@ public sealed class MqttPublisher : BackgroundService
     private const string VerdictLeaf = "verdict";
     private const string HeartbeatLeaf = "heartbeat";
     private const string ModelLeaf = "model";
+    private const string AlarmLeaf = "alarm";
 
     private readonly MqttOptions _options;
     private readonly VerdictOutbox _outbox;
@@ -37,6 +39,9 @@ public sealed class MqttPublisher : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<MqttPublisher> _logger;
     private readonly IMqttClient _client;
+    private readonly MissedPulseAlarms? _alarms;
+    private readonly LatencyBudget? _latency;
+    private readonly Task _never = new TaskCompletionSource().Task;
     private readonly long _startedAt;
     private readonly Lock _modelLock = new();
     private ModelAnnouncement? _model;
@@ -50,8 +55,12 @@ public sealed class MqttPublisher : BackgroundService
         VerdictOutbox outbox,
         PipelineCounters counters,
         TimeProvider time,
-        ILogger<MqttPublisher> logger)
+        ILogger<MqttPublisher> logger,
+        MissedPulseAlarms? alarms = null,
+        LatencyBudget? latency = null)
     {
+        _alarms = alarms;
+        _latency = latency;
         _options = options.Value;
         _outbox = outbox;
         _counters = counters;
@@ -242,7 +251,8 @@ public sealed class MqttPublisher : BackgroundService
     private async Task RunConnectedAsync(CancellationToken stoppingToken)
     {
         var heartbeatInterval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
-        var nextHeartbeat = _time.GetUtcNow();
+        // The heartbeat period is a duration (monotonic): a wall-clock step back must not silence it.
+        long? lastHeartbeat = null;
         PublishModelOnReconnect();
         var replaying = _outbox.PendingCount;
         if (replaying > 0)
@@ -259,16 +269,17 @@ public sealed class MqttPublisher : BackgroundService
             }
 
             await PublishModelIfChangedAsync(stoppingToken).ConfigureAwait(false);
+            var alarmRaised = _alarms?.Raised ?? _never;
+            await PublishAlarmsAsync(stoppingToken).ConfigureAwait(false);
 
-            var now = _time.GetUtcNow();
-            if (now >= nextHeartbeat)
+            if (lastHeartbeat is not { } last || _time.GetElapsedTime(last) >= heartbeatInterval)
             {
+                lastHeartbeat = _time.GetTimestamp();
                 await PublishAsync(
                     HeartbeatLeaf,
-                    HeartbeatPayload(_counters, _time.GetElapsedTime(_startedAt), _outbox.PendingCount, _outbox.SizeBytes, now),
+                    HeartbeatPayload(_counters, _time.GetElapsedTime(_startedAt), _outbox.PendingCount, _outbox.SizeBytes, _time.GetUtcNow()),
                     retain: false,
                     stoppingToken).ConfigureAwait(false);
-                nextHeartbeat = now + heartbeatInterval;
             }
 
             if (_outbox.TryPeekPending(out var verdict))
@@ -284,11 +295,12 @@ public sealed class MqttPublisher : BackgroundService
                 modelChanged = _modelDirty ? Task.CompletedTask : _modelSignal.Task;
             }
 
-            var delay = nextHeartbeat - _time.GetUtcNow();
+            var delay = heartbeatInterval - _time.GetElapsedTime(lastHeartbeat!.Value);
             await Task.WhenAny(
                 _outbox.WaitForPendingAsync(wake.Token),
                 Task.Delay(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, _time, wake.Token),
                 modelChanged,
+                alarmRaised,
                 _connectionLost.Task).ConfigureAwait(false);
             await wake.CancelAsync().ConfigureAwait(false);
         }
@@ -302,6 +314,7 @@ public sealed class MqttPublisher : BackgroundService
             .WithPayload(VerdictPayload.Serialize(verdict, replay))
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .Build();
+        _latency?.Mark(verdict.Seq, Stage.Published);
         var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
         if (!Acknowledged(result))
         {
@@ -309,10 +322,28 @@ public sealed class MqttPublisher : BackgroundService
                 $"broker refused verdict seq {verdict.Seq}: {result.ReasonCode} {result.ReasonString}");
         }
 
+        _latency?.Acknowledged(verdict.Seq, verdict.Image);
+
         // Durable before counting: a crash between PUBACK and here means one duplicate, never a loss.
         await _outbox.MarkSentAsync(verdict.Seq, CancellationToken.None).ConfigureAwait(false);
         _counters.CountPublished();
         _logger.LogDebug("Published verdict seq {Seq} for {Image} (replay {Replay})", verdict.Seq, verdict.Image, replay);
+    }
+
+    /// <summary>Missed-pulse alarms (see <see cref="MissedPulseAlarms"/>), each removed only after its PUBACK.</summary>
+    private async Task PublishAlarmsAsync(CancellationToken cancellationToken)
+    {
+        if (_alarms is null)
+        {
+            return;
+        }
+
+        foreach (var (seq, payload) in _alarms.Pending())
+        {
+            await PublishAsync(AlarmLeaf, payload, retain: false, cancellationToken).ConfigureAwait(false);
+            _alarms.Delivered(seq);
+            _logger.LogWarning("Published missed-pulse alarm for seq {Seq}", seq);
+        }
     }
 
     private void PublishModelOnReconnect()

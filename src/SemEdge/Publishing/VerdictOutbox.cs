@@ -23,7 +23,9 @@ namespace SemEdge.Publishing;
 /// (lower-case hex) of the bytes <c>T BODY</c>. Record types T:
 /// <c>H n</c> header, first line of every file: every seq up to n is sent and compacted away;
 /// <c>V {json}</c> a verdict (camelCase JSON of <see cref="Verdict"/>, seq included, non-ASCII escaped);
-/// <c>A n</c> acknowledgement: every verdict with seq up to n was delivered.
+/// <c>A n</c> acknowledgement: every verdict with seq up to n was delivered;
+/// <c>P n</c> the reject/review line was pulsed for seq n (written without fsync: a kill -9 keeps it, a power cut
+/// may lose it, and recovery then reports the pulse as missed, which errs on the safe side).
 /// Lines are only appended (one write + fsync each). A crash can leave a torn last line (no newline, or a CRC
 /// that does not match): it is logged and cut off on open. Compaction writes the header and the unsent entries
 /// to <c>outbox.log.compact</c>, fsyncs it, renames it over <c>outbox.log</c> and fsyncs the directory, so the
@@ -38,6 +40,7 @@ public sealed class VerdictOutbox : IDisposable
     private const byte Header = (byte)'H';
     private const byte Entry = (byte)'V';
     private const byte Ack = (byte)'A';
+    private const byte Pulsed = (byte)'P';
 
     private readonly OutboxOptions _options;
     private readonly ILogger<VerdictOutbox> _logger;
@@ -49,6 +52,7 @@ public sealed class VerdictOutbox : IDisposable
     private readonly Lock _state = new();
     private readonly Queue<Verdict> _pending = new();
     private readonly Dictionary<string, Verdict> _byImage = new(StringComparer.Ordinal);
+    private readonly HashSet<long> _pulsed = [];
     private FileStream _log;
     private long _size;
     private long _lastSeq;
@@ -180,6 +184,37 @@ public sealed class VerdictOutbox : IDisposable
         lock (_state)
         {
             return _byImage.TryGetValue(imageName, out verdict);
+        }
+    }
+
+    /// <summary>Records that the line was pulsed for <paramref name="seq"/> (see the <c>P</c> record).</summary>
+    public async Task RecordPulsedAsync(long seq, CancellationToken cancellationToken)
+    {
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var line = Encode(Pulsed, Encoding.ASCII.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            var before = _log.Length;
+            _log.Write(line);
+            lock (_state)
+            {
+                _size = before + line.Length;
+                _pulsed.Add(seq);
+            }
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <summary>Whether a pulse was recorded for <paramref name="seq"/> (among the entries still in the log).</summary>
+    public bool WasPulsed(long seq)
+    {
+        lock (_state)
+        {
+            return _pulsed.Contains(seq);
         }
     }
 
@@ -552,6 +587,9 @@ public sealed class VerdictOutbox : IDisposable
             case Ack when TryParseSeq(body, out var acked):
                 lastSent = Math.Max(lastSent, acked);
                 return true;
+            case Pulsed when TryParseSeq(body, out var pulsed):
+                _pulsed.Add(pulsed);
+                return true;
             case Entry:
                 Verdict? verdict;
                 try
@@ -613,6 +651,7 @@ public sealed class VerdictOutbox : IDisposable
         {
             _sentInFile = 0;
             _byImage.Clear();
+            _pulsed.RemoveWhere(seq => seq <= compactedThrough);
             foreach (var verdict in _pending)
             {
                 _byImage[verdict.Image] = verdict;
@@ -632,6 +671,10 @@ public sealed class VerdictOutbox : IDisposable
             foreach (var verdict in unsent)
             {
                 fresh.Write(Encode(Entry, JsonSerializer.SerializeToUtf8Bytes(verdict, OutboxJsonContext.Default.Verdict)));
+                if (WasPulsed(verdict.Seq))
+                {
+                    fresh.Write(Encode(Pulsed, Encoding.ASCII.GetBytes(verdict.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+                }
             }
 
             fresh.Flush(flushToDisk: true);

@@ -58,6 +58,69 @@ public class ClassifyCommandTests
     }
 
     [Fact]
+    public async Task A_fifo_named_directly_or_in_a_folder_is_refused_without_hanging()
+    {
+        // Issue 12 item 1: `mkfifo x/f.png; semedge classify x/f.png` hung for ever (opening a FIFO blocks).
+        using var dir = new TempFolder();
+        File.WriteAllBytes(Path.Combine(dir.Path, "good.png"), Fixtures.GridPng(0, 1));
+        var fifo = Path.Combine(dir.Path, "f.png");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            mkfifo.WaitForExit();
+        }
+
+        foreach (var path in new[] { fifo, dir.Path })
+        {
+            var output = new StringWriter();
+            var run = Task.Run(() => ClassifyCommand.Run(Request(path, json: true, screen: false), output, TextWriter.Null, CancellationToken.None));
+            Assert.Same(run, await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(120))));
+
+            Assert.Equal(SemEdgeCli.ExitFailed, await run);
+            var refused = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonDocument.Parse(l).RootElement)
+                .Single(e => e.GetProperty("path").GetString() == fifo);
+            Assert.Equal("not-a-regular-file", refused.GetProperty("error").GetString());
+        }
+    }
+
+    [Fact]
+    public void A_symlink_is_not_followed_and_no_byte_of_its_target_is_shown()
+    {
+        // Issue 12 item 2: a link to /etc/passwd printed "root:x:0" in the error.
+        using var dir = new TempFolder();
+        var secret = Path.Combine(dir.Path, "secret.txt");
+        File.WriteAllText(secret, "TOPSECRET-CONTENT");
+        var link = Path.Combine(dir.Path, "wafer.png");
+        File.CreateSymbolicLink(link, secret);
+
+        foreach (var path in new[] { link, dir.Path })
+        {
+            var output = new StringWriter();
+            var exit = ClassifyCommand.Run(Request(path, json: true, screen: false), output, TextWriter.Null, CancellationToken.None);
+
+            Assert.Equal(SemEdgeCli.ExitFailed, exit);
+            Assert.DoesNotContain("TOPSECRET", output.ToString(), StringComparison.Ordinal);
+            var refused = JsonDocument.Parse(output.ToString().Split('\n')[0]).RootElement;
+            Assert.Equal("symlink", refused.GetProperty("error").GetString());
+        }
+    }
+
+    [Fact]
+    public void Folder_mode_skips_the_names_the_daemon_skips()
+    {
+        using var dir = new TempFolder();
+        Directory.CreateDirectory(Path.Combine(dir.Path, ".hidden"));
+        foreach (var name in new[] { "a.png", ".dot.png", "b.png.tmp", "c.png.part", "d.png~", ".hidden/e.png" })
+        {
+            File.WriteAllBytes(Path.Combine(dir.Path, name), [1]);
+        }
+
+        var files = ClassifyCommand.ExpandPaths([dir.Path]).Select(f => Path.GetRelativePath(dir.Path, f));
+
+        Assert.Equal(["a.png"], files);
+    }
+
+    [Fact]
     public void Missing_path_is_a_usage_error()
     {
         var ex = Assert.Throws<UsageException>(() => ClassifyCommand.ExpandPaths(["/nonexistent/wafer.png"]));

@@ -35,7 +35,9 @@ internal sealed class DaemonProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<DaemonProcess> StartAsync(string root, IEnumerable<string> settings)
+    /// <param name="runAs">A user to run the daemon as (via setpriv; the test must be root), e.g. to show that a
+    /// non-root daemon can take over files written by another user.</param>
+    public static async Task<DaemonProcess> StartAsync(string root, IEnumerable<string> settings, string? runAs = null, string? runAsGroup = null)
     {
         Directory.CreateDirectory(root);
         var site = Path.Combine(root, "site.json");
@@ -44,12 +46,31 @@ internal sealed class DaemonProcess : IAsyncDisposable
         using var systemd = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         systemd.Bind(new UnixDomainSocketEndPoint(socketPath));
 
-        var info = new ProcessStartInfo(Path.Combine(RepoPaths.Scripts, "semedge"))
+        var script = Path.Combine(RepoPaths.Scripts, "semedge");
+        var info = new ProcessStartInfo(runAs is null ? script : "setpriv")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = root,
         };
+        if (runAs is not null && OperatingSystem.IsLinux())
+        {
+            // Build as the caller first: the other user cannot write the artifacts folder.
+            using (var build = Process.Start(new ProcessStartInfo(script, ["--version"]) { RedirectStandardOutput = true })!)
+            {
+                await build.WaitForExitAsync();
+            }
+
+            File.SetUnixFileMode(socketPath, (UnixFileMode)0x1FF);
+            foreach (var argument in new[] { $"--reuid={runAs}", $"--regid={runAsGroup ?? runAs}", "--init-groups", "--", script })
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            info.Environment["HOME"] = root;
+            File.SetUnixFileMode(site, (UnixFileMode)0x1A4);
+        }
+
         info.ArgumentList.Add("run");
         info.ArgumentList.Add("--config");
         info.ArgumentList.Add(site);
@@ -66,6 +87,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
         // The first run may build the artifacts: allow for that.
         var buffer = new byte[4096];
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        // A daemon that exits (bad settings, a failed build) ends the wait at once instead of after the timeout.
+        _ = daemon._process.WaitForExitAsync(cts.Token).ContinueWith(_ => cts.Cancel(), TaskScheduler.Default);
         while (true)
         {
             int length;
@@ -86,6 +109,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
             }
         }
     }
+
+    public bool HasExited => _process.HasExited;
 
     /// <summary>SIGKILL: no shutdown code runs, exactly like a power cut to the process.</summary>
     public async Task KillAsync()

@@ -39,7 +39,7 @@ public sealed class DaemonSystemdTests : IDisposable
         var daemon = await DaemonUnderTest.StartAsync(
             _root.Combine("daemon"),
             DaemonUnderTest.Embedded(FreePort.Next()),
-            ["--Systemd:StallLimit=00:00:01", "--Systemd:StatusInterval=00:00:00.2"],
+            ["--Systemd:StallLimit=00:00:01", "--Systemd:StatusInterval=00:00:00.2", "--Pipeline:Workers=1"],
             new ServiceManagerEnvironment(_socketPath, TimeSpan.FromMilliseconds(400)),
             services => services.Replace(ServiceDescriptor.Singleton<IInspectorLoader>(new FakeInspectorLoader(inspector))));
         try

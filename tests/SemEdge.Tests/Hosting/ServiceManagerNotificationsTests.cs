@@ -94,7 +94,7 @@ public sealed class ServiceManagerNotificationsTests : IDisposable
             time,
             NullLogger<ServiceManagerNotifications>.Instance);
 
-        progress.Started("slow.png");
+        var slow = progress.Started("slow.png");
         time.Advance(TimeSpan.FromSeconds(29));
         notifications.Tick();
         Assert.StartsWith("WATCHDOG=1\n", await ReceiveAsync(TimeSpan.FromSeconds(5)));
@@ -105,7 +105,7 @@ public sealed class ServiceManagerNotificationsTests : IDisposable
         var stalled = new[] { await ReceiveAsync(TimeSpan.FromSeconds(5)), await ReceiveAsync(TimeSpan.FromSeconds(5)) };
         Assert.All(stalled, m => Assert.Equal("STATUS=stalled: slow.png in inspection for 31 s", m));
 
-        progress.Finished();
+        progress.Finished(slow);
         notifications.Tick();
         Assert.StartsWith("WATCHDOG=1\n", await ReceiveAsync(TimeSpan.FromSeconds(5)));
     }

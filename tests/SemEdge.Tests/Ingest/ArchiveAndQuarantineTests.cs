@@ -48,6 +48,15 @@ public sealed class ArchiveAndQuarantineTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Archived_images_are_read_only_evidence()
+    {
+        var kept = new ImageArchive(Options()).Keep(Image("a.png", 1), "a.png", VerdictAction.Reject, _time.GetUtcNow());
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.GroupRead, File.GetUnixFileMode(kept!));
+    }
+
+    [Fact]
     public void Delete_mode_removes_the_image_instead()
     {
         var image = Image("a.png", 1);
@@ -71,6 +80,24 @@ public sealed class ArchiveAndQuarantineTests : IDisposable
         Assert.Equal("x.png", report.RootElement.GetProperty("image").GetString());
         Assert.Equal("ends at byte 1", report.RootElement.GetProperty("detail").GetString());
         Assert.Contains("\"empty\"", File.ReadAllText(second + ".error.json"));
+    }
+
+    [Fact]
+    public void Quarantine_never_puts_a_report_over_a_quarantined_file_named_like_a_report()
+    {
+        // Issue 18 item 7: junk "a.png.error.json" first, then junk "a.png": a.png's report went over the first.
+        var quarantine = new Quarantine(Options(), _time);
+        quarantine.Prepare();
+
+        var first = quarantine.Put(Image("a.png.error.json", 1, 1, 1), "a.png.error.json", QuarantineReason.Corrupt, "first");
+        var second = quarantine.Put(Image("a.png", 2), "a.png", QuarantineReason.Corrupt, "second");
+
+        Assert.Equal([1, 1, 1], File.ReadAllBytes(first));
+        Assert.Contains("\"first\"", File.ReadAllText(first + ".error.json"));
+        Assert.NotEqual(first, second + ".error.json");
+        Assert.Equal([2], File.ReadAllBytes(second));
+        Assert.Contains("\"second\"", File.ReadAllText(second + ".error.json"));
+        Assert.Equal(4, Directory.GetFiles(quarantine.Folder).Length);
     }
 
     [Fact]

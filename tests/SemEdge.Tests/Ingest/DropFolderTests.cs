@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using SemEdge.Ingest;
 using SemEdge.Tests.Platform;
+using Process = SemEdge.Tests.Ingest.ToolProcess;
 
 namespace SemEdge.Tests.Ingest;
 
@@ -78,6 +79,46 @@ public sealed class DropFolderTests : IDisposable
     }
 
     [Fact]
+    public void A_fifo_is_refused_as_not_a_regular_file_without_being_opened()
+    {
+        var fifo = Path.Combine(_folder.Drop, "f.png");
+        Assert.Equal(0, Process.Run("mkfifo", fifo));
+
+        var refused = Assert.Single(_folder.List().Refused);
+        Assert.Equal(("f.png", QuarantineReason.NotARegularFile), (refused.Name, refused.RefusedReason));
+        Assert.Empty(_folder.List().Candidates);
+        Assert.Equal(QuarantineReason.NotARegularFile, _folder.Claim("f.png")!.RefusedReason);
+    }
+
+    [Fact]
+    public void A_file_of_another_user_is_taken_over_into_a_daemon_owned_copy()
+    {
+        // Issue 18 item 2 (unit level; the test with a real second user and a non-root daemon is in EndToEnd).
+        // Only root can give a file away, and only a daemon that does not own the file has to take it over.
+        if (FileStatus.ProcessOwnerId != 0)
+        {
+            return;
+        }
+
+        var original = Path.Combine(_folder.Drop, "sem.png");
+        File.WriteAllBytes(original, [1, 2, 3]);
+        var outsideLink = _root.Combine("outside-link.png");
+        Assert.Equal(0, Process.Run("ln", original, outsideLink));
+        Assert.Equal(0, Process.Run("chown", "65534:65534", original));
+
+        var claim = _folder.Claim("sem.png");
+
+        Assert.Null(claim!.RefusedReason);
+        var status = FileStatus.Of(claim.Path);
+        Assert.Equal(0u, status.OwnerId);
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(claim.Path));
+        Assert.Equal(_time.GetUtcNow().UtcDateTime, File.GetLastWriteTimeUtc(claim.Path));
+        File.AppendAllText(outsideLink, "tampered");
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(claim.Path));
+        Assert.Empty(Directory.GetFiles(_folder.Processing, ".take-*"));
+    }
+
+    [Fact]
     public void Claim_of_a_vanished_file_returns_null()
     {
         Assert.Null(_folder.Claim("gone.png"));
@@ -131,5 +172,15 @@ public sealed class DropFolderTests : IDisposable
         var result = new IngestOptionsValidator().Validate(null, bad);
         Assert.True(result.Failed);
         Assert.Contains("Ingest:DropFolder and Ingest:ProcessingFolder are the same folder", result.FailureMessage);
+    }
+}
+
+internal static class ToolProcess
+{
+    public static int Run(string tool, params string[] arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(tool, arguments);
+        process.WaitForExit();
+        return process.ExitCode;
     }
 }

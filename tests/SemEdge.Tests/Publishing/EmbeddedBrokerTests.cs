@@ -61,10 +61,12 @@ public sealed class EmbeddedBrokerTests : IDisposable
         using var broker = new EmbeddedBroker(Options.Create(options), NullLogger<EmbeddedBroker>.Instance);
         await broker.StartAsync(default);
 
-        await using var probe = await MqttProbe.ConnectAsync(options.Embedded.Port, "semedge/#",
+        var probe = await MqttProbe.ConnectAsync(options.Embedded.Port, "semedge/#",
             configure: b => b.WithClientId(string.Empty).WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500));
-
         Assert.True(probe.IsConnected);
+
+        // The probe leaves before the broker stops: disconnecting from a stopped broker is what made this flaky.
+        await probe.DisposeAsync();
         await broker.StopAsync(default);
     }
 }

@@ -91,7 +91,8 @@ internal sealed class MqttProbe : IAsyncDisposable
             }
             catch (MQTTnet.Exceptions.MqttCommunicationException)
             {
-                // The broker stopped first (a test ends by stopping it): the connection is gone either way.
+                // The broker went away first (a test stopped it, or killed the daemon that hosts it): the
+                // connection is gone either way, and that is not what the test is about.
             }
         }
 
