@@ -34,7 +34,8 @@ public sealed class InspectionPipeline(
     IOptions<IngestOptions> ingestOptions,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
-    ILogger<InspectionPipeline> logger) : BackgroundService
+    ILogger<InspectionPipeline> logger,
+    IEnumerable<IVerdictObserver> observers) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -253,21 +254,27 @@ public sealed class InspectionPipeline(
         }
 
         await rejectLines.SignalAsync(durable, cancellationToken);
-        Archive(image, durable);
+        var archived = Archive(image, durable);
+        foreach (var observer in observers)
+        {
+            observer.OnVerdict(durable, archived);
+        }
+
         logger.LogDebug("{Image}: {Label} {Confidence:0.000} -> {Action} (seq {Seq}, {Latency:0.0} ms)",
             durable.Image, durable.Label, durable.Confidence, durable.Action, durable.Seq, durable.LatencyMs);
     }
 
-    private void Archive(ClaimedImage image, Verdict verdict)
+    private string? Archive(ClaimedImage image, Verdict verdict)
     {
         try
         {
-            archive.Keep(image.Path, image.Name, verdict.Action, verdict.Timestamp);
+            return archive.Keep(image.Path, image.Name, verdict.Action, verdict.Timestamp);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // The verdict is durable; the image waits in processing/ and is archived by the next start's recovery.
             logger.LogError("Cannot archive {Image} (verdict {Seq} is recorded): {Reason}", image.Name, verdict.Seq, ex.Message);
+            return null;
         }
     }
 
