@@ -24,6 +24,7 @@ public static class SemEdgeCli
         root.Subcommands.Add(EvaluateCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return root;
     }
 

@@ -239,7 +239,7 @@ async function start() {
   render();
   connect();
   loadHealth();
-  setInterval(loadHealth, 5000);
+  setInterval(loadHealth, 2000);
   loadReview().catch(() => {});
 }
 
