@@ -132,6 +132,8 @@ function drawChart(minutes) {
   g.strokeStyle = '#fff'; g.lineWidth = 2; g.beginPath();
   minutes.forEach((m, i) => { const y = hgt - pad - m.meanConfidence * (hgt - 2 * pad); if (i === 0) g.moveTo(pad + i * bw + bw / 2, y); else g.lineTo(pad + i * bw + bw / 2, y); });
   g.stroke();
+  g.fillStyle = '#fff';
+  minutes.forEach((m, i) => { g.beginPath(); g.arc(pad + i * bw + bw / 2, hgt - pad - m.meanConfidence * (hgt - 2 * pad), 3, 0, 2 * Math.PI); g.fill(); });
   g.fillStyle = '#9aa3ad'; g.font = '11px sans-serif';
   g.fillText('mean confidence (white line, 0-100 %), verdicts per minute (bars, max ' + max + ')', pad, 12);
   if (minutes.length) { g.fillText(minutes[0].minute, pad, hgt - 5); g.fillText(minutes[minutes.length - 1].minute, w - pad - 30, hgt - 5); }
