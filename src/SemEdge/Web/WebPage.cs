@@ -49,7 +49,20 @@ public sealed class WebPage(
         _tokens = _options.TokenFile is { } file ? WebTokens.Load(file) : null;
         _app = Build();
         _feed = Task.Run(() => RunFeedAsync(_stopping.Token), CancellationToken.None);
-        await _app.StartAsync(cancellationToken);
+        try
+        {
+            await _app.StartAsync(cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            // E.g. the port is taken. The line must keep inspecting: the page is a view, not part of the job.
+            _logger.LogError("The web page cannot listen on {Bind}:{Port} ({Reason}); inspecting without it", _options.BindAddress, _options.Port, ex.Message);
+            Console.Error.WriteLine($"semedge: web page NOT served: {ex.Message}");
+            await _app.DisposeAsync();
+            _app = null;
+            return;
+        }
+
         Address = _app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         // Printed, not only logged: the technician running `scripts/semedge run` needs the address whatever the log level.

@@ -176,6 +176,19 @@ public sealed class WebSecurityTests(SyntheticImages images) : IDisposable
     }
 
     [Fact]
+    public async Task A_page_that_cannot_listen_leaves_inspection_running()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var root = _root.Combine("daemon");
+        await using var daemon = await DaemonUnderTest.StartAsync(root, DaemonUnderTest.Embedded(FreePort.Next()), WebDaemon.PageSettings(root, "127.0.0.1", port));
+        Assert.Null(daemon.Host.Services.GetRequiredService<WebPage>().Address);
+        await WebDaemon.DropAndWaitArchivedAsync(images, daemon.Drop, daemon.Archive, 2);
+        Assert.Equal(2, daemon.Counters.Inspected);
+    }
+
+    [Fact]
     public void A_lan_bind_without_a_token_file_or_with_a_token_file_others_can_read_is_refused_at_start()
     {
         var site = _root.Combine("site.json");
