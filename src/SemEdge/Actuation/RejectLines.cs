@@ -261,8 +261,13 @@ public sealed class RejectLines : IHostedService, IDisposable
             }
 
             line.Output.Set(active);
+            line.Active = active;
         }
     }
+
+    /// <summary>Each wired line and whether it is active now (the technician's page shows them); no locking, a snapshot.</summary>
+    public IReadOnlyList<(string Line, bool Active)> States() =>
+        [.. new[] { _reject, _review, _ready, _fault }.Where(l => l is not null).Select(l => (l!.Name, l.Active))];
 
     private void DriveAllSafe(string reason)
     {

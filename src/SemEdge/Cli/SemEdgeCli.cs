@@ -26,6 +26,7 @@ public static class SemEdgeCli
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SigningCommands.CreateKeygen());
         root.Subcommands.Add(SigningCommands.CreateSignModel());
+        root.Subcommands.Add(DemoCommand.Create());
         return root;
     }
 

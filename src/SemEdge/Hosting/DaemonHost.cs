@@ -10,6 +10,7 @@ using SemEdge.Decision;
 using SemEdge.Inference;
 using SemEdge.Ingest;
 using SemEdge.Publishing;
+using SemEdge.Web;
 
 namespace SemEdge.Hosting;
 
@@ -82,6 +83,8 @@ public static class DaemonHost
         services.AddHostedService<InspectionPipeline>();
         services.AddHostedService<ModelHotSwap>();
         services.AddHostedService<ServiceManagerNotifications>();
+        // The technician's page (off unless Web:Enabled) starts last and only observes.
+        services.AddWebPage(configuration);
 
         settings.ConfigureServices?.Invoke(services);
         return builder.Build();

@@ -41,7 +41,8 @@ public sealed class InspectionPipeline(
     IOptions<IngestOptions> ingestOptions,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
-    ILogger<InspectionPipeline> logger) : BackgroundService
+    ILogger<InspectionPipeline> logger,
+    IEnumerable<IVerdictObserver> observers) : BackgroundService
 {
     private long _lastRetention;
     private bool _retentionRan;
@@ -394,7 +395,12 @@ public sealed class InspectionPipeline(
             await outbox.RecordPulsedAsync(durable.Seq, CancellationToken.None);
         }
 
-        Archive(work.Image, durable);
+        var archived = Archive(work.Image, durable);
+        foreach (var observer in observers)
+        {
+            observer.OnVerdict(durable, archived);
+        }
+
         logger.LogDebug("{Image}: {Label} {Confidence:0.000} -> {Action} (seq {Seq}, {Latency:0.0} ms)",
             durable.Image, durable.Label, durable.Confidence, durable.Action, durable.Seq, durable.LatencyMs);
     }
@@ -433,16 +439,17 @@ public sealed class InspectionPipeline(
         }
     }
 
-    private void Archive(ClaimedImage image, Verdict verdict)
+    private string? Archive(ClaimedImage image, Verdict verdict)
     {
         try
         {
-            archive.Keep(image.Path, image.Name, verdict.Action, verdict.Timestamp);
+            return archive.Keep(image.Path, image.Name, verdict.Action, verdict.Timestamp);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // The verdict is durable; the image waits in processing/ and is archived by the next start's recovery.
             logger.LogError("Cannot archive {Image} (verdict {Seq} is recorded): {Reason}", image.Name, verdict.Seq, ex.Message);
+            return null;
         }
     }
 

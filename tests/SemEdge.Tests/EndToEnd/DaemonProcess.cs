@@ -74,6 +74,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
         info.ArgumentList.Add("run");
         info.ArgumentList.Add("--config");
         info.ArgumentList.Add(site);
+        // appsettings.json turns the page on at a fixed port; the settings given may turn it back on (Web/ tests).
+        info.ArgumentList.Add("--Web:Enabled=false");
         foreach (var setting in settings)
         {
             info.ArgumentList.Add(setting);

@@ -81,6 +81,8 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         "--Gpio:Fault:Line=23",
         "--Pipeline:ModelCheckInterval=00:00:00",
         "--Logging:LogLevel:Default=Warning",
+        // appsettings.json turns the page on at port 8080 for a technician; tests that want it say so (Web/).
+        "--Web:Enabled=false",
         .. extra ?? [],
     ];
 

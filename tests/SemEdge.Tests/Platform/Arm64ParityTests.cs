@@ -90,6 +90,9 @@ public sealed class Arm64ParityTests(Arm64Bundle bundle, ITestOutputHelper outpu
             "--Pipeline:UseShippedScreen=false",
             // The emulated CPU is slow: an inspection must not count as stalled.
             "--Systemd:StallLimit=00:05:00",
+            // The technician's page in the trimmed bundle too (a free port; its folders here, not in the bundle).
+            "--Web:Enabled=true", "--Web:Port=0",
+            $"--Web:StateFolder={_dir.Combine("var", "web")}", $"--Web:DatasetFolder={_dir.Combine("var", "dataset")}",
         ];
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(7));
         var started = Stopwatch.StartNew();
@@ -98,6 +101,11 @@ public sealed class Arm64ParityTests(Arm64Bundle bundle, ITestOutputHelper outpu
 
         await Eventually.TrueAsync(() => plc.Verdicts().Count > 0 || daemon.IsCompleted, "a verdict from the emulated daemon", 400);
         var elapsed = started.Elapsed;
+        // The page's feed (trimmed, arm64) journals the verdict for its archive browser.
+        var journal = _dir.Combine("var", "web", "verdicts");
+        await Eventually.TrueAsync(
+            () => daemon.IsCompleted || (Directory.Exists(journal) && Directory.GetFiles(journal, "part-0001.png.json", SearchOption.AllDirectories).Length == 1),
+            "the page's journal entry for the verdict", 120);
         var exitedEarly = daemon.IsCompleted;
         await stop.CancelAsync();
         try
@@ -111,6 +119,7 @@ public sealed class Arm64ParityTests(Arm64Bundle bundle, ITestOutputHelper outpu
         }
 
         Assert.False(exitedEarly, "the emulated daemon exited before it published a verdict");
+        Assert.Single(Directory.GetFiles(journal, "part-0001.png.json", SearchOption.AllDirectories));
 
         var verdicts = plc.Verdicts();
         output.WriteLine($"verdict after {elapsed.TotalSeconds:0.0} s under qemu: {(verdicts.Count > 0 ? verdicts[0].GetRawText() : "none")}");

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using SemEdge.Hosting;
+
+namespace SemEdge.Web;
+
+public static class WebServiceCollectionExtensions
+{
+    /// <summary>
+    /// The page's options (always validated, so a wrong Web section is reported even while off) and, when
+    /// <c>Web:Enabled</c>, the page itself with its one hook into the pipeline (an <see cref="IVerdictObserver"/>).
+    /// </summary>
+    public static IServiceCollection AddWebPage(this IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(WebOptions.Section);
+        services.AddOptions<WebOptions>().Bind(section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebOptions>, WebOptionsValidator>());
+        if (!section.GetValue<bool>(nameof(WebOptions.Enabled)))
+        {
+            return services;
+        }
+
+        services.AddSingleton<WebState>();
+        services.AddSingleton<IVerdictObserver>(sp => sp.GetRequiredService<WebState>().Feed);
+        services.AddSingleton<WebPage>();
+        services.AddHostedService(sp => sp.GetRequiredService<WebPage>());
+        return services;
+    }
+}
