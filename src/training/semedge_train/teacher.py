@@ -256,10 +256,10 @@ def grey_state_dict(state: dict[str, torch.Tensor], bgr_mean: np.ndarray, stages
     stem = state["stem_conv.weight"]
     grey["stem_conv.weight"] = stem.sum(dim=1, keepdim=True)
     mean = torch.from_numpy(bgr_mean).float()
-    # The grey input carries the single mean m; channel c wanted m_c: the stem then sees (m - m_c) extra per
-    # channel, a constant response sum_c,k W[o,c,k] (m - m_c) that the batch norm's mean absorbs.
+    # The grey input subtracts the single mean m where channel c subtracted m_c: the 3-channel stem's response
+    # exceeds the grey one by the constant sum_c,k W[o,c,k] (m - m_c), which the batch norm's mean takes over.
     offset = (stem.sum(dim=(2, 3)) * (mean.mean() - mean)[None, :]).sum(dim=1)
-    grey["stem_bn.running_mean"] = state["stem_bn.running_mean"] + offset
+    grey["stem_bn.running_mean"] = state["stem_bn.running_mean"] - offset
     return grey
 
 
