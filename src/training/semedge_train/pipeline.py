@@ -31,6 +31,7 @@ from .modelcard import write_model_card
 REPO = Path(__file__).resolve().parents[3]
 SEMEDGE = REPO / "scripts" / "semedge"
 TRAIN_PY = REPO / "src" / "training" / "train.py"
+SOFT_LABELS_PY = REPO / "src" / "training" / "soft_labels.py"
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ STAGES = ("synth", "teacher", "train", "parity", "quantize", "evaluate")
 TEACHER_LR = 1e-3
 
 
+# OpenMP threads that sleep at a barrier instead of spinning: on a shared, oversubscribed machine a spinning thread
+# burns its time slice waiting for a descheduled sibling (a 2-thread teacher epoch made no progress in 20 minutes at
+# a load of 30 on 2 cores, 2026-12-01). Only a default: the caller's environment wins.
+STEP_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 class StepFailed(Exception):
     pass
 
@@ -102,7 +109,7 @@ class Steps:
         print(f"==> {name}: {' '.join(str(c) for c in command)}", flush=True)
         log = open(self.work / "logs" / f"{name}.log", "w")
         process = subprocess.Popen([str(c) for c in command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                   text=True, cwd=REPO, env={**STEP_ENVIRONMENT, **os.environ, "PYTHONUNBUFFERED": "1"})
         lines: list[str] = []
 
         def pump() -> None:
@@ -155,16 +162,6 @@ class Steps:
         if errors:
             raise StepFailed("; ".join(errors))
         return results
-
-
-def soft_labels_for_students(teacher: Path, splits: list[tuple[Path, str]], cache: Path) -> None:
-    """Runs the teacher over the students' training (and unlabelled) images once, on every core, into the cache
-    both students read (distill.cached_soft_labels), so neither runs the teacher itself."""
-    from .distill import cached_soft_labels
-
-    for split_dir, name in splits:
-        split = load_split(split_dir, DEFAULT_CLASSES, 128, cache, name=name)
-        cached_soft_labels(teacher, split.images, split.files, cache, name, log=lambda m: print(m, flush=True))
 
 
 def _synth(steps: Steps, label: str, out: Path, seed: int, counts: dict[str, int]) -> None:
@@ -226,7 +223,7 @@ def summarise(reports: dict[str, dict]) -> dict:
     """Headline figures from `semedge evaluate`'s report.json (EvaluationReport.cs)."""
     s: dict = {}
     for key, report in reports.items():
-        if key.startswith("classifier-"):
+        if key.startswith(("classifier-", "teacher-")):
             s[key] = _classification(report["classifier"])
         elif key.startswith("screen-"):
             s[key] = _screen(report["screen"])
@@ -349,11 +346,10 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
         steps.run("train-teacher", [python, TRAIN_PY, "--arch", TEACHER_FAMILY, *arch, "--name", "teacher",
                                     "--lr", TEACHER_LR, "--epochs", plan.teacher_epochs, "--out", teacher_dir,
                                     "--threads", 0, *teacher_budget, *common])
-        soft_started = time.time()
-        soft_labels_for_students(teacher_dir / "teacher.pt",
-                                 [(data / "train", "train"), *(((unlabelled_dir, "unlabelled"),) if unlabelled_dir else ())],
-                                 work / "cache")
-        steps.timings["soft-labels"] = round(time.time() - soft_started, 1)
+        # The teacher scores the students' images once, on every core, into the cache both students read.
+        splits = [f"{data / 'train'}:train", *([f"{unlabelled_dir}:unlabelled"] if unlabelled_dir else [])]
+        steps.run("soft-labels", [python, SOFT_LABELS_PY, "--teacher", teacher_dir / "teacher.pt", "--cache",
+                                  work / "cache", *(a for split in splits for a in ("--split", split))])
     if runs("train"):
         budgets: dict[str, list] = {"classifier": [], "screen": []}
         if plan.budget_minutes:
