@@ -255,6 +255,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget-minutes", type=float, help="time budget of the whole build (default 30; 0: none)")
     p.add_argument("--from", dest="start", choices=STAGES, default="synth",
                    help="resume at this stage, reusing the earlier stages' output in --work")
+    p.add_argument("--compare-with", type=Path, default=REPO / "models",
+                   help="models folder whose INT8 classifier and screen are measured on this build's validation split "
+                        "beside the new ones (the shipped models by default)")
     p.add_argument("--version", default=time.strftime("%Y.%m.%d", time.gmtime()))
     return p.parse_args(argv)
 
@@ -412,6 +415,21 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
                                       "--out", folder])
         reports[key] = _report_json(folder)
 
+    # The new models against the ones they would replace, on this build's validation split: a build is chosen on
+    # validation, never on the test figures.
+    validation = {}
+    previous = args.compare_with.resolve() if args.compare_with else None
+    candidates = {"new": trained}
+    if previous is not None and (previous / "classifier.int8.json").exists() and not plan.quick:
+        candidates["previous"] = previous
+    for label, folder in candidates.items():
+        for name in names:
+            key = f"{name}-int8-val-{label}"
+            steps.run(f"evaluate-{key}", [SEMEDGE, "evaluate", folder / f"{name}.int8.json", "--data", data / "val",
+                                          "--out", reports_dir / key])
+            report = _report_json(reports_dir / key)
+            validation[f"{label}-{name}"] = (_classification(report["classifier"]) if name == "classifier"
+                                             else _screen(report["screen"]))
     figures = summarise(reports)
     sizes = {f.name: f.stat().st_size for name in names for f in (trained / f"{name}.fp32.onnx",
                                                                     trained / f"{name}.int8.onnx")}
@@ -431,6 +449,8 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
                  "perClass": {"train": plan.train, "val": plan.val, "test": plan.test, "unlabelled": plan.unlabelled},
                  "classes": list(DEFAULT_CLASSES), "calibrationImages": calib_count},
         "sizes": sizes, "parityMaxAbsDiff": parity, "training": training, "figures": figures,
+        "validation": {k: {m: v[m] for m in ("accuracy", "macroF1", "defectRecall", "cleanRecall") if m in v}
+                       for k, v in validation.items()},
         "stepSeconds": steps.timings,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "host": platform.node(),
                     "trainedOn": f"CPU, {os.cpu_count()} cores, {platform.node()}"},
