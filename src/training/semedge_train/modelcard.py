@@ -172,7 +172,8 @@ classifier spared on {_pct(cascade.get('classifierSpared'))} of images. A fab li
 - Teacher: the ImageNet ResNet-18 of the NuGet package `Microsoft.ML.DnnImageFeaturizer.ResNet18` 0.23.1
   (restored by `dotnet restore src/training/teacher-package/TeacherPackage.csproj`, converted to PyTorch once by
   `semedge_train/teacher.py` and checked against ONNX Runtime by `tests/training/test_teacher.py`), cut after
-  stage {teacher_setup.get('stages', 'n/a')}, its stem summed over the three colour channels for one grey
+  stage {teacher_setup.get('stages', 'n/a')} (stem and first {teacher_setup.get('frozenStages', 0)} stage(s) kept as
+  trained on ImageNet), its stem summed over the three colour channels for one grey
   channel, run on a {teacher_setup.get('workSize', 'n/a')}x{teacher_setup.get('workSize', 'n/a')} copy of the
   128x128 input, global average pooling and a new 10-class head; fine-tuned on the synthetic training images
   (AdamW, learning rate {_num(teacher_setup.get('lr'), 'g')}, cosine): {teacher.get('epochs', 'n/a')} epochs (best
