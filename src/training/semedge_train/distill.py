@@ -14,8 +14,6 @@ teacher's P(clean) against the sum of its defect classes (`to_screen_distributio
 from __future__ import annotations
 
 import hashlib
-import inspect
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .export import sha256_file
 from .model import ArchSpec, build_model
 
 
@@ -47,13 +46,10 @@ class DistillConfig:
 
 def load_teacher(path: Path) -> tuple[nn.Module, dict]:
     """A trained teacher (NAME.pt written by train.py) in eval mode, and its metadata (classes, mean, std)."""
-    kwargs = {"map_location": "cpu"}
-    if "weights_only" in inspect.signature(torch.load).parameters:
-        kwargs["weights_only"] = True
-    checkpoint = torch.load(str(path), **kwargs)
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "meta" not in checkpoint:
-        raise ValueError(f"{path}: not a SemEdge training checkpoint (NAME.pt written by train.py)")
-    meta = json.loads(checkpoint["meta"])
+    from .train import _load_checkpoint  # train.py imports this module
+
+    checkpoint = _load_checkpoint(path)
+    meta = {k: v for k, v in checkpoint.items() if k != "state_dict"}
     model = build_model(len(meta["classes"]), ArchSpec(**meta["arch"]))
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), meta
@@ -71,19 +67,11 @@ def teacher_logits(teacher: nn.Module, images: np.ndarray, mean: float, std: flo
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def cached_soft_labels(teacher_path: Path, images: np.ndarray, files: tuple[str, ...], cache_dir: Path | None,
                        name: str, log: Callable[[str], None] = print) -> tuple[np.ndarray, list[str]]:
     """The teacher's logits for a split's images and its class list, computed once per (teacher, images) and
     kept in `cache_dir` so a second student reads them instead of running the teacher again."""
-    key = hashlib.sha256(_file_digest(teacher_path).encode())
+    key = hashlib.sha256(sha256_file(teacher_path).encode())
     key.update(f"{images.shape}|{float(images[:, ::7, ::7].sum()):.6f}|".encode())
     key.update("\n".join(files).encode())
     cache_file = cache_dir / f"soft-{name}-{key.hexdigest()[:20]}.npz" if cache_dir is not None else None

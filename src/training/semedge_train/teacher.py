@@ -17,8 +17,6 @@ linear head.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -29,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .export import sha256_file
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGE_ID = "Microsoft.ML.DnnImageFeaturizer.ResNet18"
@@ -212,14 +212,6 @@ def preprocessing_mean(package_dir: Path) -> np.ndarray:
     return means[0].reshape(3, -1).mean(1).astype(np.float32)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "semedge"
 
@@ -231,7 +223,7 @@ def imagenet_resnet18_weights(cache_dir: Path | None = None, restore: bool = Tru
     package = teacher_package_dir(restore=restore, log=log)
     onnx_path = package / RESNET18_ONNX
     cache_dir = cache_dir or default_cache_dir()
-    digest = sha256_of(onnx_path)
+    digest = sha256_file(onnx_path)
     cached = cache_dir / f"resnet18-imagenet-{digest[:16]}.pt"
     if cached.is_file():
         data = torch.load(str(cached), map_location="cpu")
@@ -320,7 +312,3 @@ def build_imagenet_teacher(num_classes: int, stages: int = 3, input_mean: float 
 def describe_source() -> dict:
     return {"package": PACKAGE_ID, "version": PACKAGE_VERSION, "file": RESNET18_ONNX.as_posix(),
             "restore": str(PACKAGE_PROJECT.relative_to(REPO))}
-
-
-def teacher_meta_json(stages: int) -> str:
-    return json.dumps({"imagenet": describe_source(), "stages": stages})
