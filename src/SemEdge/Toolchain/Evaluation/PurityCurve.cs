@@ -74,9 +74,11 @@ internal sealed record PurityCurve
     private static PurityPoint Point(IReadOnlyList<(float Confidence, bool Correct)> decisions, double threshold)
     {
         long accepted = 0, correct = 0;
+        // Compared in float, as the decision policy compares a confidence with its floor: 0.95f is at floor 0.95.
+        var floor = (float)threshold;
         foreach (var (confidence, ok) in decisions)
         {
-            if (confidence >= threshold)
+            if (confidence >= floor)
             {
                 accepted++;
                 if (ok) correct++;
