@@ -5,6 +5,8 @@
 
 DATA holds train/ and val/ (and optionally test/, or pass --test), each with one folder per class.
 Fine-tuning a fab's own images from the shipped model: --init models/classifier.pt --epochs 15 --lr 5e-4.
+The teacher: --arch imagenet-resnet18 --name teacher --lr 1e-3 (ImageNet weights from the NuGet package).
+Distillation: --teacher teacher.pt [--unlabelled DIR/train] (soft labels of the teacher, see semedge_train/distill.py).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from semedge_train import DEFAULT_CLASSES  # noqa: E402
-from semedge_train.data import DatasetError  # noqa: E402
-from semedge_train.model import CLASSIFIER_ARCH, FAMILIES, SCREEN_ARCH, ArchSpec  # noqa: E402
+from semedge_train.data import Augmentation, DatasetError  # noqa: E402
+from semedge_train.distill import DistillConfig  # noqa: E402
+from semedge_train.model import CLASSIFIER_ARCH, FAMILIES, SCREEN_ARCH, TEACHER_ARCH, TEACHER_FAMILY, ArchSpec  # noqa: E402
 from semedge_train.train import KINDS, PRECISIONS, TrainConfig, train  # noqa: E402
 
 
@@ -53,6 +56,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="weight of the defect-box loss when DATA has labels.csv with boxes (0: off)")
     p.add_argument("--min-defect-recall", type=float, default=TrainConfig.min_defect_recall, help="screen: recall kept on val")
     p.add_argument("--max-minutes", type=float, help="stop after the epoch that would exceed this budget")
+    p.add_argument("--teacher", type=Path, help="trained teacher checkpoint (.pt) to distil from")
+    p.add_argument("--distill-temperature", type=float, default=4.0)
+    p.add_argument("--distill-weight", type=float, default=0.7, help="share of the loss that follows the teacher")
+    p.add_argument("--unlabelled", type=Path, help="split folder of images used only through the teacher's soft labels")
+    p.add_argument("--imagenet-cache", type=Path, help="cache of the converted ImageNet weights (default ~/.cache/semedge)")
+    p.add_argument("--stages", type=int, help="imagenet-resnet18: stages kept (1..4)")
+    p.add_argument("--work-size", type=int, help="imagenet-resnet18: size the network resamples its input to (0: none)")
+    p.add_argument("--augmentation", choices=("transfer", "mild"), default="transfer",
+                   help="transfer: zoom, gamma, blur, noise, JPEG (default); mild: the 2026-11 set")
     p.add_argument("--version", default="0")
     return p.parse_args(argv)
 
@@ -60,11 +72,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     base = SCREEN_ARCH if args.kind == "screen" else CLASSIFIER_ARCH
+    if args.arch == TEACHER_FAMILY:
+        base = ArchSpec(**{**TEACHER_ARCH.to_dict(), **({"stages": args.stages} if args.stages else {}),
+                           **({"work_size": args.work_size} if args.work_size is not None else {})})
     if args.arch == "mobilenetv3":
         base = ArchSpec(width_mult=base.width_mult, last_channel=512 if args.kind == "classifier" else 128,
                         dropout=base.dropout)
     arch = ArchSpec(family=base.family, width_mult=args.width_mult or base.width_mult, reduced_tail=base.reduced_tail,
-                    last_channel=args.last_channel or base.last_channel, dropout=base.dropout)
+                    last_channel=args.last_channel or base.last_channel, dropout=base.dropout, stages=base.stages,
+                    work_size=base.work_size)
     try:
         cfg = TrainConfig(data=args.data, out=args.out, kind=args.kind, name=args.name,
                           classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), size=args.size,
@@ -73,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                           data_seed=args.data_seed, init=args.init, threads=args.threads,
                           cores_freed_flag=args.cores_freed_flag, precision=args.precision, cache=args.cache,
                           test=args.test, arch=arch, min_defect_recall=args.min_defect_recall,
-                          max_minutes=args.max_minutes, box_loss=args.box_loss, version=args.version)
+                          max_minutes=args.max_minutes, box_loss=args.box_loss, version=args.version,
+                          distill=DistillConfig(args.teacher, args.distill_temperature, args.distill_weight)
+                          if args.teacher else None, unlabelled=args.unlabelled, imagenet_cache=args.imagenet_cache,
+                          augmentation=Augmentation() if args.augmentation == "transfer" else Augmentation.mild())
         train(cfg, log=lambda m: print(m, flush=True))
     except (DatasetError, ValueError) as error:
         print(f"train: {error}", file=sys.stderr)

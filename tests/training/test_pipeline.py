@@ -59,20 +59,28 @@ def test_model_card_shows_every_headline_figure(tmp_path):
         "training": {"classifier": {"params": 591514, "epochs": 20, "bestEpoch": 18, "stop": "done",
                                     "torchTestAccuracy": 0.994, "precision": "bf16", "threadsRaisedAtEpoch": 7},
                      "screen": {"params": 150634, "epochs": 14, "bestEpoch": 12, "stop": "done", "defectThreshold": 0.123,
-                                "precision": "bf16"}},
-        "figures": {"classifier-fp32": {"accuracy": 0.994}, "classifier-int8": {"accuracy": 0.992},
+                                "precision": "bf16"},
+                     "teacher": {"params": 2_780_000, "epochs": 6, "bestEpoch": 6, "stop": "done", "valAccuracy": 0.97,
+                                 "precision": "bf16"}},
+        "figures": {"teacher-fp32": {"accuracy": 0.981, "perClassRecall": {"crack": 0.87}},
+                    "classifier-fp32": {"accuracy": 0.994}, "classifier-int8": {"accuracy": 0.992,
+                                                                                 "perClassRecall": {"scratch": 0.64}},
                     "screen-int8": {"defectRecall": 0.9978, "cleanPrecision": 0.96, "cleanRecall": 0.8},
                     "cascade-int8": {"accuracy": 0.99}},
-        "stepSeconds": {"train-classifier": 900.0, "train-screen": 500.0},
-        "machine": {"cpus": 2},
+        "stepSeconds": {"train-classifier": 900.0, "train-screen": 500.0, "train-teacher": 480.0},
+        "machine": {"cpus": 2, "trainedOn": "CPU, 2 cores, buildhost"},
+        "teacher": {"stages": 3, "workSize": 96, "lr": 0.001},
     }
     text = write_model_card(tmp_path, summary).read_text()
     for expected in ("99.40 %", "99.20 %", "0.70 MB", "99.78 %", "96.00 %", "-0.20 points", "25.0 min",
                      "591,514", "0.123", "confusion-matrix.png", "scripts/train-models", "bfloat16 autocast",
-                     "the classifier ran on every core from its epoch 7, when the screen finished"):
+                     "the classifier ran on every core from its epoch 7, when the screen finished",
+                     "98.10 %", "| crack | 87.00 % | n/a | n/a |", "| scratch | n/a | n/a | 64.00 % |",
+                     "2,780,000", "CPU, 2 cores, buildhost", "cut after\n  stage 3", "teacher 8.0 min",
+                     "clean images passed"):
         assert expected in text, expected
     assert "Smoke build" not in text
-    assert "All targets met." in text
+    assert "All synthetic-data targets met." in text
     json.dumps(summary)
 
 

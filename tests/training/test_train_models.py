@@ -36,6 +36,19 @@ def test_quick_build_runs_the_whole_chain_into_a_temp_folder(tmp_path):
     for name in ("classifier", "screen"):
         training = json.loads((out / f"{name}.int8.json").read_text())["training"]
         assert training["boxLoss"] is not None, training
+    # The chain now runs through the ImageNet teacher: it was trained, evaluated, and both students distilled from
+    # it (labelled and unlabelled images); no manifest carries the build machine's absolute paths.
+    assert 0.0 <= figures["teacher-fp32"]["accuracy"] <= 1.0, figures
+    assert summary["parityMaxAbsDiff"]["teacher"] < 1e-3
+    assert summary["training"]["teacher"]["params"] > summary["training"]["classifier"]["params"]
+    for name in ("classifier", "screen"):
+        for fmt in ("int8", "fp32"):
+            text = (out / f"{name}.{fmt}.json").read_text()
+            manifest = json.loads(text)
+            distillation = manifest["training"]["distillation"]
+            assert distillation["teacher"].endswith("teacher.pt") and distillation["unlabelledImages"] == 20
+            assert str(tmp_path) not in text and str(REPO) not in text, text
+    assert "CPU, " in summary["machine"]["trainedOn"]
     card = (out / "README.md").read_text()
     assert "Smoke build" in card and "confusion-matrix.png" in card
     assert not (REPO / "models" / "quick-models").exists()

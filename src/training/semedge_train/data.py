@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -165,17 +166,44 @@ def to_screen_labels(labels: np.ndarray, classes: Sequence[str], clean_class: st
 class Augmentation:
     """Random, label-preserving changes applied to square [B, 1, S, S] batches in [0, 1]. SEM defects have no
     preferred orientation and the microscope's brightness, contrast and noise drift, so the model must not
-    depend on any of them."""
+    depend on any of them.
+
+    The defaults are built for transfer to real review images, which differ from synthetic ones in magnification,
+    focus, detector response and compression: a wide zoom (a random resized crop, 1/1.35x to 1.35x, on half the
+    images), gamma, Gaussian blur, stronger noise and JPEG artefacts. `mild()` is the set before them (2026-11)."""
 
     flips: bool = True
     rot90: bool = True
     max_rotate_deg: float = 8.0
     max_translate: float = 0.06
-    max_scale: float = 0.08
-    affine_p: float = 0.2
+    # Zoom factor range: 1 + max_scale at most, 1 / (1 + max_scale) at least (log-uniform).
+    max_scale: float = 0.35
+    affine_p: float = 0.5
     brightness: float = 0.08
-    contrast: float = 0.2
-    max_noise: float = 0.03
+    contrast: float = 0.25
+    max_noise: float = 0.05
+    # Gamma exp(U(-gamma, gamma)) on a share of the images: a detector's non-linear response.
+    gamma: float = 0.4
+    gamma_p: float = 0.5
+    # Gaussian blur with sigma U(0.3, max_blur_sigma) pixels (at the model's input size): focus and beam spot.
+    blur_p: float = 0.25
+    max_blur_sigma: float = 1.2
+    # JPEG round trip at quality U(lo, hi): many real images are compressed figure crops.
+    jpeg_p: float = 0.2
+    jpeg_quality: tuple[int, int] = (20, 75)
+
+    @classmethod
+    def mild(cls) -> "Augmentation":
+        """The augmentation of the 2026-11 builds: small warps, brightness/contrast and noise only."""
+        return cls(max_scale=0.08, affine_p=0.2, contrast=0.2, max_noise=0.03, gamma=0.0, blur_p=0.0, jpeg_p=0.0)
+
+    @classmethod
+    def geometric(cls, **changes) -> "Augmentation":
+        """Flips, quarter turns and the affine warp only (no photometric change)."""
+        return replace(cls(brightness=0.0, contrast=0.0, max_noise=0.0, gamma=0.0, blur_p=0.0, jpeg_p=0.0), **changes)
+
+    def describe(self) -> dict:
+        return asdict(self)
 
     def __call__(self, batch: torch.Tensor, generator: torch.Generator,
                  mask: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -202,7 +230,7 @@ class Augmentation:
         if self.affine_p > 0:
             chosen = torch.rand(b, generator=generator) < self.affine_p
             angle = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(self.max_rotate_deg)
-            scale = 1 + (torch.rand(b, generator=generator) * 2 - 1) * self.max_scale
+            scale = torch.exp((torch.rand(b, generator=generator) * 2 - 1) * math.log1p(self.max_scale))
             shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * self.max_translate * 2
             if bool(chosen.any()):
                 cos, sin = torch.cos(angle[chosen]) / scale[chosen], torch.sin(angle[chosen]) / scale[chosen]
@@ -216,16 +244,58 @@ class Augmentation:
                                           align_corners=False)
         if mask is not None:
             x, mask = x[:, :1], x[:, 1:]
+        if self.gamma > 0 and self.gamma_p > 0:
+            chosen = (torch.rand(b, 1, 1, 1, generator=generator) < self.gamma_p).float()
+            g = torch.exp((torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * self.gamma * chosen)
+            x = x.clamp(0.0, 1.0) ** g
         if self.contrast > 0 or self.brightness > 0:
             mean = x.mean(dim=(1, 2, 3), keepdim=True)
             c = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * self.contrast
             d = (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * self.brightness
             x = (x - mean) * c + mean + d
+        if self.blur_p > 0:
+            chosen = torch.rand(b, generator=generator) < self.blur_p
+            sigma = 0.3 + torch.rand(b, generator=generator) * max(self.max_blur_sigma - 0.3, 0.0)
+            if bool(chosen.any()):
+                x = x.clone() if x is batch else x
+                x[chosen] = gaussian_blur(x[chosen], sigma[chosen])
         if self.max_noise > 0:
             sigma = torch.rand(b, 1, 1, 1, generator=generator) * self.max_noise
             x = x + torch.randn(x.shape, generator=generator) * sigma
         x = x.clamp(0.0, 1.0)
+        if self.jpeg_p > 0:
+            chosen = (torch.rand(b, generator=generator) < self.jpeg_p).nonzero().flatten().tolist()
+            lo, hi = self.jpeg_quality
+            qualities = torch.randint(lo, hi + 1, (b,), generator=generator).tolist()
+            if chosen:
+                x = x.clone() if x is batch else x
+                for i in chosen:
+                    x[i, 0] = jpeg_round_trip(x[i, 0], qualities[i])
         return x if mask is None else (x, mask)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """[B, 1, H, W] blurred with a per-image Gaussian of standard deviation `sigma` [B] pixels (separable,
+    reflected at the border)."""
+    radius = int(math.ceil(3 * float(sigma.max())))
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    kernels = torch.exp(-0.5 * (taps[None, :] / sigma[:, None].to(x.dtype)) ** 2)
+    kernels = kernels / kernels.sum(1, keepdim=True)
+    b = x.shape[0]
+    y = F.pad(x.reshape(1, b, *x.shape[-2:]), (radius, radius, radius, radius), mode="reflect")
+    y = F.conv2d(y, kernels[:, None, None, :], groups=b)
+    y = F.conv2d(y, kernels[:, None, :, None], groups=b)
+    return y.reshape(x.shape)
+
+
+def jpeg_round_trip(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """A [H, W] image in [0, 1] through an 8-bit JPEG encode and decode (PIL) at `quality`."""
+    buffer = io.BytesIO()
+    array = (image.detach().clamp(0, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+    Image.fromarray(array, mode="L").save(buffer, format="JPEG", quality=int(quality))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return torch.from_numpy(np.asarray(decoded.convert("L"), dtype=np.float32) / 255.0)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None, drop_last: bool = False):

@@ -1,9 +1,10 @@
 """`scripts/train-models`: retrains and ships every model from scratch, one command.
 
-synth (train/val from one seed, test from another seed never used for training) -> train classifier and
-screen (two processes, one core each) -> export FP32 -> `semedge parity` -> `semedge quantize` (INT8 QDQ,
-calibrated on training images) -> `semedge evaluate` (FP32 and INT8, single stage and cascade) -> copy into
-the models folder -> rewrite the model card's figures.
+synth (train/val from one seed, unlabelled images from a second, test from a third never used for training) ->
+teacher (ImageNet ResNet-18 from the NuGet package, fine-tuned on the synthetic images, every core) -> the
+teacher's soft labels -> classifier and screen distilled from it (two processes, one core each) -> export FP32 ->
+`semedge parity` -> `semedge quantize` (INT8 QDQ, calibrated on training images) -> `semedge evaluate` (teacher,
+FP32 and INT8, single stage and cascade) -> copy into the models folder -> rewrite the model card's figures.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -23,6 +25,7 @@ from pathlib import Path
 from . import DEFAULT_CLASSES
 from .data import load_split
 from .export import sha256_file, write_json
+from .model import TEACHER_ARCH, TEACHER_FAMILY
 from .modelcard import write_model_card
 
 REPO = Path(__file__).resolve().parents[3]
@@ -35,6 +38,8 @@ class Plan:
     train: int
     val: int
     test: int
+    # Images per class drawn from their own seed and used without their labels, through the teacher's soft labels.
+    unlabelled: int
     image_size: int
     test_image_size: int
     classifier_epochs: int
@@ -44,9 +49,15 @@ class Plan:
     calib_per_class: int
     budget_minutes: float | None
     quick: bool
-    # The screen's share of the training time: it levels off sooner (57 epochs, early stop after 9.8 of 23.7 min
-    # in the 2026-11-23 build), and every minute it gives back the classifier trains on both cores.
-    screen_budget_share: float = 0.4
+    teacher_epochs: int = 12
+    # The teacher's share of the training time (it trains alone, on every core, before the students).
+    teacher_budget_share: float = 0.4
+    # The screen's share of the students' time: it levels off sooner, and every minute it gives back the
+    # classifier trains on both cores.
+    screen_budget_share: float = 0.5
+    # The teacher's architecture overrides (the CI smoke run cuts it after its first stage, at 64x64).
+    teacher_stages: int | None = None
+    teacher_work_size: int | None = None
 
 
 # The shipped build must fit in 30 minutes on a 2-core machine: training gets whatever synth left of the
@@ -60,15 +71,19 @@ class Plan:
 # 85.4 % against 89.6 %). The epoch counts are ceilings: training re-plans its cosine schedule to end when the
 # budget does, and the patience is long enough that a plateau while the learning rate is still high does not
 # end the run.
-FULL = Plan(train=1500, val=100, test=100, image_size=256, test_image_size=512, classifier_epochs=160,
-            screen_epochs=100, batch_size=32, patience=20, calib_per_class=20, budget_minutes=30.0, quick=False)
-# CI smoke run: the whole chain on a handful of small images, one epoch; figures are only checked for sanity.
-QUICK = Plan(train=6, val=4, test=4, image_size=128, test_image_size=128, classifier_epochs=1, screen_epochs=1, batch_size=16,
-             patience=1, calib_per_class=2, budget_minutes=None, quick=True)
+FULL = Plan(train=1500, val=100, test=100, unlabelled=300, image_size=256, test_image_size=512,
+            classifier_epochs=160, screen_epochs=100, batch_size=32, patience=20, calib_per_class=20,
+            budget_minutes=30.0, quick=False)
+# CI smoke run: the whole chain on a handful of small images, one epoch, a teacher cut after its first stage;
+# figures are only checked for sanity.
+QUICK = Plan(train=6, val=4, test=4, unlabelled=2, image_size=128, test_image_size=128, classifier_epochs=1,
+             screen_epochs=1, batch_size=16, patience=1, calib_per_class=2, budget_minutes=None, quick=True,
+             teacher_epochs=1, teacher_stages=1, teacher_work_size=64)
 # Kept back from training for what follows it: parity, quantize, five evaluations and the card took 40 s in the
 # build of 2026-11-23 (each trainer keeps its own reserve for its BatchNorm pass and export inside its budget).
 RESERVE_MINUTES = 2.0
-STAGES = ("synth", "train", "parity", "quantize", "evaluate")
+STAGES = ("synth", "teacher", "train", "parity", "quantize", "evaluate")
+TEACHER_LR = 1e-3
 
 
 class StepFailed(Exception):
@@ -142,6 +157,16 @@ class Steps:
         return results
 
 
+def soft_labels_for_students(teacher: Path, splits: list[tuple[Path, str]], cache: Path) -> None:
+    """Runs the teacher over the students' training (and unlabelled) images once, on every core, into the cache
+    both students read (distill.cached_soft_labels), so neither runs the teacher itself."""
+    from .distill import cached_soft_labels
+
+    for split_dir, name in splits:
+        split = load_split(split_dir, DEFAULT_CLASSES, 128, cache, name=name)
+        cached_soft_labels(teacher, split.images, split.files, cache, name, log=lambda m: print(m, flush=True))
+
+
 def _synth(steps: Steps, label: str, out: Path, seed: int, counts: dict[str, int]) -> None:
     """One `semedge synth` run. Each image's seed depends only on (run seed, split, class, index), so the
     images are the same whatever else the run makes; a scene that cannot carry its defect is redrawn by the
@@ -181,7 +206,10 @@ def _report_json(folder: Path) -> dict:
 
 def _classification(section: dict) -> dict:
     latency = section.get("latencyMs") or {}
-    return {"accuracy": section["accuracy"], "correct": section["correct"], "total": section["total"],
+    confusion = section["confusion"]
+    recall = {name: (row[i] / sum(row) if sum(row) else None) for i, (name, row) in
+              enumerate(zip(section["classes"], confusion))}
+    return {"perClassRecall": recall, "accuracy": section["accuracy"], "correct": section["correct"], "total": section["total"],
             "macroF1": section["macroF1"], "latencyP50Ms": latency.get("p50"), "latencyP99Ms": latency.get("p99"),
             "confusion": section["confusion"], "classes": section["classes"]}
 
@@ -221,9 +249,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--work", type=Path, default=REPO / "artifacts" / "train-models", help="scratch folder")
     p.add_argument("--seed", type=int, default=20261123, help="synth seed of the train/val data")
     p.add_argument("--test-seed", type=int, help="synth seed of the test data (default: seed + 500000)")
+    p.add_argument("--unlabelled-seed", type=int, help="synth seed of the unlabelled images (default: seed + 250000)")
     p.add_argument("--train", type=int, help="training images per class")
     p.add_argument("--val", type=int, help="validation images per class")
     p.add_argument("--test", type=int, help="test images per class")
+    p.add_argument("--unlabelled", type=int, help="unlabelled images per class (0: none)")
     p.add_argument("--epochs", type=int, help="classifier epochs (the screen gets two thirds)")
     p.add_argument("--budget-minutes", type=float, help="time budget of the whole build (default 30; 0: none)")
     p.add_argument("--from", dest="start", choices=STAGES, default="synth",
@@ -241,15 +271,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
     overrides = {k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v}
+    if args.unlabelled is not None:
+        overrides["unlabelled"] = args.unlabelled
     if args.epochs:
         overrides.update(classifier_epochs=args.epochs, screen_epochs=max(1, (2 * args.epochs) // 3))
     if args.budget_minutes is not None:
         overrides["budget_minutes"] = args.budget_minutes or None
     plan = Plan(**{**plan.__dict__, **overrides})
     test_seed = args.test_seed if args.test_seed is not None else args.seed + 500_000
-    if test_seed == args.seed:
-        print("train-models: --test-seed must differ from --seed", file=sys.stderr)
+    unlabelled_seed = args.unlabelled_seed if args.unlabelled_seed is not None else args.seed + 250_000
+    if len({test_seed, args.seed, unlabelled_seed}) < 3:
+        print("train-models: --seed, --unlabelled-seed and --test-seed must all differ", file=sys.stderr)
         return 2
+    args.unlabelled_seed = unlabelled_seed
     work = args.work.resolve()
     # A smoke run must never overwrite the shipped models by accident.
     out = (args.out if args.out != REPO / "models" or not plan.quick else work / "quick-models").resolve()
@@ -272,59 +306,91 @@ def main(argv: list[str] | None = None) -> int:
 
 def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps, started: float) -> dict:
     data, test_data, trained = work / "data", work / "test-data", work / "trained"
+    unlabelled_data = work / "unlabelled-data"
+    teacher_dir = work / "teacher"
     first = STAGES.index(args.start)
     runs = lambda stage: STAGES.index(stage) >= first  # noqa: E731
-    for stage, folder in (("synth", data), ("synth", test_data), ("train", trained), ("evaluate", work / "reports")):
+    for stage, folder in (("synth", data), ("synth", test_data), ("synth", unlabelled_data), ("teacher", teacher_dir),
+                          ("train", trained), ("evaluate", work / "reports")):
         if runs(stage) and folder.exists():
             shutil.rmtree(folder)
-        if not runs(stage) and not folder.exists():
+        if not runs(stage) and not folder.exists() and not (folder == unlabelled_data and not plan.unlabelled):
             raise StepFailed(f"--from {args.start}: {folder} from an earlier run is missing")
-    # Two synth runs: the test images come from a seed that never produced a training or validation image.
+    # Three synth runs: the unlabelled images and the test images each come from a seed of their own, so no test
+    # image was ever a training, validation or unlabelled one.
     if runs("synth"):
         _synth(steps, "synth-train", data, args.seed,
                {"train": plan.train, "val": plan.val, "test": 0, "size": plan.image_size})
+        if plan.unlabelled:
+            _synth(steps, "synth-unlabelled", unlabelled_data, args.unlabelled_seed,
+                   {"train": plan.unlabelled, "val": 0, "test": 0, "size": plan.image_size})
         _synth(steps, "synth-test", test_data, test_seed,
                {"train": 0, "val": 0, "test": plan.test, "size": plan.test_image_size})
     test_dir = test_data / "test"
-    if runs("train"):
-        # Decode and resize every image once, here, into the cache both trainers read.
+    unlabelled_dir = unlabelled_data / "train" if plan.unlabelled else None
+    python = sys.executable
+    common = ["--data", data, "--batch-size", plan.batch_size, "--patience", plan.patience, "--cache", work / "cache",
+              "--test", test_dir, "--data-seed", args.seed, "--version", args.version]
+    if runs("teacher"):
+        # Decode and resize every image once, here, into the cache every trainer reads.
         prepare_started = time.time()
-        for split_dir, name in ((data / "train", "train"), (data / "val", "val"), (test_dir, "test")):
+        for split_dir, name in ((data / "train", "train"), (data / "val", "val"), (test_dir, "test"),
+                                *(((unlabelled_dir, "unlabelled"),) if unlabelled_dir else ())):
             load_split(split_dir, DEFAULT_CLASSES, 128, work / "cache", name=name)
         steps.timings["preprocess"] = round(time.time() - prepare_started, 1)
-        common = ["--data", data, "--out", trained, "--batch-size", plan.batch_size, "--patience", plan.patience,
-                  "--threads", 1, "--cache", work / "cache", "--test", test_dir, "--data-seed", args.seed,
-                  "--version", args.version]
+    train_minutes = None
+    if plan.budget_minutes:
+        # What is left once synth and preprocessing are done, less the reserve for what follows training.
+        train_minutes = plan.budget_minutes - (time.time() - started) / 60 - RESERVE_MINUTES
+        if train_minutes < 3:
+            raise StepFailed(f"only {train_minutes:.1f} min of the {plan.budget_minutes:g} min budget left for training")
+    if runs("teacher"):
+        teacher_budget = ["--max-minutes", round(train_minutes * plan.teacher_budget_share, 2)] if train_minutes else []
+        arch = [*(["--stages", plan.teacher_stages] if plan.teacher_stages else []),
+                *(["--work-size", plan.teacher_work_size] if plan.teacher_work_size else [])]
+        if train_minutes:
+            print(f"==> teacher budget: {train_minutes * plan.teacher_budget_share:.1f} min of {train_minutes:.1f}",
+                  flush=True)
+        steps.run("train-teacher", [python, TRAIN_PY, "--arch", TEACHER_FAMILY, *arch, "--name", "teacher",
+                                    "--lr", TEACHER_LR, "--epochs", plan.teacher_epochs, "--out", teacher_dir,
+                                    "--threads", 0, *teacher_budget, *common])
+        soft_started = time.time()
+        soft_labels_for_students(teacher_dir / "teacher.pt",
+                                 [(data / "train", "train"), *(((unlabelled_dir, "unlabelled"),) if unlabelled_dir else ())],
+                                 work / "cache")
+        steps.timings["soft-labels"] = round(time.time() - soft_started, 1)
+    if runs("train"):
         budgets: dict[str, list] = {"classifier": [], "screen": []}
         if plan.budget_minutes:
-            train_minutes = plan.budget_minutes - (time.time() - started) / 60 - RESERVE_MINUTES
-            if train_minutes < 2:
-                raise StepFailed(f"only {train_minutes:.1f} min of the {plan.budget_minutes:g} min budget "
-                                 "left for training")
-            screen_minutes = train_minutes * plan.screen_budget_share
-            print(f"==> training budget: classifier {train_minutes:.1f} min, screen {screen_minutes:.1f} min "
+            student_minutes = plan.budget_minutes - (time.time() - started) / 60 - RESERVE_MINUTES
+            if student_minutes < 2:
+                raise StepFailed(f"only {student_minutes:.1f} min of the {plan.budget_minutes:g} min budget left "
+                                 "for the students")
+            screen_minutes = student_minutes * plan.screen_budget_share
+            print(f"==> student budget: classifier {student_minutes:.1f} min, screen {screen_minutes:.1f} min "
                   "(side by side; the classifier then takes the screen's core)", flush=True)
-            budgets = {"classifier": ["--max-minutes", round(train_minutes, 2)],
+            budgets = {"classifier": ["--max-minutes", round(student_minutes, 2)],
                        "screen": ["--max-minutes", round(screen_minutes, 2)]}
-        python = sys.executable
         # One process per model, one thread each: on a small shared CPU two single-threaded runs finish
         # sooner than one two-threaded run after the other. The screen, smaller and with a shorter budget,
-        # stops first; the classifier then takes its core (1.6x the images per second with two threads here).
+        # stops first; the classifier then takes its core.
         cores_freed = work / "cores-freed"
-        common += ["--take-cores-when", cores_freed]
+        distill = ["--teacher", teacher_dir / "teacher.pt", *(["--unlabelled", unlabelled_dir] if unlabelled_dir else [])]
+        student = [*common, *distill, "--out", trained, "--threads", 1, "--take-cores-when", cores_freed]
         steps.run_parallel({
             "train-classifier": [python, TRAIN_PY, "--kind", "classifier", "--epochs", plan.classifier_epochs,
-                                 *budgets["classifier"], *common],
+                                 *budgets["classifier"], *student],
             "train-screen": [python, TRAIN_PY, "--kind", "screen", "--epochs", plan.screen_epochs,
-                             *budgets["screen"], *common],
+                             *budgets["screen"], *student],
         }, finished_flag=cores_freed)
 
     names = ("classifier", "screen")
     parity = {}
-    for name in names:
+    for name in ("teacher", *names):
+        folder = teacher_dir if name == "teacher" else trained
         if runs("parity"):
-            text = steps.run(f"parity-{name}", [SEMEDGE, "parity", trained / f"{name}.fp32.json",
-                                                "--reference", trained / f"{name}.parity.json"])
+            text = steps.run(f"parity-{name}", [SEMEDGE, "parity", folder / f"{name}.fp32.json",
+                                                "--reference", folder / f"{name}.parity.json"])
             (work / f"parity-{name}.txt").write_text(text)
         parity[name] = parse_parity((work / f"parity-{name}.txt").read_text())
 
@@ -341,6 +407,7 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
 
     reports_dir = work / "reports"
     evaluations = {
+        "teacher-fp32": [teacher_dir / "teacher.fp32.json"],
         "classifier-fp32": ["classifier.fp32.json"],
         "classifier-int8": ["classifier.int8.json"],
         "screen-fp32": ["screen.fp32.json"],
@@ -357,9 +424,10 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
     figures = summarise(reports)
     sizes = {f.name: f.stat().st_size for name in names for f in (trained / f"{name}.fp32.onnx",
                                                                     trained / f"{name}.int8.onnx")}
+    sizes["teacher.fp32.onnx"] = (teacher_dir / "teacher.fp32.onnx").stat().st_size
     training = {}
-    for name in names:
-        m = json.loads((trained / f"{name}.metrics.json").read_text())
+    for name in ("teacher", *names):
+        m = json.loads(((teacher_dir if name == "teacher" else trained) / f"{name}.metrics.json").read_text())
         training[name] = {"params": m["params"], "seconds": m["seconds"], "epochs": len(m["history"]),
                           "bestEpoch": m["bestEpoch"], "stop": m["stop"], "valAccuracy": m["val"]["accuracy"],
                           "torchTestAccuracy": (m.get("test") or {}).get("accuracy"),
@@ -368,10 +436,15 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
     summary = {
         "version": args.version, "quick": plan.quick,
         "data": {"seed": args.seed, "testSeed": test_seed, "imageSize": plan.image_size, "testImageSize": plan.test_image_size,
-                 "perClass": {"train": plan.train, "val": plan.val, "test": plan.test},
+                 "unlabelledSeed": args.unlabelled_seed,
+                 "perClass": {"train": plan.train, "val": plan.val, "test": plan.test, "unlabelled": plan.unlabelled},
                  "classes": list(DEFAULT_CLASSES), "calibrationImages": calib_count},
         "sizes": sizes, "parityMaxAbsDiff": parity, "training": training, "figures": figures,
-        "stepSeconds": steps.timings, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "stepSeconds": steps.timings,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "host": platform.node(),
+                    "trainedOn": f"CPU, {os.cpu_count()} cores, {platform.node()}"},
+        "teacher": {"stages": plan.teacher_stages or TEACHER_ARCH.stages,
+                    "workSize": plan.teacher_work_size or TEACHER_ARCH.work_size, "lr": TEACHER_LR},
     }
     _ship(trained, reports_dir, out, figures, reports)
     return summary

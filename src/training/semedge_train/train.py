@@ -32,8 +32,9 @@ from . import DEFAULT_CLASSES, SCREEN_CLASSES
 from .allocator import keep_freed_memory
 from .data import Augmentation, DatasetError, Progress, Split, batches, box_masks, load_boxes, load_split, \
     to_screen_labels
+from .distill import DistillConfig, cached_soft_labels, distillation_loss, teacher_targets
 from .export import build_manifest, export_onnx, write_json, write_parity_reference
-from .model import CLASSIFIER_ARCH, SCREEN_ARCH, ArchSpec, build_model, count_parameters, \
+from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_FAMILY, ArchSpec, build_model, count_parameters, \
     int8_size_estimate, recompute_bn_statistics
 from .plot import draw_curves
 from .preprocess import DEFAULT_MEAN, DEFAULT_SIZE, DEFAULT_STD
@@ -87,6 +88,12 @@ class TrainConfig:
     parity_cases: int = 3
     data_seed: int | None = None
     augmentation: Augmentation = field(default_factory=Augmentation)
+    # Knowledge distillation from a trained teacher (distill.py); None trains on the hard labels alone.
+    distill: DistillConfig | None = None
+    # A split folder of images used without their labels, through the teacher's soft labels (needs `distill`).
+    unlabelled: Path | None = None
+    # Where the ImageNet weights of an imagenet-resnet18 model are converted to once (teacher.py's default: ~/.cache).
+    imagenet_cache: Path | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -100,6 +107,8 @@ class TrainConfig:
             raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision})")
         if not 0.5 <= self.min_defect_recall <= 1.0:
             raise ValueError(f"--min-defect-recall must be in [0.5, 1] (got {self.min_defect_recall})")
+        if self.unlabelled is not None and self.distill is None:
+            raise ValueError("unlabelled images need a teacher (--teacher) to take part in training")
         if self.name is None:
             self.name = self.kind
 
@@ -287,6 +296,21 @@ def _box_loss(cells: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, pos
     return (F.cross_entropy(cells, target, reduction="none") * weight).sum() / weight.sum()
 
 
+REPO = Path(__file__).resolve().parents[3]
+
+
+def describe_path(path: Path | None) -> str | None:
+    """A path as a manifest may carry it: relative to the repository when inside it, else only its last two parts,
+    so no build machine's absolute path ends up in a shipped file."""
+    if path is None:
+        return None
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(REPO).as_posix()
+    except ValueError:
+        return "/".join(resolved.parts[-2:])
+
+
 def _public(figures: dict) -> dict:
     return {k: v for k, v in figures.items() if not k.startswith("_")}
 
@@ -329,7 +353,13 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     arch = ArchSpec(**checkpoint["arch"]) if checkpoint else (cfg.arch or (SCREEN_ARCH if cfg.kind == "screen" else CLASSIFIER_ARCH))
     if cfg.kind == "screen" and arch.family == "semnet" and not arch.cell_classes:
         arch = replace(arch, cell_classes=len(cfg.classes))
-    model = build_model(len(classes), arch)
+    if arch.family == TEACHER_FAMILY and not checkpoint:
+        from .teacher import build_imagenet_teacher
+        model = build_imagenet_teacher(len(classes), arch.stages or 3, cfg.mean, cfg.std, cache_dir=cfg.imagenet_cache,
+                                       log=log, dropout=arch.dropout, work_size=arch.work_size)
+        log(f"{cfg.name}: ImageNet ResNet-18 weights, cut after stage {arch.stages or 3}, new {len(classes)}-class head")
+    else:
+        model = build_model(len(classes), arch)
     if checkpoint:
         _init_from(model, checkpoint, log)
     model = model.to(memory_format=torch.channels_last)
@@ -340,8 +370,37 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     log(f"{cfg.name}: train {len(y_train)} images {counts.tolist()}, val {len(y_val)}"
         + (f", test {len(y_test)}" if y_test is not None else ""))
 
+    images = torch.from_numpy(train_split.images).unsqueeze(1)
+    targets = torch.from_numpy(y_train)
+    # The box loss teaches the cells the dataset's own classes, also where the model's outputs are coarser.
+    cell_targets = torch.from_numpy(train_split.labels)
+    labelled = torch.ones(len(y_train), dtype=torch.bool)
+    soft = None
+    unlabelled_count = 0
+    if cfg.distill is not None:
+        teacher_logits_np, teacher_classes = cached_soft_labels(cfg.distill.teacher, train_split.images,
+                                                                train_split.files, cfg.cache, "train", log)
+        soft_parts = [torch.from_numpy(teacher_logits_np)]
+        if cfg.unlabelled is not None:
+            extra = load_split(cfg.unlabelled, cfg.classes, cfg.size, cfg.cache, name="unlabelled", log=log)
+            extra_logits, _ = cached_soft_labels(cfg.distill.teacher, extra.images, extra.files, cfg.cache,
+                                                 "unlabelled", log)
+            unlabelled_count = len(extra)
+            soft_parts.append(torch.from_numpy(extra_logits))
+            images = torch.cat([images, torch.from_numpy(extra.images).unsqueeze(1)])
+            # Placeholders: an unlabelled image's targets never reach a loss (see `labelled`).
+            targets = torch.cat([targets, torch.zeros(len(extra), dtype=targets.dtype)])
+            cell_targets = torch.cat([cell_targets, torch.zeros(len(extra), dtype=cell_targets.dtype)])
+            labelled = torch.cat([labelled, torch.zeros(len(extra), dtype=torch.bool)])
+        soft = teacher_targets(torch.cat(soft_parts), classes, teacher_classes, cfg.distill.temperature)
+        agreement = float((soft[:len(y_train)].argmax(1).numpy() == y_train).mean())
+        log(f"{cfg.name}: distilling {cfg.distill.teacher.name} at T={cfg.distill.temperature:g}, weight "
+            f"{cfg.distill.weight:g}; teacher agrees with {agreement:.1%} of the training labels"
+            + (f"; {unlabelled_count} unlabelled images" if unlabelled_count else ""))
+    total_images = len(targets)
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = max(1, len(y_train) // cfg.batch_size)
+    steps_per_epoch = max(1, total_images // cfg.batch_size)
     planned_epochs = cfg.epochs
     warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(cfg.epochs * steps_per_epoch - 1, 0))
 
@@ -353,13 +412,11 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    images = torch.from_numpy(train_split.images).unsqueeze(1)
-    targets = torch.from_numpy(y_train)
-    # The box loss teaches the cells the dataset's own classes, also where the model's outputs are coarser.
-    cell_targets = torch.from_numpy(train_split.labels)
     boxes = None
     if cfg.box_loss > 0 and hasattr(model, "forward_with_boxes"):
         found = load_boxes(cfg.data / "train", train_split.files)
+        if found is not None and unlabelled_count:
+            found = np.concatenate([found, np.full((unlabelled_count, 4), np.nan, dtype=np.float32)])
         boxes = torch.from_numpy(found) if found is not None else None
         log(f"{cfg.name}: box loss " + (f"on ({int((~torch.isnan(boxes[:, 0])).sum())} defect boxes from labels.csv)"
                                         if boxes is not None else "off (no labels.csv with every training image)"))
@@ -372,10 +429,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         epoch += 1
         epoch_start = time.time()
         model.train()
-        progress = Progress(len(y_train) - len(y_train) % cfg.batch_size if len(y_train) >= cfg.batch_size
-                            else len(y_train), f"{cfg.name} epoch {epoch}/{planned_epochs}")
+        progress = Progress(total_images - total_images % cfg.batch_size if total_images >= cfg.batch_size
+                            else total_images, f"{cfg.name} epoch {epoch}/{planned_epochs}")
         total_loss, seen = 0.0, 0
-        for index in batches(len(y_train), cfg.batch_size, generator, drop_last=True):
+        for index in batches(total_images, cfg.batch_size, generator, drop_last=True):
             handoff.take_freed_cores(epoch, log)
             y = targets[index]
             if boxes is None:
@@ -386,9 +443,17 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
             # Only the network runs in bfloat16; the losses take float32 logits.
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
                 logits, cells = model.forward_with_boxes(x) if mask is not None else (model(x), None)
-            loss = F.cross_entropy(logits.float(), y, weight=weights, label_smoothing=cfg.label_smoothing)
-            if cells is not None:
-                loss = loss + cfg.box_loss * _box_loss(cells.float(), mask, cell_targets[index], cfg.box_positive_weight)
+            known = labelled[index]
+            if soft is not None:
+                assert cfg.distill is not None
+                loss = distillation_loss(logits.float(), soft[index], y, known, cfg.distill.temperature,
+                                         cfg.distill.weight, cfg.label_smoothing, weights)
+            else:
+                loss = F.cross_entropy(logits.float(), y, weight=weights, label_smoothing=cfg.label_smoothing)
+            if cells is not None and bool(known.any()):
+                # Boxes are labels too: an unlabelled image's cells are left to the image-level loss.
+                loss = loss + cfg.box_loss * _box_loss(cells[known].float(), mask[known], cell_targets[index][known],
+                                                       cfg.box_positive_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -490,7 +555,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     onnx_path = out / f"{name}.fp32.onnx"
     export_onnx(model, onnx_path, cfg.size)
     training = {
-        "dataSeed": cfg.data_seed, "trainSeed": cfg.seed, "data": str(cfg.data),
+        "dataSeed": cfg.data_seed, "trainSeed": cfg.seed, "data": describe_path(cfg.data),
         "trainImages": int(len(y_train)), "valImages": int(len(y_val)),
         "epochs": len(history), "bestEpoch": best_epoch, "maxEpochs": cfg.epochs, "stop": stop_reason,
         "timeBudget": budget_note,
@@ -501,8 +566,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
                       "warmupEpochs": cfg.warmup_epochs, "batchSize": cfg.batch_size},
         "labelSmoothing": cfg.label_smoothing, "batchNorm": f"recomputed over {len(spread)} evenly spread training images",
         "boxLoss": {"weight": cfg.box_loss, "positiveCellWeight": cfg.box_positive_weight} if boxes is not None else None,
-        "init": str(cfg.init) if cfg.init else None,
+        "init": describe_path(cfg.init),
+        "distillation": None if cfg.distill is None else {
+            "teacher": describe_path(cfg.distill.teacher), "temperature": cfg.distill.temperature,
+            "weight": cfg.distill.weight, "unlabelledImages": unlabelled_count,
+            "softLabels": "teacher logits on the unaugmented images, computed once"},
+        "augmentation": cfg.augmentation.describe(),
     }
+    if arch.family == TEACHER_FAMILY:
+        from .teacher import describe_source
+        training["imagenet"] = describe_source()
     if cfg.kind == "screen":
         training["classWeights"] = [round(float(w), 4) for w in weights]  # type: ignore[union-attr]
         training["thresholdRule"] = (f"val defect recall >= {cfg.min_defect_recall}, "
