@@ -29,7 +29,7 @@ from .fab_data import REPO, SEMEDGE, FabDataError, FabScan, Preprocessed, find_d
     preprocess, scan
 from .fab_train import FitResult, Recipe, accuracy, fit, fit_temperature, predict, soft_labels, \
     summarise_candidates
-from .model import CLASSIFIER_ARCH, SCREEN_ARCH, ArchSpec, build_model, count_parameters
+from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_ARCH, TEACHER_FAMILY, ArchSpec, build_model
 from .plot import draw_curves
 from .train import _init_from, _load_checkpoint, choose_defect_threshold, defect_auc, resolve_precision, \
     screen_figures
@@ -81,6 +81,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=15.0, help="time budget of the whole run (default 15)")
     p.add_argument("--init", type=Path, default=SHIPPED / "classifier.pt", help="the synthetic student to start from")
     p.add_argument("--screen-init", type=Path, default=SHIPPED / "screen.pt", help="the screen to fine-tune")
+    p.add_argument("--teacher-init", type=Path, default=SHIPPED / "teacher.pt",
+                   help="a synthetic-trained teacher checkpoint (default models/teacher.pt when it exists; else the "
+                        "ImageNet ResNet-18 of the NuGet package)")
+    p.add_argument("--no-teacher", action="store_true", help="skip the teacher (distil from the best student)")
     p.add_argument("--candidates", help="comma-separated subset of the candidate names (default: all that apply)")
     p.add_argument("--epochs", type=int, help="cap on every candidate's epochs (tests and quick looks)")
     p.add_argument("--seed", type=int, default=1)
@@ -108,13 +112,35 @@ def _student(init: Path | None, log) -> torch.nn.Module:
     return model
 
 
-def _teacher_module():
-    """The ImageNet + synthetic teacher of the pretraining work (semedge_train.teacher), when it is installed."""
-    try:
-        from . import teacher  # noqa: F401  (issue 13's module)
-    except ImportError:
-        return None
-    return teacher
+def build_teacher(init: Path | None, log) -> tuple[torch.nn.Module, ArchSpec, str]:
+    """The teacher to fine-tune on the fab's images: the synthetic-trained ImageNet teacher of the shipped build
+    (`--teacher-init`, a NAME.pt of family imagenet-resnet18) when there is one, else the ImageNet ResNet-18 weights
+    of the NuGet package (semedge_train/teacher.py), with a new 10-class head."""
+    from .teacher import build_imagenet_teacher, describe_source
+    if init is not None and init.exists():
+        checkpoint = _load_checkpoint(init)
+        arch = ArchSpec(**checkpoint["arch"])
+        if arch.family != TEACHER_FAMILY:
+            raise FabDataError(f"--teacher-init {init}: family {arch.family}, expected {TEACHER_FAMILY}")
+        model = build_model(len(DEFAULT_CLASSES), arch)
+        _init_from(model, checkpoint, log)
+        return model, arch, f"{init.name} (ImageNet ResNet-18 trained on synthetic images)"
+    model = build_imagenet_teacher(len(DEFAULT_CLASSES), TEACHER_ARCH.stages, MEAN, STD, log=log,
+                                   dropout=TEACHER_ARCH.dropout, work_size=TEACHER_ARCH.work_size)
+    source = describe_source()
+    return model, TEACHER_ARCH, f"ImageNet ResNet-18 ({source['package']} {source['version']}), cut after stage " \
+                                f"{TEACHER_ARCH.stages}, run at {TEACHER_ARCH.work_size}x{TEACHER_ARCH.work_size}"
+
+
+def teacher_recipe(epochs_cap: int | None) -> Recipe:
+    """Fine-tuning the ImageNet teacher: a low rate falling off towards the stem (its early filters are the part of
+    ImageNet that transfers), strong augmentation, a short schedule (it costs about 2.5 student steps per image)."""
+    recipe = Recipe("teacher", start="teacher", lr=1e-3, layer_decay=0.7, max_epochs=30, patience=10,
+                    weight_decay=0.05, ema=0.98, warmup_epochs=1.0)
+    if epochs_cap:
+        recipe = replace(recipe, max_epochs=min(recipe.max_epochs, epochs_cap), patience=min(recipe.patience, epochs_cap),
+                         warmup_epochs=min(recipe.warmup_epochs, max(epochs_cap / 4, 0.25)))
+    return recipe
 
 
 def student_recipes(epochs_cap: int | None) -> list[Recipe]:
@@ -150,50 +176,66 @@ def run_candidates(args, scan_result: FabScan, pre: Preprocessed, deadline: floa
     if not args.init.exists():
         progress.log(f"{args.init} not found: the synthetic-student candidates are skipped")
         recipes = [r for r in recipes if r.start != "synthetic"]
-    teacher = _teacher_module()
-    distil = wanted is None or any(w.startswith("distilled") or w.startswith("teacher") for w in wanted)
-    # Time is shared out evenly over what is left to run, re-planned after each candidate.
-    remaining_runs = len(recipes) + (2 if distil and teacher is not None else 1 if distil else 0)
+    use_teacher = (wanted is None or "teacher" in wanted) and not args.no_teacher
+    distil = wanted is None or any(w.startswith("distilled") for w in wanted)
+    # Time is shared out by weight over what is left to run, re-planned after each candidate: the teacher costs
+    # about three students, the distillation two.
+    weights = {r.name: 1.0 for r in recipes}
+    if use_teacher:
+        weights["teacher"] = 3.0
+    if distil:
+        weights["distilled"] = 2.0
     results: list[FitResult] = []
     notes: dict = {"teacher": None}
+
+    def share(name: str) -> float:
+        left = sum(weights.values())
+        seconds = (deadline - time.monotonic()) * weights.pop(name) / max(left, 1e-9)
+        return time.monotonic() + max(seconds, 1.0)
+
     for index, recipe in enumerate(recipes):
-        share = (deadline - time.monotonic()) / max(remaining_runs, 1)
-        remaining_runs -= 1
         model = _student(args.init if recipe.start == "synthetic" else None, progress.log)
         result = fit(model, recipe, train_x, train_y, val_x, val_y, len(DEFAULT_CLASSES), args.seed + index,
-                     deadline=time.monotonic() + share, precision=precision, log=progress.log)
+                     deadline=share(recipe.name), precision=precision, log=progress.log)
         results.append(result)
     best_student = max(results, key=lambda r: (r.val_accuracy, -r.val_loss)) if results else None
 
     teacher_model, teacher_name = None, None
-    if distil and teacher is not None:
-        share = (deadline - time.monotonic()) / max(remaining_runs, 1)
-        remaining_runs -= 1
+    if use_teacher:
         try:
-            teacher_result = teacher.fine_tune_for_fab(train_x, train_y, val_x, val_y, seed=args.seed,
-                                                       deadline=time.monotonic() + share, log=progress.log)
+            model, arch, source = build_teacher(args.teacher_init, progress.log)
+            teacher_result = fit(model, teacher_recipe(args.epochs), train_x, train_y, val_x, val_y,
+                                 len(DEFAULT_CLASSES), args.seed + 50, deadline=share("teacher"), precision=precision,
+                                 log=progress.log)
             teacher_model, teacher_name = teacher_result.model, "teacher"
-            notes["teacher"] = {"valAccuracy": teacher_result.val_accuracy, "seconds": round(teacher_result.seconds, 1),
-                                "source": getattr(teacher, "DESCRIPTION", "semedge_train.teacher")}
-        except Exception as error:  # the student candidates still stand; the card says why there was no teacher
+            notes["teacher"] = {"source": source, "valAccuracy": teacher_result.val_accuracy,
+                                "epochs": len(teacher_result.history), "bestEpoch": teacher_result.best_epoch,
+                                "seconds": round(teacher_result.seconds, 1), "arch": arch.to_dict()}
+            notes["teacherResult"] = teacher_result
+            notes["teacherArch"] = arch
+        except Exception as error:  # noqa: BLE001 -- the students still stand; the card says why there was no teacher
+            weights.pop("teacher", None)
             notes["teacher"] = {"error": f"{type(error).__name__}: {error}"}
-            progress.log(f"teacher fine-tuning failed, distilling from the best student instead: {error}")
+            progress.log(f"teacher unavailable ({error}); distilling from the best student instead")
     elif distil:
-        notes["teacher"] = {"error": "no teacher module (semedge_train.teacher) in this checkout: distilled from "
-                                     "the best student candidate (self-distillation) instead"}
+        notes["teacher"] = {"error": "teacher not used (--no-teacher or --candidates): distilled from the best "
+                                     "student candidate (self-distillation)"}
     if distil and teacher_model is None and best_student is not None:
         teacher_model, teacher_name = best_student.model, best_student.recipe.name
     if distil and teacher_model is not None:
         recipe = distil_recipe(args.epochs, teacher_name)
         rows_x = np.concatenate([train_x, unl_x]) if len(unl_x) else train_x
         rows_y = np.concatenate([train_y, np.full(len(unl_x), -1, dtype=np.int64)]) if len(unl_x) else train_y
-        soft = soft_labels(teacher_model, rows_x)
+        # Soft labels take at most a tenth of the time left (8 views each when that fits, else one).
+        soft, views = soft_labels(teacher_model, rows_x, seconds=0.1 * (deadline - time.monotonic()))
         notes["distillation"] = {"teacher": teacher_name, "labelledImages": int(len(train_x)),
-                                 "unlabelledImages": int(len(unl_x)),
-                                 "teacherValAccuracyTta": accuracy(predict(teacher_model, val_x, tta=True), val_y)}
-        share = deadline - time.monotonic()
+                                 "unlabelledImages": int(len(unl_x)), "softLabelViews": views,
+                                 "temperature": recipe.distil_temperature, "weight": recipe.distil_weight,
+                                 "teacherAgreesWithTrainLabels": float((soft[:len(train_y)].argmax(1).numpy()
+                                                                        == train_y).mean())}
+        progress.log(f"soft labels from {teacher_name}: {len(rows_x)} images, {views} view(s) each")
         result = fit(_student(args.init if args.init.exists() else None, progress.log), recipe, rows_x, rows_y,
-                     val_x, val_y, len(DEFAULT_CLASSES), args.seed + 97, deadline=time.monotonic() + max(share, 1),
+                     val_x, val_y, len(DEFAULT_CLASSES), args.seed + 97, deadline=share("distilled"),
                      soft_targets=soft, precision=precision, log=progress.log)
         result.extra["teacher"] = teacher_name
         results.append(result)
@@ -470,13 +512,14 @@ def run(args, progress: Progress) -> dict:
                                                      f"evaluate-{split}-cascade", screen=trained / "screen.int8.json")
     candidate_reports = {}
     if args.report_candidates and splits.get("test"):
-        candidate_reports = _report_candidates(args, results, trained.parent / "candidates", calib, splits["test"],
-                                               val_x, progress, work)
+        candidate_reports = _report_candidates(args, results, notes, trained.parent / "candidates", calib,
+                                               splits["test"], val_x, progress, work)
 
     progress.stage("ship", str(out))
     summary = _summary(args, found, pre, duplicates, chosen, results, notes, screen, temperature, tta,
                        plain_acc, d4_acc, parity, reports, candidate_reports, progress, started)
-    _ship(trained, reports_dir, out, summary, results, chosen, screen, duplicates, pre)
+    curve_runs = results + ([notes["teacherResult"]] if notes.get("teacherResult") else [])
+    _ship(trained, reports_dir, out, summary, curve_runs, chosen, screen, duplicates, pre)
     progress.finish()
     summary["stageSeconds"] = progress.timings
     summary["wallSeconds"] = round(time.monotonic() - started, 1)
@@ -487,22 +530,32 @@ def run(args, progress: Progress) -> dict:
     return summary
 
 
-def _report_candidates(args, results, folder: Path, calib: Path, test: Path, val_x, progress, work) -> dict:
-    """Every student candidate exported, quantized and evaluated on test: the proxy's table of starting points."""
+def _report_candidates(args, results, notes, folder: Path, calib: Path, test: Path, val_x, progress, work) -> dict:
+    """Every candidate (and the teacher) exported, quantized and evaluated on test: the proxy's table of starting
+    points. Only for measuring (scripts/fab-proxy); the choice itself never looks at test."""
     figures = {}
-    for r in results:
+    runs = [(r, CLASSIFIER_ARCH) for r in results]
+    if notes.get("teacherResult") is not None:
+        runs.append((notes["teacherResult"], notes["teacherArch"]))
+    for r, arch in runs:
         sub = folder / r.recipe.name
-        manifest = export_model(r.model, CLASSIFIER_ARCH, "classifier", "classifier", DEFAULT_CLASSES, sub,
-                                args.version, val_x, {"candidate": r.recipe.name}, {})
-        _semedge(["quantize", sub / "classifier.fp32.onnx", "--calib", calib, "--out", sub / "classifier.int8.onnx",
-                  "--manifest", manifest], progress.log, work, f"quantize-{r.recipe.name}")
         row = {"valAccuracy": r.val_accuracy}
-        for fmt in ("fp32", "int8"):
-            report = _evaluate(sub / f"classifier.{fmt}.json", test, sub / f"test-{fmt}", progress.log, work,
-                               f"evaluate-{r.recipe.name}-{fmt}")
-            row[f"test{fmt.upper()}"] = report["classifier"]["accuracy"]
+        try:
+            manifest = export_model(r.model, arch, "classifier", "classifier", DEFAULT_CLASSES, sub, args.version,
+                                    val_x, {"candidate": r.recipe.name}, {})
+            row["fp32Bytes"] = (sub / "classifier.fp32.onnx").stat().st_size
+            row["testFP32"] = _evaluate(manifest, test, sub / "test-fp32", progress.log, work,
+                                        f"evaluate-{r.recipe.name}-fp32")["classifier"]["accuracy"]
+            _semedge(["quantize", sub / "classifier.fp32.onnx", "--calib", calib, "--out",
+                      sub / "classifier.int8.onnx", "--manifest", manifest], progress.log, work,
+                     f"quantize-{r.recipe.name}")
+            row["int8Bytes"] = (sub / "classifier.int8.onnx").stat().st_size
+            row["testINT8"] = _evaluate(sub / "classifier.int8.json", test, sub / "test-int8", progress.log, work,
+                                        f"evaluate-{r.recipe.name}-int8")["classifier"]["accuracy"]
+        except (FabDataError, RuntimeError, OSError) as error:
+            row["error"] = str(error)[-300:]
         figures[r.recipe.name] = row
-        progress.log(f"candidate {r.recipe.name}: test FP32 {100 * row['testFP32']:.1f} %, INT8 {100 * row['testINT8']:.1f} %")
+        progress.log(f"candidate {r.recipe.name}: test FP32 {_pct(row.get('testFP32'))}, INT8 {_pct(row.get('testINT8'))}")
     return figures
 
 
@@ -591,6 +644,12 @@ def print_summary(summary: dict, progress: Progress) -> None:
     rows.append(("chosen recipe", summary["chosen"]))
     for c in summary["candidates"]:
         rows.append((f"  candidate {c['name']}", f"val {_pct(c['valAccuracy'])}, {c['epochs']} epochs, {c['seconds']:.0f} s"))
+    teacher = summary.get("teacher") or {}
+    if "valAccuracy" in teacher:
+        rows.append(("  teacher (not shipped)", f"val {_pct(teacher['valAccuracy'])}, {teacher['epochs']} epochs, "
+                                                f"{teacher['seconds']:.0f} s: {teacher['source']}"))
+    elif teacher.get("error"):
+        rows.append(("  teacher", teacher["error"][:100]))
     cal = summary["calibration"]
     rows.append(("calibration", f"temperature {cal['temperature']:.3f}, tta {cal['tta']} "
                                 f"(val {_pct(cal['valAccuracyPlain'])} plain, {_pct(cal['valAccuracyD4'])} d4)"))

@@ -125,16 +125,30 @@ def fit_temperature(logits: torch.Tensor, labels: np.ndarray) -> float:
     return float(math.exp((lo + hi) / 2))
 
 
+def _is_block(module: nn.Module) -> bool:
+    """A unit that takes one learning rate: a leaf layer, a residual block, or a Sequential of leaves (a SemNet
+    stage: convolution, batch norm, ReLU)."""
+    children = list(module.children())
+    if not children or type(module).__name__.endswith("Block"):
+        return True
+    return isinstance(module, nn.Sequential) and all(not list(c.children()) for c in children)
+
+
 def _blocks(model: nn.Module) -> list[list[nn.Parameter]]:
-    """Parameter groups from input to output: each top-level child, with Sequentials opened one level (SemNet's
-    stages, a ResNet's residual blocks), so layer-wise rates can fall off towards the input."""
-    blocks = []
-    for child in model.children():
-        parts = list(child.children()) if isinstance(child, nn.Sequential) and len(list(child.children())) > 1 else [child]
-        for part in parts:
-            params = [p for p in part.parameters() if p.requires_grad]
-            if params:
-                blocks.append(params)
+    """Parameter groups from input to output (SemNet's stages, a ResNet's stem layers and residual blocks, the
+    heads), so layer-wise rates can fall off towards the input."""
+    blocks: list[list[nn.Parameter]] = []
+
+    def walk(module: nn.Module) -> None:
+        for child in module.children():
+            if _is_block(child):
+                params = [p for p in child.parameters() if p.requires_grad]
+                if params:
+                    blocks.append(params)
+            else:
+                walk(child)
+
+    walk(model)
     return blocks
 
 
@@ -296,9 +310,20 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
     return FitResult(ema, recipe, history, best_epoch, stop, val_acc, val_loss, seconds)
 
 
-def soft_labels(teacher: nn.Module, unit: np.ndarray, batch_size: int = 64) -> torch.Tensor:
-    """The teacher's mean logits over the 8 d4 views of each image: steadier soft labels than one view."""
-    return predict(teacher, unit, tta=True, batch_size=batch_size)
+def soft_labels(teacher: nn.Module, unit: np.ndarray, seconds: float | None = None,
+                batch_size: int = 64) -> tuple[torch.Tensor, int]:
+    """The teacher's logits for every image, once, before the student trains: the mean over the 8 d4 views (steadier
+    soft labels than one view) when that fits in `seconds`, judged from the time of the first batch, else one view.
+    Returns the logits and the number of views."""
+    if len(unit) == 0:
+        return torch.empty(0), 1
+    started = time.monotonic()
+    first = predict(teacher, unit[:batch_size])
+    estimate = (time.monotonic() - started) * len(unit) / min(batch_size, len(unit)) * 8
+    if seconds is not None and estimate > seconds:
+        rest = predict(teacher, unit[batch_size:], batch_size=batch_size)
+        return torch.cat([first, rest]) if len(rest) else first, 1
+    return predict(teacher, unit, tta=True, batch_size=batch_size), 8
 
 
 def with_epochs(recipe: Recipe, **changes) -> Recipe:
