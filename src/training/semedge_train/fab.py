@@ -31,8 +31,8 @@ from .fab_train import FitResult, Recipe, accuracy, fit, fit_temperature, predic
     summarise_candidates
 from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_ARCH, TEACHER_FAMILY, ArchSpec, build_model
 from .plot import draw_curves
-from .train import _init_from, _load_checkpoint, choose_defect_threshold, defect_auc, resolve_precision, \
-    screen_figures
+from .train import _init_from, _load_checkpoint, choose_defect_threshold, defect_auc, describe_path, \
+    resolve_precision, screen_figures
 
 SIZE, MEAN, STD = 128, 0.5, 0.25
 SHIPPED = REPO / "models"
@@ -393,8 +393,8 @@ def main(argv: list[str]) -> int:
 def run(args, progress: Progress) -> dict:
     started = time.monotonic()
     deadline = started + args.minutes * 60
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    # Every core by default: this torch build starts with one thread, and the fab flow runs alone.
+    torch.set_num_threads(args.threads if args.threads > 0 else len(os.sched_getaffinity(0)))
     keep_freed_memory()
     precision = resolve_precision("auto")
     out = args.out.resolve()
@@ -459,7 +459,7 @@ def run(args, progress: Progress) -> dict:
     progress.stage("export", "checkpoints, FP32 ONNX, manifests, parity")
     trained = work / "trained"
     counts = {s: found.counts(s) for s in ("train", "val", "test")}
-    common = {"fab": True, "data": str(args.data.resolve()), "mapping": mapping or None,
+    common = {"fab": True, "data": describe_path(args.data), "mapping": mapping or None,
               "trainImages": int(len(train_x)), "valImages": int(len(val_x)),
               "perClassTrain": dict(zip(DEFAULT_CLASSES, counts["train"])),
               "classesWithoutTrainingImages": missing, "unlabelledImages": int(len(pre.select("unlabelled")[0])),
@@ -580,7 +580,7 @@ def _headline(report: dict | None) -> dict:
 def _summary(args, found, pre, duplicates, chosen, results, notes, screen, temperature, tta, plain_acc, d4_acc,
              parity, reports, candidate_reports, progress, started) -> dict:
     return {
-        "version": args.version, "data": str(args.data.resolve()), "mapping": found.mapping or None,
+        "version": args.version, "data": describe_path(args.data), "mapping": found.mapping or None,
         "classes": list(DEFAULT_CLASSES),
         "counts": {s: dict(zip(DEFAULT_CLASSES, found.counts(s))) for s in ("train", "val", "test")},
         "unlabelled": len(found.split("unlabelled")), "classesWithoutTrainingImages": found.without_training_images(),
