@@ -24,7 +24,12 @@ internal static class BenchCommand
         var iterations = new Option<int>("--iterations") { Description = "Passes over the image set per configuration.", DefaultValueFactory = _ => 10 };
         var rawRuns = new Option<int>("--raw-runs") { Description = "Runs of the raw-inference loop.", DefaultValueFactory = _ => 200 };
         var count = new Option<int>("--count") { Description = "Synthesised images per size.", DefaultValueFactory = _ => 5 };
-        foreach (var option in new Option[] { images, model, screen, json, iterations, rawRuns, count })
+        var cleanHeavy = new Option<int>("--clean-heavy")
+        {
+            Description = $"Images in the clean-heavy stream ({BenchImages.CleanHeavyCleanShare:P0} clean, {BenchImages.CleanHeavySize}x{BenchImages.CleanHeavySize}) that compares the cascade with the single stage; 0 leaves it out.",
+            DefaultValueFactory = _ => 40,
+        };
+        foreach (var option in new Option[] { images, model, screen, json, iterations, rawRuns, count, cleanHeavy })
         {
             command.Options.Add(option);
         }
@@ -32,19 +37,24 @@ internal static class BenchCommand
         command.SetAction((parse, ct) =>
         {
             var request = new BenchRequest(parse.GetValue(images), parse.GetValue(model), parse.GetValue(screen), parse.GetValue(json),
-                parse.GetValue(iterations), parse.GetValue(rawRuns), parse.GetValue(count));
+                parse.GetValue(iterations), parse.GetValue(rawRuns), parse.GetValue(count), parse.GetValue(cleanHeavy));
             return Task.FromResult(Run(request, Console.Out, Console.Error, ct));
         });
         return command;
     }
 
-    internal sealed record BenchRequest(string? Images, string? Model, string? Screen, string? JsonOut, int Iterations, int RawRuns, int Count);
+    internal sealed record BenchRequest(string? Images, string? Model, string? Screen, string? JsonOut, int Iterations, int RawRuns, int Count, int CleanHeavy = 0);
 
     internal static int Run(BenchRequest request, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (request.Iterations < 1 || request.RawRuns < 1 || request.Count < 1)
         {
             throw new UsageException("--iterations, --raw-runs and --count must be at least 1");
+        }
+
+        if (request.CleanHeavy is < 0 or > 10_000)
+        {
+            throw new UsageException($"--clean-heavy must be 0..10000 images, got {request.CleanHeavy}");
         }
 
         if (request.Images is { } dir && !Directory.Exists(dir))
@@ -68,6 +78,11 @@ internal static class BenchCommand
         if (set.Count == 0)
         {
             throw new UsageException($"no decodable images in '{request.Images}'");
+        }
+
+        if (request.CleanHeavy > 0)
+        {
+            set = [.. set, .. BenchImages.CleanHeavy(request.CleanHeavy)];
         }
 
         var configs = Configs(classifier, screen);
@@ -95,6 +110,7 @@ internal static class BenchCommand
             Iterations = request.Iterations,
             Results = results,
             SlowestStage = PipelineBenchmark.SlowestStages(results),
+            CleanHeavy = PipelineBenchmark.CascadeOnStream(results, BenchImages.CleanHeavyGroup),
         };
         Render(report, output);
         if (request.JsonOut is { } path)
@@ -198,6 +214,15 @@ internal static class BenchCommand
         foreach (var (group, stage) in report.SlowestStage)
         {
             console.WriteLine($"slowest stage for {group}: {stage}");
+        }
+
+        if (report.CleanHeavy is { } c)
+        {
+            console.WriteLine(string.Format(CultureInfo.InvariantCulture,
+                "{0} stream ({1} images, {2:0}% clean): {3} mean {4:0.00} ms, {5:0.0} img/s | {6} mean {7:0.00} ms, {8:0.0} img/s, screen skipped the classifier on {9:0}% | the cascade costs {10:0.00}x the single stage ({11})",
+                c.Group, c.Images, BenchImages.CleanHeavyCleanShare * 100, c.SingleStage, c.SingleStageMeanMs, c.SingleStageImagesPerSecond,
+                c.Cascade, c.CascadeMeanMs, c.CascadeImagesPerSecond, c.ScreenedShare * 100, c.CascadeOverSingleStage,
+                c.CascadeOverSingleStage < 1 ? "cheaper" : "not cheaper"));
         }
     }
 

@@ -23,7 +23,21 @@ internal static class SynthCommand
         var dropOption = new Option<DirectoryInfo?>("--drop") { Description = "Drop-folder mode: write images into this folder at --rate until --count or Ctrl-C." };
         var rateOption = new Option<double>("--rate") { Description = "Drop mode: images per second.", DefaultValueFactory = _ => 5 };
         var countOption = new Option<int?>("--count") { Description = "Drop mode: stop after this many images." };
-        foreach (var option in new Option[] { outOption, seedOption, sizeOption, trainOption, valOption, testOption, perClassOption, classesOption, dropOption, rateOption, countOption })
+        var pretraining = SynthesisSettings.Pretraining;
+        var magnificationOption = new Option<string?>("--magnification")
+        {
+            Description = $"Pattern scale MIN:MAX against the legacy generator, drawn log-uniform (default {Range(pretraining.Magnification)}; 1 = legacy).",
+        };
+        var prominenceOption = new Option<string?>("--prominence") { Description = "Defect size and contrast: subtle (legacy), large, or mixed (default, half each)." };
+        var styleOption = new Option<string?>("--style") { Description = "Frames: review (tool frames), figure (crops of published figures), or mixed (default)." };
+        var figureRateOption = new Option<double?>("--figure-crop-rate")
+        {
+            Description = $"Share of figure crops under --style mixed, 0..1 (default {pretraining.FigureCropRate.ToString(CultureInfo.InvariantCulture)}).",
+        };
+        var contrastOption = new Option<string?>("--contrast") { Description = $"Detector gain MIN:MAX, drawn uniform (default {Range(pretraining.Contrast)})." };
+        var legacyOption = new Option<bool>("--legacy") { Description = "Start from the legacy generator's distribution (1:1, subtle, review, 0.75:1.3) instead of the pretraining mix." };
+        foreach (var option in new Option[] { outOption, seedOption, sizeOption, trainOption, valOption, testOption, perClassOption, classesOption, dropOption, rateOption, countOption,
+            magnificationOption, prominenceOption, styleOption, figureRateOption, contrastOption, legacyOption })
         {
             command.Options.Add(option);
         }
@@ -38,6 +52,8 @@ internal static class SynthCommand
                 throw new UsageException($"--size must be {SampleSpec.MinSize}..{SampleSpec.MaxSize}, got {size}");
             }
             var classes = ParseClasses(parse.GetValue(classesOption));
+            var settings = ParseSettings(parse.GetValue(legacyOption), parse.GetValue(magnificationOption), parse.GetValue(prominenceOption),
+                parse.GetValue(styleOption), parse.GetValue(figureRateOption), parse.GetValue(contrastOption));
             var seed = parse.GetValue(seedOption);
             if ((outDir is null) == (dropDir is null))
             {
@@ -55,7 +71,7 @@ internal static class SynthCommand
                 {
                     throw new UsageException($"--count must be 1..{ImageSeeds.MaxIndex}, got {count}");
                 }
-                return await FeedAsync(dropDir, seed, rate, count, classes, size, ct);
+                return await FeedAsync(dropDir, seed, rate, count, classes, size, settings, ct);
             }
 
             var perClass = parse.GetValue(perClassOption);
@@ -74,9 +90,63 @@ internal static class SynthCommand
             {
                 throw new UsageException("nothing to generate: --train, --val and --test are all 0");
             }
-            return Generate(outDir!, new DatasetPlan(seed, size, train, val, test, classes), ct);
+            return Generate(outDir!, new DatasetPlan(seed, size, train, val, test, classes) { Settings = settings }, ct);
         });
         return command;
+    }
+
+    private static string Range((double Min, double Max) range) =>
+        string.Format(CultureInfo.InvariantCulture, "{0}:{1}", range.Min, range.Max);
+
+    /// <summary>The distribution options on top of the pretraining mix (or the legacy one); bad values are usage errors.</summary>
+    internal static SynthesisSettings ParseSettings(bool legacy, string? magnification, string? prominence, string? style, double? figureRate, string? contrast)
+    {
+        var settings = legacy ? SynthesisSettings.Legacy : SynthesisSettings.Pretraining;
+        if (magnification is not null)
+        {
+            if (!SynthesisSettings.TryParseRange(magnification, out var m) || !(m.Min >= SynthesisSettings.MinMagnification && m.Max <= SynthesisSettings.MaxMagnification && m.Min <= m.Max))
+            {
+                throw new UsageException(string.Format(CultureInfo.InvariantCulture, "--magnification must be MIN:MAX (or one value) with {0} <= MIN <= MAX <= {1}, got '{2}'",
+                    SynthesisSettings.MinMagnification, SynthesisSettings.MaxMagnification, magnification));
+            }
+            settings = settings with { Magnification = m };
+        }
+        if (prominence is not null)
+        {
+            settings = settings with { Prominence = ParseEnum<DefectProminence>("--prominence", prominence) };
+        }
+        if (style is not null)
+        {
+            settings = settings with { Style = ParseEnum<FrameStyle>("--style", style) };
+        }
+        if (figureRate is { } rate)
+        {
+            if (!(rate >= 0 && rate <= 1))
+            {
+                throw new UsageException($"--figure-crop-rate must be 0..1, got {rate.ToString(CultureInfo.InvariantCulture)}");
+            }
+            settings = settings with { FigureCropRate = rate };
+        }
+        if (contrast is not null)
+        {
+            if (!SynthesisSettings.TryParseRange(contrast, out var c) || !(c.Min >= 0.2 && c.Max <= 3 && c.Min <= c.Max))
+            {
+                throw new UsageException($"--contrast must be MIN:MAX (or one value) with 0.2 <= MIN <= MAX <= 3, got '{contrast}'");
+            }
+            settings = settings with { Contrast = c };
+        }
+        return settings;
+    }
+
+    private static T ParseEnum<T>(string option, string value)
+        where T : struct, Enum
+    {
+        var names = Enum.GetNames<T>().Select(n => n.ToLowerInvariant()).ToArray();
+        if (!names.Contains(value, StringComparer.Ordinal))
+        {
+            throw new UsageException($"{option} must be one of {string.Join("|", names)}, got '{value}'");
+        }
+        return Enum.Parse<T>(value, ignoreCase: true);
     }
 
     private static IReadOnlyList<string> ParseClasses(string? value)
@@ -131,14 +201,15 @@ internal static class SynthCommand
         }
         var seconds = watch.Elapsed.TotalSeconds;
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
-            "synth: wrote {0} images ({1}x{1}, {2} classes, seed {3}) to {4} in {5:0.0} s: {6:0.0} images/s; {7} scenes redrawn (defect not placeable or too faint at 128x128)",
-            plan.Total, plan.Size, plan.Classes.Count, plan.Seed, outDir.FullName, seconds, plan.Total / seconds, rows.Count(r => r.Redrawn)));
+            "synth: wrote {0} images ({1}x{1}, {2} classes, seed {3}; {8}) to {4} in {5:0.0} s: {6:0.0} images/s; {7} scenes redrawn (defect not placeable or too faint at 128x128)",
+            plan.Total, plan.Size, plan.Classes.Count, plan.Seed, outDir.FullName, seconds, plan.Total / seconds, rows.Count(r => r.Redrawn), plan.Settings.Describe()));
         return SemEdgeCli.ExitOk;
     }
 
-    private static async Task<int> FeedAsync(DirectoryInfo dropDir, int seed, double rate, int? count, IReadOnlyList<string> classes, int size, CancellationToken ct)
+    private static async Task<int> FeedAsync(DirectoryInfo dropDir, int seed, double rate, int? count, IReadOnlyList<string> classes, int size,
+        SynthesisSettings settings, CancellationToken ct)
     {
-        var feeder = new DropFeeder(dropDir, seed, rate, classes, size, TimeProvider.System);
+        var feeder = new DropFeeder(dropDir, seed, rate, classes, size, TimeProvider.System) { Settings = settings };
         Console.Error.WriteLine(string.Format(CultureInfo.InvariantCulture, "synth: feeding {0} at {1} images/s{2} (Ctrl-C stops)",
             dropDir.FullName, rate, count is null ? "" : $", {count} images"));
         var watch = Stopwatch.StartNew();

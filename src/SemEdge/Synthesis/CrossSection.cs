@@ -41,6 +41,12 @@ public sealed class CrossSection(Scene scene, ulong curtainKey, double curtainAm
     public float Curtain(int x, int y) =>
         (float)(1 + curtainAmplitude * Noise.Value1(curtainKey, 0, x, curtainScale) * (0.6 + 0.4 * Noise.Value1(curtainKey, 1, y, 150)));
 
+    /// <summary>
+    /// TEM-like contrast (a STEM bright-field or TEM lamella image): mass-thickness contrast, so vacuum and voids
+    /// read bright and metal dark, the reverse of the SEM's secondary-electron picture.
+    /// </summary>
+    public bool TransmissionContrast { get; init; }
+
     public void Set(int x, int y, float grey)
     {
         if ((uint)x >= (uint)scene.Width || (uint)y >= (uint)scene.Height)
@@ -48,7 +54,7 @@ public sealed class CrossSection(Scene scene, ulong curtainKey, double curtainAm
             return;
         }
         var v = grey * Curtain(x, y);
-        scene.Material[x, y] = v;
+        scene.Material[x, y] = TransmissionContrast ? 0.92f - 0.85f * v : v;
         // Edges in a section come from material boundaries (and the slight relief the mill leaves).
         scene.Topography[x, y] = grey * 1.6f;
     }
@@ -104,6 +110,9 @@ public sealed class CrossSection(Scene scene, ulong curtainKey, double curtainAm
 /// <summary>Builds FIB-SEM cross-sections: interconnect stacks with lines and vias, TSVs, solder bumps.</summary>
 public static class CrossSectionBuilder
 {
+    /// <summary>Share of cross-sections drawn with TEM-like contrast (bright background, dark features).</summary>
+    public const double TransmissionShare = 0.25;
+
     public static void Build(Scene scene, SynthRandom rng, string className, double scale)
     {
         var w = scene.Width;
@@ -113,6 +122,7 @@ public static class CrossSectionBuilder
             Dielectric = (float)rng.Uniform(0.18, 0.35),
             Metal = (float)rng.Uniform(0.62, 0.9),
             Void = (float)rng.Uniform(0.02, 0.1),
+            TransmissionContrast = rng.Chance(TransmissionShare),
         };
         scene.CrossSection = section;
         scene.TopGrey = section.Metal;
@@ -152,6 +162,12 @@ public static class CrossSectionBuilder
         }
 
         var top = section.Layers[1].Y1;
+        scene.Layout = kind switch
+        {
+            0 => SceneLayout.Interconnect,
+            1 => SceneLayout.Tsv,
+            _ => SceneLayout.Bumps,
+        };
         switch (kind)
         {
             case 0:
@@ -217,7 +233,7 @@ public static class CrossSectionBuilder
     private static void Tsvs(CrossSection s, SynthRandom rng, int w, double top, double bottom, double scale)
     {
         var count = rng.Next(1, 4);
-        var width = rng.Uniform(30, 90) * scale;
+        var width = Math.Min(rng.Uniform(30, 90) * scale, 0.8 * w / count);
         var gap = (w - count * width) / (count + 1);
         var depth = (bottom - top) * rng.Uniform(0.7, 1.2);
         var liner = rng.Uniform(1.5, 3.5) * scale;

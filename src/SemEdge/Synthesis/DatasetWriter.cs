@@ -6,6 +6,9 @@ namespace SemEdge.Synthesis;
 /// <summary>What a dataset run produces: image counts per split, the seed, the size and the classes.</summary>
 public sealed record DatasetPlan(int Seed, int Size, int Train, int Val, int Test, IReadOnlyList<string> Classes)
 {
+    /// <summary>The distribution to draw from (default: the pretraining mix).</summary>
+    public SynthesisSettings Settings { get; init; } = SynthesisSettings.Pretraining;
+
     public int PerClassTotal => Train + Val + Test;
 
     public int Total => PerClassTotal * Classes.Count;
@@ -62,7 +65,7 @@ public sealed class DatasetWriter(DirectoryInfo root, DatasetPlan plan)
         Parallel.For(0, jobs.Count, options, j =>
         {
             var (split, classIndex, name, index) = jobs[j];
-            var spec = new SampleSpec(ImageSeeds.Derive(plan.Seed, split, classIndex, index), name, plan.Size, plan.Size);
+            var spec = new SampleSpec(ImageSeeds.Derive(plan.Seed, split, classIndex, index), name, plan.Size, plan.Size) { Settings = plan.Settings };
             var (image, seed) = SemImageGenerator.RenderSample(spec);
             var relative = $"{DatasetSplits.FolderName(split)}/{name}/{FileName(name, index)}";
             File.WriteAllBytes(Path.Combine(root.FullName, relative), PngGray.Encode(image));

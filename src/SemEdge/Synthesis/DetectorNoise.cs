@@ -24,9 +24,9 @@ public sealed class DetectorNoise
     private readonly double _rowShiftChance;
     private readonly ulong _key;
 
-    public DetectorNoise(SynthRandom rng, double scale)
+    public DetectorNoise(SynthRandom rng, double scale, (double Min, double Max) contrast)
     {
-        _gain = (float)rng.Uniform(0.75, 1.3);
+        _gain = (float)rng.Uniform(contrast.Min, contrast.Max);
         _offset = (float)rng.Uniform(-0.12, 0.12);
         _driftY = (float)rng.Uniform(-0.25, 0.25);
         _chargingAmp = (float)(rng.Chance(0.7) ? rng.Uniform(0.03, 0.18) : 0);

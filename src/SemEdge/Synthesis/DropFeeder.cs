@@ -7,6 +7,9 @@ namespace SemEdge.Synthesis;
 /// </summary>
 public sealed class DropFeeder(DirectoryInfo folder, int seed, double rate, IReadOnlyList<string> classes, int size, TimeProvider time)
 {
+    /// <summary>The distribution to draw from (default: the pretraining mix).</summary>
+    public SynthesisSettings Settings { get; init; } = SynthesisSettings.Pretraining;
+
     public static string FileName(string className, int sequence) => $"{className}-{sequence:D6}.png";
 
     /// <summary>The class of the n-th dropped image: a fixed shuffle of the classes per seed.</summary>
@@ -44,7 +47,7 @@ public sealed class DropFeeder(DirectoryInfo folder, int seed, double rate, IRea
             }
             sequence++;
             var name = ClassFor(sequence);
-            var spec = new SampleSpec(ImageSeeds.Derive(seed, DatasetSplit.Drop, SemClasses.IndexOf(name), sequence), name, size, size);
+            var spec = new SampleSpec(ImageSeeds.Derive(seed, DatasetSplit.Drop, SemClasses.IndexOf(name), sequence), name, size, size) { Settings = Settings };
             var png = PngGray.Encode(SemImageGenerator.RenderSample(spec).Image);
             var file = FileName(name, sequence);
             var temp = Path.Combine(folder.FullName, $".{file}.tmp");

@@ -27,13 +27,16 @@ public sealed class Furniture
     private readonly bool _crossHair;
     private readonly (double X, double Y, double R, double Thickness, byte Value)? _circle;
 
-    public Furniture(SynthRandom rng, int width, int height)
+    /// <summary>How often a review frame carries the data bar.</summary>
+    public const double ReviewDataBarChance = 0.85;
+
+    public Furniture(SynthRandom rng, int width, int height, double dataBarChance = ReviewDataBarChance)
     {
         _width = width;
         _height = height;
         var scale = Math.Min(width, height) / 512.0;
         _fontScale = Math.Max(1, (int)Math.Round(rng.Uniform(1.4, 2.4) * scale));
-        _barHeight = rng.Chance(0.85) ? Math.Max(BitmapFont.GlyphHeight * _fontScale * 2 + 8, (int)(height * rng.Uniform(0.07, 0.13))) : 0;
+        _barHeight = rng.Chance(dataBarChance) ? Math.Max(BitmapFont.GlyphHeight * _fontScale * 2 + 8, (int)(height * rng.Uniform(0.07, 0.13))) : 0;
         _darkBar = rng.Chance(0.8);
         var kv = rng.Pick([1, 2, 2, 1, 1]) switch
         {

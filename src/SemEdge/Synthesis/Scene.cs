@@ -71,6 +71,12 @@ public sealed class Scene
     /// <summary>Height of the open field between pattern blocks (top or floor).</summary>
     public float FieldHeight { get; set; }
 
+    /// <summary>Which layout or cross-section structure the scene shows.</summary>
+    public SceneLayout Layout { get; set; }
+
+    /// <summary>Pattern scale against the legacy generator (see <see cref="SynthesisSettings.Magnification"/>).</summary>
+    public double Magnification { get; set; } = 1;
+
     /// <summary>Amplitude of the grain texture on the pattern top.</summary>
     public float Grain { get; set; }
 
@@ -89,7 +95,58 @@ public sealed class Scene
     {
         var h = Math.Clamp(height, 0f, 1f);
         var grain = Grain * Noise.Value2(Key ^ 0x6A09E667UL, x, y, 2.5) * h;
+        if (CrystalSize > 0)
+        {
+            grain += Crystal(x, y) * h;
+        }
         return FloorGrey + (TopGrey - FloorGrey) * h + grain;
+    }
+
+    /// <summary>Grain size (px) of a polycrystalline film (polished copper, solder); 0 for none.</summary>
+    public double CrystalSize { get; set; }
+
+    /// <summary>Grey spread between crystal grains (channelling contrast) and the darkening of their boundaries.</summary>
+    public float CrystalContrast { get; set; }
+
+    public float BoundaryDarkening { get; set; }
+
+    /// <summary>Voronoi grains on jittered grid points: each grain its own grey, boundaries a little darker.</summary>
+    private float Crystal(int x, int y)
+    {
+        var size = CrystalSize;
+        var px = x / size;
+        var py = y / size;
+        var gx = (int)Math.Floor(px);
+        var gy = (int)Math.Floor(py);
+        var best = double.MaxValue;
+        var second = double.MaxValue;
+        var bestX = 0;
+        var bestY = 0;
+        var key = Key ^ 0x3C6EF372FE94F82BUL;
+        for (var cy = gy - 1; cy <= gy + 1; cy++)
+        {
+            for (var cx = gx - 1; cx <= gx + 1; cx++)
+            {
+                var sx = cx + 0.5 + 0.45 * Noise.Hash(key, cx, cy);
+                var sy = cy + 0.5 + 0.45 * Noise.Hash(key ^ 0x1UL, cx, cy);
+                var d = (sx - px) * (sx - px) + (sy - py) * (sy - py);
+                if (d < best)
+                {
+                    second = best;
+                    best = d;
+                    bestX = cx;
+                    bestY = cy;
+                }
+                else if (d < second)
+                {
+                    second = d;
+                }
+            }
+        }
+        // Distance to the boundary, roughly: the gap between the nearest two sites, in pixels.
+        var edge = (Math.Sqrt(second) - Math.Sqrt(best)) * size;
+        var boundary = (float)Math.Max(0, 1 - edge / 1.5);
+        return CrystalContrast * Noise.Hash(key ^ 0x2UL, bestX, bestY) - BoundaryDarkening * boundary;
     }
 
     /// <summary>Sets the topography of a top-down pixel and the matching material.</summary>

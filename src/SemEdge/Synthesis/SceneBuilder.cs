@@ -15,6 +15,27 @@ public sealed record LayoutOverride
     public Func<double, double, double>? ExtraOpening { get; init; }
 }
 
+/// <summary>What a scene shows: one of the top-down (or tilted) layouts, or one of the cross-section structures.</summary>
+public enum SceneLayout
+{
+    Grating,
+    Contacts,
+    TwoGratings,
+    GratingAndContacts,
+
+    /// <summary>An unpatterned film or polished surface: smooth, or polycrystalline with visible grains.</summary>
+    Film,
+
+    /// <summary>Cross-section: an interconnect stack of lines and vias.</summary>
+    Interconnect,
+
+    /// <summary>Cross-section: through-silicon vias.</summary>
+    Tsv,
+
+    /// <summary>Cross-section: solder bumps on their pads.</summary>
+    Bumps,
+}
+
 /// <summary>
 /// Lays out the wafer pattern for one image from the scene stream: which view, which structures
 /// (gratings, contact arrays, mixed fields, cross-section stacks), and their pitch, duty, orientation and
@@ -23,19 +44,13 @@ public sealed record LayoutOverride
 /// </summary>
 public static class SceneBuilder
 {
-    private enum Layout
+    public static Scene Build(SynthRandom rng, string className, int width, int height, PixelRect liveArea, SynthesisSettings settings)
     {
-        Grating,
-        Contacts,
-        TwoGratings,
-        GratingAndContacts,
-    }
-
-    public static Scene Build(SynthRandom rng, string className, int width, int height, PixelRect liveArea)
-    {
-        var scale = Math.Min(width, height) / 512.0;
+        var magnification = rng.LogUniform(settings.Magnification.Min, settings.Magnification.Max);
+        // Pattern lengths grow with magnification; beam, grain and noise stay the size of a pixel.
+        var scale = Math.Min(width, height) / 512.0 * magnification;
         var view = PickView(rng, className);
-        var scene = new Scene(width, height, view, liveArea, rng.NextUInt64());
+        var scene = new Scene(width, height, view, liveArea, rng.NextUInt64()) { Magnification = magnification };
         if (view == SemView.CrossSection)
         {
             CrossSectionBuilder.Build(scene, rng, className, scale);
@@ -53,19 +68,35 @@ public static class SceneBuilder
 
         var tiltSquash = view == SemView.Tilted ? rng.Uniform(0.55, 0.85) : 1.0;
         var layout = PickLayout(rng, className);
+        scene.Layout = layout;
         var fieldHeight = rng.Chance(0.5) ? 1f : 0f;
         switch (layout)
         {
-            case Layout.Grating:
+            case SceneLayout.Film:
+                fieldHeight = 1;
+                // A bare film is imaged bright enough to see into what cuts it (a crack, a scratch), which opens onto
+                // a much darker depth.
+                top = Math.Max(top, rng.Uniform(0.42, 0.68));
+                scene.TopGrey = (float)top;
+                scene.FloorGrey = (float)Math.Max(0.02, Math.Min(scene.FloorGrey, top - rng.Uniform(0.22, 0.35)));
+                scene.Grain = (float)rng.Uniform(0.01, 0.05);
+                if (rng.Chance(0.55))
+                {
+                    scene.CrystalSize = rng.LogUniform(10, 45) * scale;
+                    scene.CrystalContrast = (float)rng.Uniform(0.03, 0.14);
+                    scene.BoundaryDarkening = (float)rng.Uniform(0, 0.12);
+                }
+                break;
+            case SceneLayout.Grating:
                 scene.Gratings.Add(MakeGrating(rng, scene, scale, PatternRegion.All, tiltSquash));
                 break;
-            case Layout.Contacts:
+            case SceneLayout.Contacts:
                 scene.ContactArrays.Add(MakeContacts(rng, scene, scale, PatternRegion.All, tiltSquash));
                 break;
             default:
                 var (a, b) = SplitRegions(rng, width, height, scale);
                 scene.Gratings.Add(MakeGrating(rng, scene, scale, a, tiltSquash));
-                if (layout == Layout.TwoGratings)
+                if (layout == SceneLayout.TwoGratings)
                 {
                     scene.Gratings.Add(MakeGrating(rng, scene, scale, b, tiltSquash));
                 }
@@ -87,12 +118,15 @@ public static class SceneBuilder
         return scene;
     }
 
+    /// <summary>Share of cross-sections for every class that has a cross-section form.</summary>
+    public const double CrossSectionShare = 0.28;
+
     // One view and layout mixture for every class, so the kind of picture never tells the class. A class only
     // loses the views and layouts that cannot carry its defect (an open needs a line, a via defect a contact;
     // LER, opens and scratches are judged top-down), and keeps the others in the common proportions.
     private static SemView PickView(SynthRandom rng, string className)
     {
-        var crossSection = className is SemClasses.Ler or SemClasses.Open or SemClasses.Scratch ? 0 : 0.2;
+        var crossSection = className is SemClasses.Ler or SemClasses.Open or SemClasses.Scratch ? 0 : CrossSectionShare;
         return rng.Pick([0.78 * (1 - crossSection), 0.22 * (1 - crossSection), crossSection]) switch
         {
             0 => SemView.TopDown,
@@ -101,20 +135,27 @@ public static class SceneBuilder
         };
     }
 
-    private static Layout PickLayout(SynthRandom rng, string className)
+    private static SceneLayout PickLayout(SynthRandom rng, string className)
     {
-        // Grating, Contacts, TwoGratings, GratingAndContacts.
-        Span<double> weights = [0.4, 0.3, 0.12, 0.18];
+        // Grating, Contacts, TwoGratings, GratingAndContacts, Film.
+        Span<double> weights = [0.4, 0.3, 0.12, 0.18, 0.16];
         if (className is SemClasses.Bridge or SemClasses.Open or SemClasses.Ler)
         {
-            weights[(int)Layout.Contacts] = 0;
+            weights[(int)SceneLayout.Contacts] = 0;
+            weights[(int)SceneLayout.Film] = 0;
         }
         else if (className == SemClasses.Vias)
         {
-            weights[(int)Layout.Grating] = 0;
-            weights[(int)Layout.TwoGratings] = 0;
+            weights[(int)SceneLayout.Grating] = 0;
+            weights[(int)SceneLayout.TwoGratings] = 0;
+            weights[(int)SceneLayout.Film] = 0;
         }
-        return (Layout)rng.Pick(weights);
+        else if (className == SemClasses.Cmp)
+        {
+            // Dishing and erosion are defects of a dense pattern; a bare film has nothing to dish.
+            weights[(int)SceneLayout.Film] = 0;
+        }
+        return (SceneLayout)rng.Pick(weights);
     }
 
     private static (PatternRegion A, PatternRegion B) SplitRegions(SynthRandom rng, int width, int height, double scale)

@@ -14,6 +14,7 @@ public static class SemImageGenerator
     private const ulong SceneStream = 2;
     private const ulong NuisanceStream = 3;
     private const ulong DefectStream = 4;
+    private const ulong FigureStream = 5;
 
     /// <summary>The input size of the shipped models: defect visibility is judged at this resolution.</summary>
     public const int ModelInputSize = 128;
@@ -52,26 +53,50 @@ public static class SemImageGenerator
         var w = spec.Width;
         var h = spec.Height;
         var scale = Math.Min(w, h) / 512.0;
-        var furniture = new Furniture(SynthRandom.ForStream(spec.Seed, FurnitureStream), w, h);
-        var scene = SceneBuilder.Build(SynthRandom.ForStream(spec.Seed, SceneStream), spec.ClassName, w, h, furniture.LiveArea);
+        var settings = spec.Settings;
+        var figureRng = SynthRandom.ForStream(spec.Seed, FigureStream);
+        var figure = figureRng.Chance(settings.FigureShare) ? new FigureCrop(figureRng, w, h) : null;
+        var furniture = new Furniture(SynthRandom.ForStream(spec.Seed, FurnitureStream), w, h,
+            figure is null ? Furniture.ReviewDataBarChance : FigureCrop.DataBarChance);
+        var scene = SceneBuilder.Build(SynthRandom.ForStream(spec.Seed, SceneStream), spec.ClassName, w, h, furniture.LiveArea, settings);
         var nuisance = SynthRandom.ForStream(spec.Seed, NuisanceStream);
         var optics = BeamOptics.Draw(nuisance, scene.View, scale);
-        var detector = new DetectorNoise(nuisance, scale);
+        var detector = new DetectorNoise(nuisance, scale, settings.Contrast);
 
+        // The defect is painted (and its box found) even when it is switched off, so everything drawn after the
+        // scene that refers to the defect (a figure's arrow) is the same either way: only the box can differ.
         DefectBox? box = null;
-        if (withDefect && spec.ClassName != SemClasses.Clean)
+        if (spec.ClassName != SemClasses.Clean)
         {
             var topography = scene.Topography.Clone();
             var material = scene.Material.Clone();
-            DefectPainter.Paint(spec.ClassName, scene, SynthRandom.ForStream(spec.Seed, DefectStream));
+            var defectRng = SynthRandom.ForStream(spec.Seed, DefectStream);
+            var (size, gain) = Prominence.Draw(defectRng, settings.Prominence, scene.Magnification);
+            DefectPainter.Paint(spec.ClassName, scene, defectRng, size);
+            Prominence.Amplify(material, scene.Material, gain);
             box = ChangedBox(topography, material, scene, optics.InfluenceRadius);
+            if (!withDefect)
+            {
+                topography.Data.AsSpan().CopyTo(scene.Topography.Data);
+                material.Data.AsSpan().CopyTo(scene.Material.Data);
+            }
         }
 
         var signal = optics.Image(scene);
         detector.Apply(signal);
         var pixels = DetectorNoise.Quantise(signal);
         furniture.Draw(pixels);
-        return new RenderedImage(pixels, w, h, box, scene.View);
+        if (figure is not null)
+        {
+            (pixels, box) = figure.Apply(pixels, box);
+        }
+        return new RenderedImage(pixels, w, h, withDefect ? box : null, scene.View, figure is not null)
+        {
+            Layout = scene.Layout,
+            TransmissionContrast = scene.CrossSection?.TransmissionContrast ?? false,
+            Arrow = figure?.DrawsArrow ?? false,
+            Ellipse = figure?.DrawsEllipse ?? false,
+        };
     }
 
     /// <summary>

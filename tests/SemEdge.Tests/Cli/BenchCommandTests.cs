@@ -52,4 +52,45 @@ public class BenchCommandTests
         Assert.Equal((1024, 1024), (decoded.Width, decoded.Height));
         Assert.NotEqual(images[0].Bytes, images[1].Bytes);
     }
+
+    [Fact]
+    public void Clean_heavy_stream_is_95_percent_clean_with_defects_spread_through_it()
+    {
+        var stream = BenchImages.CleanHeavy(40);
+
+        Assert.Equal(40, stream.Count);
+        Assert.All(stream, i => Assert.Equal(BenchImages.CleanHeavyGroup, i.Group));
+        var defects = stream.Select((image, index) => (image, index)).Where(x => !x.image.Name.EndsWith("-clean.png", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, defects.Count);
+        Assert.True(defects[1].index - defects[0].index >= 10, "the defects bunch together");
+        Assert.Equal(stream.Select(i => i.Bytes), BenchImages.CleanHeavy(40).Select(i => i.Bytes));
+    }
+
+    [Fact]
+    public void Bench_with_a_screen_prints_the_cascade_beside_the_single_stage_on_the_clean_heavy_stream()
+    {
+        using var dir = new TempFolder();
+        File.WriteAllBytes(Path.Combine(dir.Path, "x.png"), Fixtures.GridPng(0, 1));
+        var jsonPath = Path.Combine(dir.Path, "bench.json");
+        var output = new StringWriter();
+
+        var exit = BenchCommand.Run(new BenchCommand.BenchRequest(dir.Path, Fixtures.Classifier, Fixtures.Screen, jsonPath, 1, 5, 1, CleanHeavy: 20),
+            output, TextWriter.Null, CancellationToken.None);
+
+        Assert.Equal(SemEdgeCli.ExitOk, exit);
+        var text = output.ToString();
+        Assert.Contains($"{BenchImages.CleanHeavyGroup} stream (20 images, 95% clean): fp32 1 thread mean", text);
+        Assert.Contains("| fp32 cascade 1 thread mean", text);
+        var comparison = JsonDocument.Parse(File.ReadAllText(jsonPath)).RootElement.GetProperty("cleanHeavy");
+        Assert.Equal(20, comparison.GetProperty("images").GetInt32());
+        var ratio = comparison.GetProperty("cascadeOverSingleStage").GetDouble();
+        Assert.Equal(comparison.GetProperty("cascadeMeanMs").GetDouble() / comparison.GetProperty("singleStageMeanMs").GetDouble(), ratio, 1e-9);
+    }
+
+    [Fact]
+    public void Negative_clean_heavy_count_is_a_usage_error()
+    {
+        Assert.Throws<UsageException>(() => BenchCommand.Run(new BenchCommand.BenchRequest(null, Fixtures.Classifier, null, null, 1, 5, 1, CleanHeavy: -1),
+            TextWriter.Null, TextWriter.Null, CancellationToken.None));
+    }
 }

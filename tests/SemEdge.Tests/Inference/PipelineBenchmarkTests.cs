@@ -32,4 +32,36 @@ public class PipelineBenchmarkTests
         Assert.True(result.InferenceAllocatedBytesPerRun < 64, $"{result.InferenceAllocatedBytesPerRun} B per run");
         Assert.Equal(result.Total.P50 / (result.Decode.P50 + result.RawInference.P50), result.PipelineOverDecodePlusRaw, 1e-9);
     }
+
+    [Fact]
+    public void Cascade_on_a_stream_sits_beside_the_one_thread_single_stage_row_of_its_format()
+    {
+        var results = new[]
+        {
+            Row("int8 1 thread", "stream", false, 1, "int8", mean: 6),
+            Row("int8 2 threads", "stream", false, 2, "int8", mean: 4),
+            Row("int8 cascade 1 thread", "stream", true, 1, "int8", mean: 2, screened: 0.9),
+            Row("fp32 1 thread", "stream", false, 1, "fp32", mean: 9),
+            Row("int8 cascade 1 thread", "512x512", true, 1, "int8", mean: 5),
+        };
+
+        var c = PipelineBenchmark.CascadeOnStream(results, "stream")!;
+
+        Assert.Equal(("int8 1 thread", "int8 cascade 1 thread", 6.0, 2.0, 0.9), (c.SingleStage, c.Cascade, c.SingleStageMeanMs, c.CascadeMeanMs, c.ScreenedShare));
+        Assert.Equal(2.0 / 6, c.CascadeOverSingleStage, 1e-12);
+        Assert.Null(PipelineBenchmark.CascadeOnStream(results.Where(r => !r.Cascade).ToList(), "stream"));
+        Assert.Null(PipelineBenchmark.CascadeOnStream(results, "1024x1024"));
+    }
+
+    private static BenchResult Row(string config, string group, bool cascade, int threads, string format, double mean, double screened = 0)
+    {
+        var stats = new LatencyStats(mean, mean * 2, mean, 10);
+        return new BenchResult
+        {
+            Config = config, Group = group, Format = format, Cascade = cascade, Threads = threads, Provider = "cpu", Images = 10,
+            Decode = stats, Preprocess = stats, Inference = stats, Total = stats, RawInference = stats, ImagesPerSecond = 1000 / mean,
+            PipelineOverRaw = 1, PipelineOverDecodePlusRaw = 1, AllocatedBytesPerImage = 0, InferenceAllocatedBytesPerRun = 0,
+            Gen0Collections = 0, Gen1Collections = 0, Gen2Collections = 0, ShortCircuitedShare = screened,
+        };
+    }
 }

@@ -75,6 +75,38 @@ public sealed record BenchReport
 
     /// <summary>The stage with the largest share of the pipeline p50 in the first configuration, per group.</summary>
     public required IReadOnlyDictionary<string, string> SlowestStage { get; init; }
+
+    /// <summary>Cascade against single stage on the clean-heavy stream; null without a screen or without the stream.</summary>
+    public CascadeComparison? CleanHeavy { get; init; }
+}
+
+/// <summary>
+/// The cascade row beside the single-stage row (same format, one thread) on one image group. Means, not medians:
+/// on a mostly clean stream the cascade's median is the screen alone, while what the line pays is the mean.
+/// </summary>
+public sealed record CascadeComparison
+{
+    public required string Group { get; init; }
+
+    public required int Images { get; init; }
+
+    public required string SingleStage { get; init; }
+
+    public required string Cascade { get; init; }
+
+    public required double SingleStageMeanMs { get; init; }
+
+    public required double CascadeMeanMs { get; init; }
+
+    public required double SingleStageImagesPerSecond { get; init; }
+
+    public required double CascadeImagesPerSecond { get; init; }
+
+    /// <summary>Share of the stream the screen called clean, so the classifier never ran.</summary>
+    public required double ScreenedShare { get; init; }
+
+    /// <summary>Cascade mean latency over single-stage mean latency: below 1 the cascade is cheaper.</summary>
+    public required double CascadeOverSingleStage { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,

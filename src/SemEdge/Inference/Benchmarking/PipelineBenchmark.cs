@@ -132,6 +132,34 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
         return (LatencyStats.Of(samples), allocations[rawRuns / 2]);
     }
 
+    /// <summary>
+    /// The one-thread cascade row on <paramref name="group"/> beside the one-thread single-stage row of the same
+    /// format; null when either is missing.
+    /// </summary>
+    public static CascadeComparison? CascadeOnStream(IReadOnlyList<BenchResult> results, string group)
+    {
+        var cascade = results.FirstOrDefault(r => r.Group == group && r.Cascade && r.Threads == 1);
+        var single = cascade is null ? null : results.FirstOrDefault(r => r.Group == group && !r.Cascade && r.Threads == 1 && r.Format == cascade.Format);
+        if (cascade is null || single is null)
+        {
+            return null;
+        }
+
+        return new CascadeComparison
+        {
+            Group = group,
+            Images = cascade.Images,
+            SingleStage = single.Config,
+            Cascade = cascade.Config,
+            SingleStageMeanMs = single.Total.Mean,
+            CascadeMeanMs = cascade.Total.Mean,
+            SingleStageImagesPerSecond = single.ImagesPerSecond,
+            CascadeImagesPerSecond = cascade.ImagesPerSecond,
+            ScreenedShare = cascade.ShortCircuitedShare,
+            CascadeOverSingleStage = cascade.Total.Mean / single.Total.Mean,
+        };
+    }
+
     /// <summary>For each image group, the stage with the largest p50 in <paramref name="results"/>' first configuration.</summary>
     public static IReadOnlyDictionary<string, string> SlowestStages(IReadOnlyList<BenchResult> results)
     {

@@ -8,7 +8,9 @@ internal static class Anomalies
 {
     public static void Paint(Scene scene, SynthRandom rng, double scale)
     {
-        switch (rng.Pick([0.4, 0.3, 0.3]))
+        // A bare film has no pattern to collapse.
+        var patterned = scene.Gratings.Count + scene.ContactArrays.Count > 0;
+        switch (rng.Pick([patterned ? 0.4 : 0, 0.3, 0.3]))
         {
             case 0:
                 Collapse(scene, rng, scale);

@@ -3,9 +3,13 @@ namespace SemEdge.Synthesis.Defects;
 /// <summary>Draws one class's defect into a scene, from the defect stream only.</summary>
 public static class DefectPainter
 {
-    public static void Paint(string className, Scene scene, SynthRandom rng)
+    /// <summary>
+    /// Paints the defect; <paramref name="size"/> scales it (and every length it draws) against the legacy
+    /// generator's defects, which were drawn at size 1.
+    /// </summary>
+    public static void Paint(string className, Scene scene, SynthRandom rng, double size = 1)
     {
-        var scale = Math.Min(scene.Width, scene.Height) / 512.0;
+        var scale = Math.Min(scene.Width, scene.Height) / 512.0 * size;
         if (scene.CrossSection is { } section)
         {
             SectionDefects.Paint(className, scene, section, rng, scale);

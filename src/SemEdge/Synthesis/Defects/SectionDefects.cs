@@ -53,9 +53,10 @@ internal static class SectionDefects
         switch (rng.Pick([0.4, 0.2, 0.2, 0.2]))
         {
             case 0:
-                // Void: a dark pocket inside the fill, rimmed bright by the edge effect.
-                var rx = v.Width * rng.Uniform(0.15, 0.4);
-                var ry = Math.Min(v.Height * 0.4, rx * rng.Uniform(1, 3));
+                // Void: a dark pocket inside the fill, rimmed bright by the edge effect; a large one fills half the via.
+                var large = scale * 512.0 / Math.Min(scene.Width, scene.Height) > 1.5;
+                var rx = v.Width * (large ? rng.Uniform(0.3, 0.45) : rng.Uniform(0.15, 0.4));
+                var ry = Math.Min(v.Height * (large ? 0.5 : 0.4), rx * rng.Uniform(1, 3));
                 var cy = Math.Min(v.Y0 + v.Height * rng.Uniform(0.3, 0.8), live.Y1 - ry - 2);
                 s.FillEllipse(v.CenterX + rng.Uniform(-0.15, 0.15) * v.Width, cy, Math.Max(1.5 * scale, rx), Math.Max(1.5 * scale, ry), s.Void);
                 break;
