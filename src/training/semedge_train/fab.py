@@ -208,6 +208,12 @@ def run_candidates(args, scan_result: FabScan, pre: Preprocessed, deadline: floa
                                  len(DEFAULT_CLASSES), args.seed + 50, deadline=share("teacher"), precision=precision,
                                  log=progress.log)
             teacher_model, teacher_name = teacher_result.model, "teacher"
+            if best_student is not None and best_student.val_accuracy > teacher_result.val_accuracy:
+                # A teacher worse than a student on validation (too few epochs on a slow or busy machine) would
+                # only pull the student down: the best student teaches instead.
+                progress.log(f"teacher {100 * teacher_result.val_accuracy:.1f} % < {best_student.recipe.name} "
+                             f"{100 * best_student.val_accuracy:.1f} % on validation: the student teaches")
+                teacher_model, teacher_name = best_student.model, best_student.recipe.name
             notes["teacher"] = {"source": source, "valAccuracy": teacher_result.val_accuracy,
                                 "epochs": len(teacher_result.history), "bestEpoch": teacher_result.best_epoch,
                                 "seconds": round(teacher_result.seconds, 1), "arch": arch.to_dict()}

@@ -22,9 +22,9 @@ internal static class PreprocessJob
 {
     public static int Run(PreprocessRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        if (request.Size is < 8 or > 1024)
+        if (request.Size is < 1 or > 1024)
         {
-            throw new UsageException($"--size must be 8 to 1024, got {request.Size}");
+            throw new UsageException($"--size must be 1 to 1024, got {request.Size}");
         }
 
         if (request.Threads is < 1 or > 64)
