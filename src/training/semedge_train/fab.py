@@ -84,6 +84,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--teacher-init", type=Path, default=SHIPPED / "teacher.pt",
                    help="a synthetic-trained teacher checkpoint (default models/teacher.pt when it exists; else the "
                         "ImageNet ResNet-18 of the NuGet package)")
+    p.add_argument("--tta", choices=("auto", "none", "d4"), default="auto",
+                   help="test-time augmentation: auto (d4 when it gains >= 1 point on validation), none, or d4")
     p.add_argument("--no-teacher", action="store_true", help="skip the teacher (distil from the best student)")
     p.add_argument("--candidates", help="comma-separated subset of the candidate names (default: all that apply)")
     p.add_argument("--epochs", type=int, help="cap on every candidate's epochs (tests and quick looks)")
@@ -457,7 +459,7 @@ def run(args, progress: Progress) -> dict:
     plain = predict(chosen.model, val_x)
     d4 = predict(chosen.model, val_x, tta=True)
     plain_acc, d4_acc = accuracy(plain, val_y), accuracy(d4, val_y)
-    tta = "d4" if d4_acc - plain_acc >= TTA_MIN_GAIN else "none"
+    tta = args.tta if args.tta != "auto" else ("d4" if d4_acc - plain_acc >= TTA_MIN_GAIN else "none")
     temperature = fit_temperature(d4 if tta == "d4" else plain, val_y)
     progress.log(f"val accuracy {100 * plain_acc:.1f} % plain, {100 * d4_acc:.1f} % with d4 averaging -> tta {tta}; "
                  f"temperature {temperature:.3f}")
