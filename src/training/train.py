@@ -59,9 +59,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--teacher", type=Path, help="trained teacher checkpoint (.pt) to distil from")
     p.add_argument("--distill-temperature", type=float, default=4.0)
     p.add_argument("--distill-weight", type=float, default=0.7, help="share of the loss that follows the teacher")
+    p.add_argument("--distill-everywhere", action="store_true",
+                   help="follow the teacher on every image, also where it contradicts the label or is unsure")
+    p.add_argument("--warmup-epochs", type=float, default=TrainConfig.warmup_epochs)
     p.add_argument("--unlabelled", type=Path, help="split folder of images used only through the teacher's soft labels")
     p.add_argument("--imagenet-cache", type=Path, help="cache of the converted ImageNet weights (default ~/.cache/semedge)")
     p.add_argument("--stages", type=int, help="imagenet-resnet18: stages kept (1..4)")
+    p.add_argument("--freeze-stages", type=int, default=0, help="imagenet-resnet18: keep the stem and this many stages as trained on ImageNet")
     p.add_argument("--work-size", type=int, help="imagenet-resnet18: size the network resamples its input to (0: none)")
     p.add_argument("--augmentation", choices=("transfer", "mild"), default="transfer",
                    help="transfer: zoom, gamma, blur, noise, JPEG (default); mild: the 2026-11 set")
@@ -90,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                           cores_freed_flag=args.cores_freed_flag, precision=args.precision, cache=args.cache,
                           test=args.test, arch=arch, min_defect_recall=args.min_defect_recall,
                           max_minutes=args.max_minutes, box_loss=args.box_loss, version=args.version,
-                          distill=DistillConfig(args.teacher, args.distill_temperature, args.distill_weight)
+                          distill=DistillConfig(args.teacher, args.distill_temperature, args.distill_weight,
+                                                trusted_only=not args.distill_everywhere)
                           if args.teacher else None, unlabelled=args.unlabelled, imagenet_cache=args.imagenet_cache,
+                          freeze_stages=args.freeze_stages, warmup_epochs=args.warmup_epochs,
                           augmentation=Augmentation() if args.augmentation == "transfer" else Augmentation.mild())
         train(cfg, log=lambda m: print(m, flush=True))
     except (DatasetError, ValueError) as error:

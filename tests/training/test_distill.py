@@ -97,3 +97,22 @@ def test_training_with_a_teacher_and_unlabelled_images_records_the_distillation(
                       precision="fp32", cache=tmp_path / "cache", distill=DistillConfig(teacher_run.checkpoint)),
           log=screen_lines.append)
     assert not any(line.startswith("teacher soft labels") for line in screen_lines)
+
+
+def test_the_teacher_is_trusted_where_it_is_right_or_sure():
+    from semedge_train.distill import trusted_teacher
+    logits = torch.tensor([[4.0, 0.0, 0.0],    # labelled, right
+                           [4.0, 0.0, 0.0],    # labelled, wrong
+                           [0.0, 3.0, 0.0],    # unlabelled, sure (p ~ 0.91)
+                           [0.1, 0.0, 0.0]])   # unlabelled, unsure (p ~ 0.36)
+    targets = torch.tensor([0, 2, 0, 0])
+    labelled = torch.tensor([True, True, False, False])
+    assert trusted_teacher(logits, targets, labelled).tolist() == [True, False, True, False]
+    # An untrusted image adds nothing to the distillation term.
+    student = torch.randn(4, 3)
+    probs = torch.softmax(logits / 2.0, 1)
+    trusted = trusted_teacher(logits, targets, labelled)
+    only_kd = distillation_loss(student, probs, targets, labelled, 2.0, 1.0, trusted=trusted)
+    changed = student.clone()
+    changed[1] += torch.tensor([5.0, -5.0, 0.0])
+    torch.testing.assert_close(distillation_loss(changed, probs, targets, labelled, 2.0, 1.0, trusted=trusted), only_kd)

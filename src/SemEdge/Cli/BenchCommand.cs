@@ -220,7 +220,7 @@ internal static class BenchCommand
         {
             console.WriteLine(string.Format(CultureInfo.InvariantCulture,
                 "{0} stream ({1} images, {2:0}% clean): {3} mean {4:0.00} ms, {5:0.0} img/s | {6} mean {7:0.00} ms, {8:0.0} img/s, screen skipped the classifier on {9:0}% | the cascade costs {10:0.00}x the single stage ({11})",
-                c.Group, c.Images, BenchImages.CleanHeavyCleanShare * 100, c.SingleStage, c.SingleStageMeanMs, c.SingleStageImagesPerSecond,
+                c.Group, c.Images / report.Iterations, BenchImages.CleanHeavyCleanShare * 100, c.SingleStage, c.SingleStageMeanMs, c.SingleStageImagesPerSecond,
                 c.Cascade, c.CascadeMeanMs, c.CascadeImagesPerSecond, c.ScreenedShare * 100, c.CascadeOverSingleStage,
                 c.CascadeOverSingleStage < 1 ? "cheaper" : "not cheaper"));
         }

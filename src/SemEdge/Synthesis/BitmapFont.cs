@@ -84,6 +84,19 @@ public static class BitmapFont
 
     public static int MeasureWidth(string text, int scale) => text.Length == 0 ? 0 : (text.Length * Advance - 1) * scale;
 
+    /// <summary>Fills a rectangle (end-exclusive) of an 8-bit image, clipped to the image.</summary>
+    public static void FillRect(byte[] pixels, int width, int height, int x0, int y0, int x1, int y1, byte value)
+    {
+        x0 = Math.Max(x0, 0);
+        y0 = Math.Max(y0, 0);
+        x1 = Math.Min(x1, width);
+        y1 = Math.Min(y1, height);
+        for (var y = y0; y < y1; y++)
+        {
+            pixels.AsSpan(y * width + x0, Math.Max(0, x1 - x0)).Fill(value);
+        }
+    }
+
     /// <summary>Draws text into an 8-bit image; pixels outside the image are skipped.</summary>
     public static void Draw(byte[] pixels, int width, int height, int x, int y, string text, int scale, byte value)
     {

@@ -14,7 +14,7 @@ namespace SemEdge.Synthesis;
 /// </summary>
 public sealed class FigureCrop
 {
-    private static readonly string[] Labels = ["SEM", "TEM", "SE", "BSE", "FIB", "STEM", "HAADF", "TOP VIEW", "X-SECTION", "TILT 52", "30 kV", "5 kV", "CROSS SECTION"];
+    private static readonly string[] Labels = ["SEM", "TEM", "SE", "BSE", "FIB", "STEM", "HAADF", "TOP VIEW", "X-SECTION", "TILT 52", "30 kV", "5 kV"];
     private static readonly string[] ScaleLabels = ["10 nm", "20 nm", "50 nm", "100 nm", "200 nm", "500 nm", "1 um", "2 um", "5 um", "10 um", "20 um"];
     private static readonly string[] Panels = ["a", "b", "c", "d", "e", "f", "(a)", "(b)", "(c)", "(d)", "A", "B", "C", "D"];
 
@@ -92,11 +92,12 @@ public sealed class FigureCrop
         };
         _blurSigma = rng.Chance(0.6) ? rng.Uniform(0.3, 1.4) * scale : 0;
 
-        _fontScale = Math.Max(1, (int)Math.Round(rng.Uniform(1.2, 2.6) * scale));
+        _fontScale = Math.Max(1, (int)Math.Round(rng.Uniform(1.0, 2.2) * scale));
         _textValue = rng.Chance(0.7) ? (byte)255 : (byte)rng.Next(0, 20);
-        // Panel letter, label and scale bar each take their own corner, as in a laid-out figure.
+        // Panel letter, label and scale bar each take their own corner, as in a laid-out figure: the (short) panel
+        // letter shares a row with the label, the scale bar takes the other row. Corners: 0 1 top, 2 3 bottom.
         var first = rng.Next(0, 4);
-        var step = rng.Next(1, 4);
+        var diagonal = rng.Chance(0.5);
         if (rng.Chance(0.5))
         {
             _panel = Panels[rng.Next(0, Panels.Length)];
@@ -106,13 +107,13 @@ public sealed class FigureCrop
         if (rng.Chance(0.35))
         {
             _label = Labels[rng.Next(0, Labels.Length)];
-            _labelCorner = (first + step) % 4;
+            _labelCorner = first ^ 1;
         }
         if (rng.Chance(0.45))
         {
             _scaleBar = ScaleLabels[rng.Next(0, ScaleLabels.Length)];
             _scaleBarLength = (int)(width * rng.Uniform(0.12, 0.3));
-            _scaleBarCorner = (first + (step == 2 ? 1 : 2 * step)) % 4;
+            _scaleBarCorner = first ^ (diagonal ? 3 : 2);
         }
 
         _arrow = rng.Chance(0.3);
@@ -367,17 +368,8 @@ public sealed class FigureCrop
         }
     }
 
-    private void FillRect(byte[] pixels, int x0, int y0, int x1, int y1, byte value)
-    {
-        x0 = Math.Max(x0, 0);
-        y0 = Math.Max(y0, 0);
-        x1 = Math.Min(x1, _width);
-        y1 = Math.Min(y1, _height);
-        for (var y = y0; y < y1; y++)
-        {
-            pixels.AsSpan(y * _width + x0, Math.Max(0, x1 - x0)).Fill(value);
-        }
-    }
+    private void FillRect(byte[] pixels, int x0, int y0, int x1, int y1, byte value) =>
+        BitmapFont.FillRect(pixels, _width, _height, x0, y0, x1, y1, value);
 
     /// <summary>Encodes to JPEG and decodes back, in memory, as 8-bit grey (a greyscale JPEG: no chroma planes).</summary>
     public static byte[] JpegRoundTrip(byte[] pixels, int width, int height, int quality)

@@ -150,17 +150,8 @@ public sealed class Furniture
         FillRect(pixels, x + _scaleBarLength - thickness, barY - 2 * _fontScale, x + _scaleBarLength, barY + thickness, value);
     }
 
-    private void FillRect(byte[] pixels, int x0, int y0, int x1, int y1, byte value)
-    {
-        x0 = Math.Max(x0, 0);
-        y0 = Math.Max(y0, 0);
-        x1 = Math.Min(x1, _width);
-        y1 = Math.Min(y1, _height);
-        for (var y = y0; y < y1; y++)
-        {
-            pixels.AsSpan(y * _width + x0, Math.Max(0, x1 - x0)).Fill(value);
-        }
-    }
+    private void FillRect(byte[] pixels, int x0, int y0, int x1, int y1, byte value) =>
+        BitmapFont.FillRect(pixels, _width, _height, x0, y0, x1, y1, value);
 
     private void DrawRing(byte[] pixels, double cx, double cy, double r, double thickness, byte value)
     {

@@ -35,6 +35,8 @@ class DistillConfig:
     temperature: float = 4.0
     # Share of the loss that follows the teacher; the rest follows the hard labels.
     weight: float = 0.7
+    # Learn the teacher's answer only where it is trusted (`trusted_teacher`); False: everywhere.
+    trusted_only: bool = True
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -108,14 +110,28 @@ def to_screen_distribution(teacher_logits_t: torch.Tensor, clean_index: int, tem
     return torch.stack([clean, 1.0 - clean], dim=1)
 
 
+def trusted_teacher(teacher_logits_t: torch.Tensor, targets: torch.Tensor, labelled: torch.Tensor,
+                    min_confidence: float = 0.5) -> torch.Tensor:
+    """Which images the student should learn the teacher's answer for: a labelled image where the teacher's top
+    class is the label, an unlabelled one where the teacher is at least `min_confidence` sure (at T = 1). A teacher
+    the time budget left half-trained then teaches only what it knows, and cannot pull the student below what the
+    hard labels alone would give; a good teacher is trusted almost everywhere."""
+    top = teacher_logits_t.argmax(dim=1)
+    confident = torch.softmax(teacher_logits_t.float(), dim=1).max(dim=1).values >= min_confidence
+    return torch.where(labelled, top == targets, confident)
+
+
 def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, targets: torch.Tensor,
                       labelled: torch.Tensor, temperature: float, weight: float, label_smoothing: float = 0.0,
-                      class_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """weight * T^2 * KL(teacher || student at T) over all images + (1 - weight) * CE(hard label) over the
-    labelled ones. `teacher_probs` are the teacher's probabilities at temperature T; `labelled` is a bool mask
-    (an unlabelled image's target is ignored)."""
+                      class_weights: torch.Tensor | None = None, trusted: torch.Tensor | None = None) -> torch.Tensor:
+    """weight * T^2 * KL(teacher || student at T) over the trusted images (all, without `trusted`; averaged over
+    the batch) + (1 - weight) * CE(hard label) over the labelled ones. `teacher_probs` are the teacher's
+    probabilities at temperature T; `labelled` is a bool mask (an unlabelled image's target is ignored)."""
     log_student = F.log_softmax(student_logits / temperature, dim=1)
-    kl = (teacher_probs * (torch.log(teacher_probs.clamp_min(1e-8)) - log_student)).sum(dim=1).mean()
+    per_image = (teacher_probs * (torch.log(teacher_probs.clamp_min(1e-8)) - log_student)).sum(dim=1)
+    if trusted is not None:
+        per_image = per_image * trusted.to(per_image.dtype)
+    kl = per_image.mean()
     loss = weight * temperature * temperature * kl
     if weight < 1.0 and bool(labelled.any()):
         hard = F.cross_entropy(student_logits[labelled], targets[labelled], weight=class_weights,

@@ -69,6 +69,22 @@ def _handoff_sentence(train: dict) -> str:
     return f"; {'; '.join(taken)}" if taken else ""
 
 
+def _validation_sentence(validation: dict) -> str:
+    new, old = validation.get("new-classifier"), validation.get("previous-classifier")
+    if not new:
+        return ""
+    text = f"On this build's validation split the INT8 classifier is {_pct(new.get('accuracy'))} accurate"
+    if old:
+        text += f" (the models it replaced: {_pct(old.get('accuracy'))})"
+    screen, old_screen = validation.get("new-screen"), validation.get("previous-screen")
+    if screen:
+        text += (f"; the INT8 screen keeps {_pct(screen.get('defectRecall'))} of its defects and passes "
+                 f"{_pct(screen.get('cleanRecall'))} of its clean images")
+        if old_screen:
+            text += f" (replaced screen: {_pct(old_screen.get('defectRecall'))}, {_pct(old_screen.get('cleanRecall'))})"
+    return text + "."
+
+
 def write_model_card(out: Path, summary: dict) -> Path:
     f = summary["figures"]
     sizes = summary["sizes"]
@@ -156,7 +172,8 @@ classifier spared on {_pct(cascade.get('classifierSpared'))} of images. A fab li
 - Teacher: the ImageNet ResNet-18 of the NuGet package `Microsoft.ML.DnnImageFeaturizer.ResNet18` 0.23.1
   (restored by `dotnet restore src/training/teacher-package/TeacherPackage.csproj`, converted to PyTorch once by
   `semedge_train/teacher.py` and checked against ONNX Runtime by `tests/training/test_teacher.py`), cut after
-  stage {teacher_setup.get('stages', 'n/a')}, its stem summed over the three colour channels for one grey
+  stage {teacher_setup.get('stages', 'n/a')} (stem and first {teacher_setup.get('frozenStages', 0)} stage(s) kept as
+  trained on ImageNet), its stem summed over the three colour channels for one grey
   channel, run on a {teacher_setup.get('workSize', 'n/a')}x{teacher_setup.get('workSize', 'n/a')} copy of the
   128x128 input, global average pooling and a new 10-class head; fine-tuned on the synthetic training images
   (AdamW, learning rate {_num(teacher_setup.get('lr'), 'g')}, cosine): {teacher.get('epochs', 'n/a')} epochs (best
@@ -194,6 +211,8 @@ Wall time of the whole build: {_num(None if wall is None else wall / 60, '.1f')}
 shared with other jobs (teacher {_num(steps.get('train-teacher', 0) / 60, '.1f')} min on every core, then the two
 students {_num(student_seconds / 60, '.1f')} min side by side{_handoff_sentence(train)}). Per step (seconds):
 {', '.join(f'{k} {v:g}' for k, v in steps.items())}.
+
+{_validation_sentence(summary.get('validation') or {})}
 
 How the models got here, and what each change bought: `docs/models.md`.
 

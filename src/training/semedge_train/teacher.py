@@ -289,6 +289,19 @@ class ImageNetTeacher(nn.Module):
         return self.head(self.dropout(self.embed(x)))
 
 
+def freeze_early_stages(teacher: ImageNetTeacher, stages: int) -> int:
+    """Stops gradients into the stem and the first `stages` stages (their batch norms still track the new data's
+    statistics): generic ImageNet edges and textures stay as they are, and the backward pass, two thirds of a
+    training step, only runs through what is left. Returns the number of frozen parameters."""
+    modules = [teacher.features.stem_conv, teacher.features.stem_bn, *list(teacher.features.stages)[:stages]]
+    frozen = 0
+    for module in modules:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+            frozen += parameter.numel()
+    return frozen
+
+
 def build_imagenet_teacher(num_classes: int, stages: int = 3, input_mean: float = 0.5, input_std: float = 0.25,
                            cache_dir: Path | None = None, pretrained: bool = True, restore: bool = True,
                            log: Callable[[str], None] = print, dropout: float = 0.2,

@@ -32,7 +32,7 @@ from . import DEFAULT_CLASSES, SCREEN_CLASSES
 from .allocator import keep_freed_memory
 from .data import Augmentation, DatasetError, Progress, Split, batches, box_masks, load_boxes, load_split, \
     to_screen_labels
-from .distill import DistillConfig, cached_soft_labels, distillation_loss, teacher_targets
+from .distill import DistillConfig, cached_soft_labels, distillation_loss, teacher_targets, trusted_teacher
 from .export import build_manifest, export_onnx, write_json, write_parity_reference
 from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_FAMILY, ArchSpec, build_model, count_parameters, \
     int8_size_estimate, recompute_bn_statistics
@@ -94,6 +94,8 @@ class TrainConfig:
     unlabelled: Path | None = None
     # Where the ImageNet weights of an imagenet-resnet18 model are converted to once (teacher.py's default: ~/.cache).
     imagenet_cache: Path | None = None
+    # imagenet-resnet18: the stem and this many stages keep their ImageNet weights (0: everything trains).
+    freeze_stages: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -358,6 +360,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         model = build_imagenet_teacher(len(classes), arch.stages or 3, cfg.mean, cfg.std, cache_dir=cfg.imagenet_cache,
                                        log=log, dropout=arch.dropout, work_size=arch.work_size)
         log(f"{cfg.name}: ImageNet ResNet-18 weights, cut after stage {arch.stages or 3}, new {len(classes)}-class head")
+    if arch.family == TEACHER_FAMILY and cfg.freeze_stages > 0:
+        from .teacher import freeze_early_stages
+        frozen = freeze_early_stages(model, cfg.freeze_stages)  # type: ignore[arg-type]
+        log(f"{cfg.name}: stem and first {cfg.freeze_stages} stage(s) frozen ({frozen:,} parameters)")
     else:
         model = build_model(len(classes), arch)
     if checkpoint:
@@ -376,6 +382,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     cell_targets = torch.from_numpy(train_split.labels)
     labelled = torch.ones(len(y_train), dtype=torch.bool)
     soft = None
+    trusted = None
+    trust_share = None
     unlabelled_count = 0
     if cfg.distill is not None:
         teacher_logits_np, teacher_classes = cached_soft_labels(cfg.distill.teacher, train_split.images,
@@ -392,14 +400,23 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
             targets = torch.cat([targets, torch.zeros(len(extra), dtype=targets.dtype)])
             cell_targets = torch.cat([cell_targets, torch.zeros(len(extra), dtype=cell_targets.dtype)])
             labelled = torch.cat([labelled, torch.zeros(len(extra), dtype=torch.bool)])
-        soft = teacher_targets(torch.cat(soft_parts), classes, teacher_classes, cfg.distill.temperature)
+        all_logits = torch.cat(soft_parts)
+        soft = teacher_targets(all_logits, classes, teacher_classes, cfg.distill.temperature)
+        # Trust is decided in the student's class space (a screen: clean or defect), at T = 1.
+        plain = torch.log(teacher_targets(all_logits, classes, teacher_classes, 1.0).clamp_min(1e-12))
+        trusted = trusted_teacher(plain, targets, labelled) if cfg.distill.trusted_only else None
         agreement = float((soft[:len(y_train)].argmax(1).numpy() == y_train).mean())
         log(f"{cfg.name}: distilling {cfg.distill.teacher.name} at T={cfg.distill.temperature:g}, weight "
             f"{cfg.distill.weight:g}; teacher agrees with {agreement:.1%} of the training labels"
-            + (f"; {unlabelled_count} unlabelled images" if unlabelled_count else ""))
+            + (f"; {unlabelled_count} unlabelled images" if unlabelled_count else "")
+            + (f"; trusted on {float(trusted[:len(y_train)].float().mean()):.1%} of the labelled and "
+               f"{float(trusted[len(y_train):].float().mean()) if unlabelled_count else 0:.1%} of the unlabelled"
+               if trusted is not None else ""))
+        trust_share = None if trusted is None else float(trusted.float().mean())
     total_images = len(targets)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                  weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, total_images // cfg.batch_size)
     planned_epochs = cfg.epochs
     warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(cfg.epochs * steps_per_epoch - 1, 0))
@@ -447,7 +464,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
             if soft is not None:
                 assert cfg.distill is not None
                 loss = distillation_loss(logits.float(), soft[index], y, known, cfg.distill.temperature,
-                                         cfg.distill.weight, cfg.label_smoothing, weights)
+                                         cfg.distill.weight, cfg.label_smoothing, weights,
+                                         None if trusted is None else trusted[index])
             else:
                 loss = F.cross_entropy(logits.float(), y, weight=weights, label_smoothing=cfg.label_smoothing)
             if cells is not None and bool(known.any()):
@@ -570,12 +588,13 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         "distillation": None if cfg.distill is None else {
             "teacher": describe_path(cfg.distill.teacher), "temperature": cfg.distill.temperature,
             "weight": cfg.distill.weight, "unlabelledImages": unlabelled_count,
+            "trustedOnly": cfg.distill.trusted_only, "trustedShare": trust_share,
             "softLabels": "teacher logits on the unaugmented images, computed once"},
         "augmentation": cfg.augmentation.describe(),
     }
     if arch.family == TEACHER_FAMILY:
         from .teacher import describe_source
-        training["imagenet"] = describe_source()
+        training["imagenet"] = {**describe_source(), "frozenStages": cfg.freeze_stages}
     if cfg.kind == "screen":
         training["classWeights"] = [round(float(w), 4) for w in weights]  # type: ignore[union-attr]
         training["thresholdRule"] = (f"val defect recall >= {cfg.min_defect_recall}, "
