@@ -754,11 +754,12 @@ Screen: {'bypassed: ' + s['screen']['reason'] if s['screen']['bypassed'] else f"
 
 ## Install on a board
 
-Copy the `.onnx` files first and the `.json` manifests last into the daemon's models folder
+Copy the model files first and the manifests last into the daemon's models folder
 (`/opt/semedge/current/models/`); the daemon's hot swap verifies the sha256 and switches without a restart:
 
 ```bash
-scp OUT/*.onnx root@BOARD:/opt/semedge/current/models/ && scp OUT/*.json root@BOARD:/opt/semedge/current/models/
+scp classifier.int8.onnx screen.int8.onnx root@BOARD:/opt/semedge/current/models/
+scp classifier.int8.json screen.int8.json root@BOARD:/opt/semedge/current/models/
 ```
 
 Wall time: {s['wallSeconds'] / 60:.1f} min on {s['machine']['cpus']} cores (budget {s['minutes']:g} min); stages (s):
