@@ -62,12 +62,15 @@ def test_16_bit_grey_is_divided_by_65535(tmp_path, suffix):
     np.testing.assert_allclose(load_unit_grey(path), pixels / 65535.0, atol=1e-7)
 
 
-def test_rgb_uses_bt601_luma_and_ignores_alpha(tmp_path):
+def test_rgb_uses_bt601_luma_and_composites_alpha_over_black(tmp_path):
     rgba = np.array([[[255, 0, 0, 10], [0, 255, 0, 255], [0, 0, 255, 0], [10, 200, 30, 128]]], dtype=np.uint8)
     Image.fromarray(rgba, "RGBA").save(tmp_path / "c.png")
     rgb = rgba[..., :3].astype(np.float64)
-    expected = (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]) / 255
+    expected = (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]) / 255 * (rgba[..., 3] / 255)
     np.testing.assert_allclose(load_unit_grey(tmp_path / "c.png"), expected, atol=1e-6)
+    Image.fromarray(rgba[..., :3], "RGB").save(tmp_path / "opaque.png")
+    opaque = (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]) / 255
+    np.testing.assert_allclose(load_unit_grey(tmp_path / "opaque.png"), opaque, atol=1e-6)
 
 
 def test_full_contract_normalises_with_mean_and_std(tmp_path):

@@ -22,6 +22,7 @@ public static class SemEdgeCli
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ClassifyCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(PreprocessCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SigningCommands.CreateKeygen());

@@ -9,9 +9,9 @@ public enum PixelLayout
     /// <summary>One native-endian ushort per pixel, grey.</summary>
     Grey16,
 
-    /// <summary>Four bytes per pixel, R G B A (alpha ignored).</summary>
+    /// <summary>Four bytes per pixel, R G B A (composited over black by the preprocessor).</summary>
     Rgba8,
 
-    /// <summary>Four native-endian ushorts per pixel, R G B A (alpha ignored), e.g. 16-bit colour PNG.</summary>
+    /// <summary>Four native-endian ushorts per pixel, R G B A (composited over black by the preprocessor), e.g. 16-bit colour or grey+alpha PNG.</summary>
     Rgba16,
 }

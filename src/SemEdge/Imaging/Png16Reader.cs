@@ -31,7 +31,8 @@ internal static class Png16Reader
 
         var bpp = channels * 2;
         var stride = checked(width * bpp);
-        var layout = channels <= 2 ? PixelLayout.Grey16 : PixelLayout.Rgba16;
+        // Grey with alpha goes through the RGBA layout (grey in R, G and B) so the preprocessor composites its alpha.
+        var layout = channels == 1 ? PixelLayout.Grey16 : PixelLayout.Rgba16;
         var pixels = target.Prepare(width, height, layout);
         var outStride = target.RowBytes;
 
@@ -57,9 +58,16 @@ internal static class Png16Reader
                 }
                 else
                 {
-                    for (var c = 0; c < 3; c++)
+                    // Source channel of R, G, B and A: grey+alpha repeats its grey, RGB has no alpha (opaque).
+                    for (var c = 0; c < 4; c++)
                     {
-                        BinaryPrimitives.WriteUInt16LittleEndian(row[((((x * 4) + c) * 2))..], BinaryPrimitives.ReadUInt16BigEndian(src[(c * 2)..]));
+                        var value = channels switch
+                        {
+                            2 => BinaryPrimitives.ReadUInt16BigEndian(src[((c == 3 ? 1 : 0) * 2)..]),
+                            3 => c == 3 ? ushort.MaxValue : BinaryPrimitives.ReadUInt16BigEndian(src[(c * 2)..]),
+                            _ => BinaryPrimitives.ReadUInt16BigEndian(src[(c * 2)..]),
+                        };
+                        BinaryPrimitives.WriteUInt16LittleEndian(row[(((x * 4) + c) * 2)..], value);
                     }
                 }
             }

@@ -103,7 +103,10 @@ public sealed class Preprocessor
         }
     }
 
-    /// <summary>One row to grey values in [0,1]: 8-bit v/255, 16-bit v/65535, colour BT.601 luma.</summary>
+    /// <summary>
+    /// One row to grey values in [0,1]: 8-bit v/255, 16-bit v/65535, colour BT.601 luma; with an alpha channel the
+    /// grey value is composited over black (v × alpha), so a transparent pixel reads 0 whatever colour it hides.
+    /// </summary>
     internal static void ToLuma(ReadOnlySpan<byte> row, PixelLayout layout, Span<float> luma)
     {
         switch (layout)
@@ -118,8 +121,8 @@ public sealed class Preprocessor
             case PixelLayout.Rgba8:
                 for (var x = 0; x < luma.Length; x++)
                 {
-                    var p = row.Slice(x * 4, 3);
-                    luma[x] = ((0.299f * p[0]) + (0.587f * p[1]) + (0.114f * p[2])) / 255f;
+                    var p = row.Slice(x * 4, 4);
+                    luma[x] = ((0.299f * p[0]) + (0.587f * p[1]) + (0.114f * p[2])) / 255f * Grey8Lut[p[3]];
                 }
 
                 break;
@@ -128,7 +131,7 @@ public sealed class Preprocessor
                 for (var x = 0; x < luma.Length; x++)
                 {
                     var i = x * 4;
-                    luma[x] = ((0.299f * rgba16[i]) + (0.587f * rgba16[i + 1]) + (0.114f * rgba16[i + 2])) / 65535f;
+                    luma[x] = ((0.299f * rgba16[i]) + (0.587f * rgba16[i + 1]) + (0.114f * rgba16[i + 2])) / 65535f * (rgba16[i + 3] / 65535f);
                 }
 
                 break;

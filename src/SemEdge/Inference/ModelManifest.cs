@@ -9,7 +9,7 @@ namespace SemEdge.Inference;
 /// preprocessing. The contract for preprocessing, shared by the C# runtime and the Python trainer:
 /// <list type="number">
 /// <item>Decode to one channel in [0,1]: 8-bit grey v/255, 16-bit grey v/65535, colour by BT.601 luma
-/// (0.299 R + 0.587 G + 0.114 B)/255; alpha is ignored.</item>
+/// (0.299 R + 0.587 G + 0.114 B)/255; a pixel with alpha is composited over black (grey × alpha).</item>
 /// <item>Resize to width×height by area averaging ("area": each output pixel is the area-weighted mean of the
 /// source pixels under its footprint; separable; the aspect ratio is not kept).</item>
 /// <item>Normalise: x = (v − mean) / std.</item>
@@ -49,6 +49,21 @@ public sealed record ModelManifest
 
     /// <summary>Screen only: P(defect) at or above this sends the image to the classifier.</summary>
     public float? DefectThreshold { get; init; }
+
+    /// <summary>
+    /// Softmax temperature fitted on the validation split (temperature scaling): probabilities are
+    /// softmax(logits / T), so a confidence of 0.9 is right about 90 % of the time. Absent: 1 (raw softmax).
+    /// </summary>
+    public float? Temperature { get; init; }
+
+    /// <summary>
+    /// Test-time augmentation: <c>none</c> (absent) or <c>d4</c>, the logits averaged over the 8 flips and quarter
+    /// turns of the input (8 inferences per image; square inputs only).
+    /// </summary>
+    public string? Tta { get; init; }
+
+    public const string TtaNone = "none";
+    public const string TtaD4 = "d4";
 
     /// <summary>Free-form provenance: data seed, epochs, training time, toolchain versions.</summary>
     public Dictionary<string, JsonElement>? Training { get; init; }

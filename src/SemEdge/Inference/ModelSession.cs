@@ -23,6 +23,11 @@ public sealed class ModelSession : IDisposable
     private readonly OrtValue _inputValue;
     private readonly OrtValue _outputValue;
     private readonly OrtIoBinding _binding;
+    private readonly float _inverseTemperature;
+    private readonly bool _d4;
+    private readonly float[] _original;
+    private readonly float[] _logitSum;
+    private readonly int _side;
 
     private ModelSession(string manifestPath, ModelManifest manifest, InferenceSession session, string provider,
         long[] inputShape, int classes)
@@ -46,6 +51,11 @@ public sealed class ModelSession : IDisposable
         _binding = session.CreateIoBinding();
         _binding.BindInput(manifest.Input.Name, _inputValue);
         _binding.BindOutput(manifest.Output.Name, _outputValue);
+        _inverseTemperature = 1f / (manifest.Temperature ?? 1f);
+        _d4 = manifest.Tta == ModelManifest.TtaD4;
+        _side = (int)inputShape[^1];
+        _original = _d4 ? new float[inputLength] : [];
+        _logitSum = _d4 ? new float[classes] : [];
     }
 
     public string ManifestPath { get; }
@@ -91,6 +101,21 @@ public sealed class ModelSession : IDisposable
             throw new ModelLoadException($"{manifestPath}: a screen manifest needs defectThreshold in [0,1]");
         }
 
+        if (manifest.Temperature is { } temperature && !(temperature > 0f && float.IsFinite(temperature)))
+        {
+            throw new ModelLoadException($"{manifestPath}: temperature must be a finite number > 0, got {temperature}");
+        }
+
+        if (manifest.Tta is { } tta && tta != ModelManifest.TtaNone && tta != ModelManifest.TtaD4)
+        {
+            throw new ModelLoadException($"{manifestPath}: tta must be '{ModelManifest.TtaNone}' or '{ModelManifest.TtaD4}', got '{tta}'");
+        }
+
+        if (manifest.Tta == ModelManifest.TtaD4 && manifest.Preprocessing.Width != manifest.Preprocessing.Height)
+        {
+            throw new ModelLoadException($"{manifestPath}: tta 'd4' needs a square input, the preprocessing is {manifest.Preprocessing.Width}x{manifest.Preprocessing.Height}");
+        }
+
         using var options = new SessionOptions
         {
             IntraOpNumThreads = intraOpThreads,
@@ -128,15 +153,76 @@ public sealed class ModelSession : IDisposable
         }
     }
 
-    /// <summary>Runs the model on <see cref="Input"/>; fills <see cref="Probabilities"/>; returns the top class.</summary>
+    /// <summary>
+    /// Runs the model on <see cref="Input"/>; fills <see cref="Probabilities"/> (softmax of the logits divided by the
+    /// manifest's temperature); returns the top class. With <c>tta: d4</c> the model runs on all 8 flips and quarter
+    /// turns of the input and <see cref="Logits"/> is their mean; <see cref="Input"/> is left as it was given.
+    /// </summary>
     public int Run()
     {
-        _session.RunWithBinding(_runOptions, _binding);
-        return Softmax(_logits, _probabilities);
+        if (_d4)
+        {
+            RunD4();
+        }
+        else
+        {
+            _session.RunWithBinding(_runOptions, _binding);
+        }
+
+        return Softmax(_logits, _probabilities, _inverseTemperature);
+    }
+
+    /// <summary>
+    /// Writes symmetry <paramref name="transform"/> (0..7 of the dihedral group D4) of the square plane
+    /// <paramref name="source"/> into <paramref name="target"/>: bit 2 flips left-right, bits 0-1 turn by quarter turns.
+    /// </summary>
+    public static void ApplyD4(ReadOnlySpan<float> source, Span<float> target, int side, int transform)
+    {
+        var flip = (transform & 4) != 0;
+        var turns = transform & 3;
+        var last = side - 1;
+        for (var y = 0; y < side; y++)
+        {
+            for (var x = 0; x < side; x++)
+            {
+                var sx = flip ? last - x : x;
+                var sy = y;
+                (sy, sx) = turns switch
+                {
+                    1 => (sx, last - sy),
+                    2 => (last - sy, last - sx),
+                    3 => (last - sx, sy),
+                    _ => (sy, sx),
+                };
+                target[(y * side) + x] = source[(sy * side) + sx];
+            }
+        }
+    }
+
+    private void RunD4()
+    {
+        _input.AsSpan().CopyTo(_original);
+        Array.Clear(_logitSum);
+        for (var t = 0; t < 8; t++)
+        {
+            if (t > 0)
+            {
+                ApplyD4(_original, _input, _side, t);
+            }
+
+            _session.RunWithBinding(_runOptions, _binding);
+            for (var i = 0; i < _logitSum.Length; i++) _logitSum[i] += _logits[i];
+        }
+
+        _original.AsSpan().CopyTo(_input);
+        for (var i = 0; i < _logitSum.Length; i++) _logits[i] = _logitSum[i] / 8f;
     }
 
     /// <summary>Numerically stable softmax; returns the index of the largest probability (first on ties).</summary>
-    public static int Softmax(ReadOnlySpan<float> logits, Span<float> probabilities)
+    public static int Softmax(ReadOnlySpan<float> logits, Span<float> probabilities) => Softmax(logits, probabilities, 1f);
+
+    /// <summary>Softmax of logits × <paramref name="inverseTemperature"/> (temperature scaling); returns the top class.</summary>
+    public static int Softmax(ReadOnlySpan<float> logits, Span<float> probabilities, float inverseTemperature)
     {
         var max = float.NegativeInfinity;
         var best = 0;
@@ -152,7 +238,7 @@ public sealed class ModelSession : IDisposable
         var sum = 0f;
         for (var i = 0; i < logits.Length; i++)
         {
-            probabilities[i] = MathF.Exp(logits[i] - max);
+            probabilities[i] = MathF.Exp((logits[i] - max) * inverseTemperature);
             sum += probabilities[i];
         }
 

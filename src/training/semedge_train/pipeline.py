@@ -273,6 +273,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a == "--data" or a.startswith("--data=") for a in argv):
+        # A fab's own images: its own flow (semedge_train/fab.py), its own options.
+        from .fab import main as fab_main
+        return fab_main(argv)
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
     overrides = {k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v}

@@ -2,7 +2,13 @@
 
 The C# runtime and this trainer must turn the same file into the same tensor, otherwise the model is
 trained on one distribution and run on another. Steps: decode to one channel in [0,1] (8-bit /255,
-16-bit /65535, colour by BT.601 luma), area resize (separable, aspect not kept), then (v - mean) / std.
+16-bit /65535, colour by BT.601 luma; a pixel with alpha composited over black, i.e. grey x alpha), area resize
+(separable, aspect not kept), then (v - mean) / std.
+
+The fab flow (fab_data.py) does not use this decoder: it asks the daemon's own (`semedge preprocess`), which is
+exact for every format by construction. PIL and Skia/LibTiff agree exactly on PNG (every 8-bit mode and 16-bit
+grey), BMP and TIFF; JPEG decoders may differ by a grey level here and there, and PIL reads 16-bit colour or
+grey+alpha PNGs at 8 bits.
 """
 
 from __future__ import annotations
@@ -36,11 +42,18 @@ def to_unit_grey(image: Image.Image) -> np.ndarray:
         return (values / 65535.0).astype(np.float32)
     if mode == "L":
         return (np.asarray(image, dtype=np.float64) / 255.0).astype(np.float32)
-    if mode == "LA":
-        return (np.asarray(image, dtype=np.float64)[..., 0] / 255.0).astype(np.float32)
+    if mode in ("LA", "La"):
+        la = np.asarray(image.convert("LA"), dtype=np.float32) / np.float32(255.0)
+        return (la[..., 0] * la[..., 1]).astype(np.float32)
     if mode == "1":
         return (np.asarray(image.convert("L"), dtype=np.float64) / 255.0).astype(np.float32)
-    if mode in ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr"):
+    if mode in ("RGBA", "PA", "RGBa") or (mode == "P" and "transparency" in image.info):
+        # Composited over black as the runtime does it, in float32 with the same operation order.
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
+        luma = (np.float32(0.299) * rgba[..., 0] + np.float32(0.587) * rgba[..., 1]
+                + np.float32(0.114) * rgba[..., 2]) / np.float32(255.0)
+        return (luma * (rgba[..., 3] / np.float32(255.0))).astype(np.float32)
+    if mode in ("RGB", "RGBX", "P", "CMYK", "YCbCr"):
         rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
         return ((rgb @ _LUMA) / 255.0).astype(np.float32)
     raise ValueError(f"unsupported image mode {mode}")

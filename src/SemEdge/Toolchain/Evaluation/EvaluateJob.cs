@@ -78,17 +78,24 @@ internal static class EvaluateJob
             WarmUp(inspector, images);
             var matrix = new ConfusionMatrix(manifest.Classes);
             var latency = new List<double>(images.Count);
+            var decisions = new List<(float Confidence, bool Correct)>(images.Count);
             foreach (var image in images)
             {
                 if (Inspect(inspector, image, unreadable, cancellationToken) is { } inspection)
                 {
                     matrix.Add(image.Actual, inspection.ModelClassIndex);
                     latency.Add(inspection.LatencyMs);
+                    decisions.Add((inspection.Confidence, inspection.ClassId == image.Actual));
                 }
             }
 
             alone = ClassificationSection.From(matrix, LatencySummary.From(latency),
-                WriteChart(request.Out, "confusion.png", matrix, $"{manifest.Id} ({manifest.Format})"));
+                WriteChart(request.Out, "confusion.png", matrix, $"{manifest.Id} ({manifest.Format})")) with
+            {
+                Purity = PurityCurve.From(decisions),
+                Temperature = manifest.Temperature ?? 1f,
+                Tta = manifest.Tta ?? ModelManifest.TtaNone,
+            };
         }
 
         CascadeSection? cascade = null;
@@ -293,6 +300,10 @@ internal static class EvaluateJob
         if (report.Classifier is { } classifier)
         {
             PrintClassification(console, "Classifier alone", classifier);
+            if (classifier.Purity is { } purity)
+            {
+                PrintPurity(console, purity, classifier);
+            }
         }
 
         if (report.Screen is { } screen)
@@ -326,6 +337,25 @@ internal static class EvaluateJob
         console.Write(table);
         console.MarkupLine($"accuracy [bold]{Percent(s.Accuracy)}[/] ({s.Correct}/{s.Total}); latency per image p50 {Ms(s.LatencyMs.P50)}, " +
             $"p99 {Ms(s.LatencyMs.P99)}; confusion matrix {Markup.Escape(s.ConfusionPng)}");
+    }
+
+    private static void PrintPurity(IAnsiConsole console, PurityCurve purity, ClassificationSection s)
+    {
+        var table = new Table().Title("Purity vs accept rate (below the confidence floor an image goes to review)")
+            .AddColumns("confidence floor", "decided alone", "accept rate", "purity");
+        foreach (var p in purity.Points)
+        {
+            table.AddRow(p.Threshold.ToString("0.00", CultureInfo.InvariantCulture), p.Accepted.ToString(CultureInfo.InvariantCulture),
+                Percent(p.AcceptRate), Percent(p.Purity));
+        }
+
+        console.Write(table);
+        var target = purity.AtTargetPurity is { } t
+            ? $"confidence floor {t.Threshold.ToString("0.####", CultureInfo.InvariantCulture)} gives {Percent(t.Purity)} purity at an accept rate of {Percent(t.AcceptRate)}"
+            : "no confidence floor reaches it";
+        console.MarkupLine($"{Percent(purity.TargetPurity)} purity: {Markup.Escape(target)}; expected calibration error " +
+            $"{purity.ExpectedCalibrationError.ToString("0.000", CultureInfo.InvariantCulture)} (temperature " +
+            $"{(s.Temperature ?? 1f).ToString("0.###", CultureInfo.InvariantCulture)}, tta {Markup.Escape(s.Tta ?? ModelManifest.TtaNone)})");
     }
 
     private static void PrintScreen(IAnsiConsole console, string title, ScreenSection s)

@@ -65,6 +65,14 @@ internal sealed record ClassificationSection
 
     public required string ConfusionPng { get; init; }
 
+    /// <summary>Purity against accept rate over the confidence floor (the classifier alone).</summary>
+    public PurityCurve? Purity { get; init; }
+
+    /// <summary>The manifest's softmax temperature (1 when it has none) and test-time augmentation.</summary>
+    public float? Temperature { get; init; }
+
+    public string? Tta { get; init; }
+
     public static ClassificationSection From(ConfusionMatrix matrix, LatencySummary latency, string png)
     {
         var m = ClassificationMetrics.From(matrix);
