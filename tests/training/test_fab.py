@@ -1,10 +1,12 @@
 """The fab flow: data as fabs have it (mapping, missing classes, every image mode, duplicates, unlabelled images),
 temperature scaling, d4 averaging, and an end-to-end smoke run of `scripts/train-models --data`."""
 
+import base64
 import hashlib
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,10 +229,13 @@ def test_train_models_data_smoke_run_writes_a_hot_swap_ready_folder(tmp_path):
     for f in list((data / "test" / "clean").iterdir())[:2]:
         shutil.copyfile(f, archive / f.name)
     out = tmp_path / "out"
+    key = tmp_path / "fab.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(tmp_path / "fab.pub")], check=True)
 
     run = subprocess.run([str(REPO / "scripts" / "train-models"), "--data", str(data), "--out", str(out),
                           "--map", "Particles=particle", "--unlabelled", str(archive), "--epochs", "1",
-                          "--minutes", "4", "--threads", "2"],
+                          "--minutes", "4", "--threads", "2", "--signing-key", str(key)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
 
@@ -243,6 +248,8 @@ def test_train_models_data_smoke_run_writes_a_hot_swap_ready_folder(tmp_path):
             assert manifest["kind"] == name and manifest["classes"][0] == "clean"
             assert hashlib.sha256((out / manifest["file"]).read_bytes()).hexdigest() == manifest["sha256"]
         assert (out / f"{name}.pt").exists()
+        for fmt in ("int8", "fp32"):
+            _assert_signed_by(out / f"{name}.{fmt}.json", tmp_path / "fab.pub", tmp_path)
     classifier = json.loads((out / "classifier.int8.json").read_text())
     assert classifier["classes"] == list(DEFAULT_CLASSES)
     assert classifier["temperature"] > 0 and classifier["tta"] in ("none", "d4")
@@ -258,3 +265,17 @@ def test_train_models_data_smoke_run_writes_a_hot_swap_ready_folder(tmp_path):
     assert (out / "confusion-matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert list((out / "reports" / "training").glob("*.curve.png"))
     assert not (out / ".work").exists()
+
+
+def _assert_signed_by(manifest: Path, public_key: Path, tmp: Path) -> None:
+    """Checks the detached signature beside a manifest with openssl alone (the format of
+    docs/classes-and-model-trust.md), so the daemon's hot swap will accept OUT as it is."""
+    lines = (manifest.parent / (manifest.name + ".sig")).read_text().splitlines()
+    assert lines[0] == "semedge-signature-v1 model-manifest"
+    statement = tmp / "statement"
+    statement.write_bytes(f"semedge-signature-v1\nmodel-manifest\nsha256 {hashlib.sha256(manifest.read_bytes()).hexdigest()}\n".encode())
+    signature = tmp / "signature"
+    signature.write_bytes(base64.b64decode(lines[2].split()[1]))
+    check = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(public_key), "-rawin",
+                            "-in", str(statement), "-sigfile", str(signature)], capture_output=True, text=True)
+    assert check.returncode == 0, f"{manifest.name}: {check.stdout}{check.stderr}"

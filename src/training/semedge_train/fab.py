@@ -93,6 +93,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
     p.add_argument("--report-candidates", action="store_true",
                    help="also export, quantize and evaluate every student candidate on test (scripts/fab-proxy)")
+    p.add_argument("--signing-key", type=Path,
+                   help="Ed25519 private key (semedge keygen) that signs OUT's manifests, so a board that trusts it "
+                        "hot-swaps them in; default: the development key (~/.config/semedge/dev-signing.key)")
     p.add_argument("--version", default=time.strftime("%Y.%m.%d.%H%M", time.gmtime()),
                    help="manifest version; the hot swap takes a higher version of the same model id")
     return p.parse_args(argv)
@@ -524,6 +527,10 @@ def run(args, progress: Progress) -> dict:
                                                splits["test"], val_x, progress, work)
 
     progress.stage("ship", str(out))
+    # The daemon refuses an unsigned manifest, at start and at every hot swap (docs/classes-and-model-trust.md).
+    key = ["--key", args.signing_key] if args.signing_key else []
+    _semedge(["sign-model", *(trained / f"{n}.{f}.json" for n in ("classifier", "screen") for f in ("int8", "fp32")),
+              *key], progress.log, work, "sign")
     summary = _summary(args, found, pre, duplicates, chosen, results, notes, screen, temperature, tta,
                        plain_acc, d4_acc, parity, reports, candidate_reports, progress, started)
     curve_runs = results + ([notes["teacherResult"]] if notes.get("teacherResult") else [])
@@ -617,9 +624,11 @@ def _ship(trained: Path, reports_dir: Path, out: Path, summary: dict, results, c
             shutil.copyfile(trained / manifest["file"], out / manifest["file"])
         for suffix in (".pt", ".parity.json"):
             shutil.copyfile(trained / f"{name}{suffix}", out / f"{name}{suffix}")
-    # Manifests last: the hot swap reacts to a manifest, and its model file must already be complete.
+    # Manifests last, after their signatures: the hot swap reacts to a manifest, and its model file and signature
+    # must already be complete.
     for name in ("classifier", "screen"):
         for fmt in ("fp32", "int8"):
+            shutil.copyfile(trained / f"{name}.{fmt}.json.sig", out / f"{name}.{fmt}.json.sig")
             shutil.copyfile(trained / f"{name}.{fmt}.json", out / f"{name}.{fmt}.json")
     shipped = out / "reports"
     if shipped.exists():
