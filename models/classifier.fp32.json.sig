@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 RVS3aVtumtAQQEq9QmKgKq4C59MGtx0ojjm1e6+5Ucl5U/6879qiRfWqXmlUcT/ZnSRhJh+D18e5PjUMGDfXBQ==
+ed25519 9xLGU5DQYGlOgVpKJJkgxIjnpfkZmZEZA7ODivzJw0jvzeVMiNko1HElC74+Wz16lQNg9xaS+uhKpzZ+M5tYDg==

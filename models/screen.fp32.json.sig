@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 XaAUpiAXotBKBNMcnArB7oEqoy4zBi0AmSGoQfKcB4pNSWFW69vtw3Msl2/PlmrwcqDcfGErQFmQhoxS62jFAg==
+ed25519 53Ovbk0hCCadETspw5ixLMBhtJ7XBeJiSBf16flEYFiKmDU+hxZNwS3CWciCJNQGWTiZWxjx6pibvdL/Y3E5Bw==

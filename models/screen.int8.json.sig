@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 Q3IAkwbZ2ulRwQ63Pv1KdXmFcEXU3pwY9IUNkAIqxZj4JeeFifRhI4Aygzn98ykRVy0jixbPvD2gJQh460WhBQ==
+ed25519 3kvEtL5gxsZg2JKnywb0iYavLZwnAm2j3xbF2XbZQuKMbnegYHyw3ruGEkS5/IBtBweA7LVUBhdAulls+8jACA==
