@@ -28,7 +28,9 @@ public sealed class ModelHotSwap(
         }
 
         await progress.Ready.WaitAsync(stoppingToken);
-        var seen = folder.Fingerprint();
+        // No snapshot of the folder here: a model installed while the first set was loading would already be in
+        // it and never be looked at. The first tick compares the folder with what the store actually loaded.
+        string? seen = null;
         using var timer = new PeriodicTimer(interval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
