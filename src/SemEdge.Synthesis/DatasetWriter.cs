@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using SemEdge.Imaging;
 
 namespace SemEdge.Synthesis;
 
@@ -68,11 +69,11 @@ public sealed class DatasetWriter(DirectoryInfo root, DatasetPlan plan)
             var spec = new SampleSpec(ImageSeeds.Derive(plan.Seed, split, classIndex, index), name, plan.Size, plan.Size) { Settings = plan.Settings };
             var (image, seed) = SemImageGenerator.RenderSample(spec);
             var relative = $"{DatasetSplits.FolderName(split)}/{name}/{FileName(name, index)}";
-            File.WriteAllBytes(Path.Combine(root.FullName, relative), PngGray.Encode(image));
+            File.WriteAllBytes(Path.Combine(root.FullName, relative), image.EncodePng());
             rows[j] = new LabelRow(relative, split, name, seed, image.DefectBox) { Redrawn = seed != spec.Seed };
             if (split == DatasetSplit.Train && index < SheetColumns)
             {
-                var thumb = ContactSheet.Downscale(image.Pixels, image.Width, image.Height, thumbSize);
+                var thumb = Grey8Pixels.AreaResize(image.Pixels, image.Width, image.Height, thumbSize, thumbSize);
                 lock (thumbnails)
                 {
                     thumbnails[(name, index)] = thumb;

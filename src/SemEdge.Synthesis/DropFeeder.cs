@@ -1,3 +1,5 @@
+using SemEdge.Imaging;
+
 namespace SemEdge.Synthesis;
 
 /// <summary>
@@ -48,7 +50,7 @@ public sealed class DropFeeder(DirectoryInfo folder, int seed, double rate, IRea
             sequence++;
             var name = ClassFor(sequence);
             var spec = new SampleSpec(ImageSeeds.Derive(seed, DatasetSplit.Drop, SemClasses.IndexOf(name), sequence), name, size, size) { Settings = Settings };
-            var png = PngGray.Encode(SemImageGenerator.RenderSample(spec).Image);
+            var png = SemImageGenerator.RenderSample(spec).Image.EncodePng();
             var file = FileName(name, sequence);
             var temp = Path.Combine(folder.FullName, $".{file}.tmp");
             await File.WriteAllBytesAsync(temp, png, CancellationToken.None);

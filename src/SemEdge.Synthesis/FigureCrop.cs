@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using SemEdge.Imaging;
 using SkiaSharp;
 
 namespace SemEdge.Synthesis;

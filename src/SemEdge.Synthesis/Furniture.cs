@@ -1,4 +1,5 @@
 using System.Globalization;
+using SemEdge.Imaging;
 
 namespace SemEdge.Synthesis;
 

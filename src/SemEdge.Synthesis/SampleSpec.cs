@@ -1,3 +1,5 @@
+using SemEdge.Imaging;
+
 namespace SemEdge.Synthesis;
 
 /// <summary>What to render: one image's seed, its class and its size in pixels.</summary>
@@ -42,4 +44,7 @@ public sealed record RenderedImage(byte[] Pixels, int Width, int Height, DefectB
     public bool Arrow { get; init; }
 
     public bool Ellipse { get; init; }
+
+    /// <summary>The image as an 8-bit greyscale PNG, the daemon's input format.</summary>
+    public byte[] EncodePng() => PngGray.Encode(Pixels, Width, Height);
 }

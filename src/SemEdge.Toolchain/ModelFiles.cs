@@ -1,11 +1,10 @@
 using System.Security.Cryptography;
-using SemEdge.Cli;
 using SemEdge.Inference;
 
 namespace SemEdge.Toolchain;
 
 /// <summary>A model named on the command line: an ONNX file, or its manifest (which names the ONNX file).</summary>
-internal sealed record ModelFiles(string OnnxPath, ModelManifest? Manifest, string? ManifestPath)
+public sealed record ModelFiles(string OnnxPath, ModelManifest? Manifest, string? ManifestPath)
 {
     /// <summary>
     /// Resolves <paramref name="path"/>: a <c>.json</c> manifest (its model's SHA-256 is checked), or an
@@ -15,7 +14,7 @@ internal sealed record ModelFiles(string OnnxPath, ModelManifest? Manifest, stri
     {
         if (!File.Exists(path))
         {
-            throw new UsageException($"model '{path}' does not exist");
+            throw new JobInputException($"model '{path}' does not exist");
         }
 
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
@@ -24,7 +23,7 @@ internal sealed record ModelFiles(string OnnxPath, ModelManifest? Manifest, stri
             var onnx = manifest.ResolveModelPath(path);
             if (!File.Exists(onnx))
             {
-                throw new UsageException($"manifest '{path}' names model file '{onnx}', which does not exist");
+                throw new JobInputException($"manifest '{path}' names model file '{onnx}', which does not exist");
             }
 
             var files = new ModelFiles(onnx, manifest, path);
@@ -45,7 +44,7 @@ internal sealed record ModelFiles(string OnnxPath, ModelManifest? Manifest, stri
 
         if (!File.Exists(candidate))
         {
-            throw new UsageException($"manifest '{candidate}' does not exist");
+            throw new JobInputException($"manifest '{candidate}' does not exist");
         }
 
         return new ModelFiles(path, LoadManifest(candidate), candidate);
@@ -65,7 +64,7 @@ internal sealed record ModelFiles(string OnnxPath, ModelManifest? Manifest, stri
         }
         catch (System.Text.Json.JsonException ex)
         {
-            throw new UsageException($"'{path}' is not a model manifest: {ex.Message}");
+            throw new JobInputException($"'{path}' is not a model manifest: {ex.Message}");
         }
     }
 

@@ -12,12 +12,26 @@ namespace SemEdge.Cli;
 /// <c>semedge bench</c>: per-stage latency (p50/p99), throughput, pipeline-vs-raw-inference ratios, allocations and
 /// collections, for INT8 vs FP32, single stage vs cascade, and 1 vs 2 threads. Prints a table, writes JSON.
 /// </summary>
-internal static class BenchCommand
+public static class BenchCommand
 {
-    public static Command Create()
+    /// <summary>Share of clean images in the clean-heavy stream: a fab line is mostly clean.</summary>
+    public const double CleanHeavyCleanShare = 0.95;
+
+    /// <summary>The size of the clean-heavy stream's images.</summary>
+    public const int CleanHeavySize = 512;
+
+    public static string CleanHeavyGroup => $"clean-heavy {CleanHeavySize}x{CleanHeavySize}";
+
+    /// <param name="generator">Makes the images when --images is not given; null in the board bundle, which has no generator.</param>
+    public static Command Create(SyntheticBenchImages? generator)
     {
         var command = new Command("bench", "Benchmark decode, preprocess and inference on this machine.");
-        var images = new Option<string?>("--images") { Description = "Folder of images (default: freshly synthesised 512x512 and 1024x1024 PNGs)." };
+        var images = new Option<string?>("--images")
+        {
+            Description = generator is null
+                ? "Folder of images (required here: this build has no image generator; make some with `semedge synth` on a workstation)."
+                : "Folder of images (default: freshly synthesised 512x512 and 1024x1024 PNGs).",
+        };
         var model = new Option<string?>("--model") { Description = "Classifier manifest (default: models/classifier.int8.json)." };
         var screen = new Option<string?>("--screen") { Description = "Screen manifest for the cascade rows (default: models/screen.int8.json when present)." };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
@@ -26,7 +40,7 @@ internal static class BenchCommand
         var count = new Option<int>("--count") { Description = "Synthesised images per size.", DefaultValueFactory = _ => 5 };
         var cleanHeavy = new Option<int>("--clean-heavy")
         {
-            Description = $"Images in the clean-heavy stream ({BenchImages.CleanHeavyCleanShare:P0} clean, {BenchImages.CleanHeavySize}x{BenchImages.CleanHeavySize}) that compares the cascade with the single stage; 0 leaves it out.",
+            Description = $"Images in the clean-heavy stream ({CleanHeavyCleanShare:P0} clean, {CleanHeavySize}x{CleanHeavySize}) that compares the cascade with the single stage; 0 leaves it out.",
             DefaultValueFactory = _ => 40,
         };
         foreach (var option in new Option[] { images, model, screen, json, iterations, rawRuns, count, cleanHeavy })
@@ -38,14 +52,14 @@ internal static class BenchCommand
         {
             var request = new BenchRequest(parse.GetValue(images), parse.GetValue(model), parse.GetValue(screen), parse.GetValue(json),
                 parse.GetValue(iterations), parse.GetValue(rawRuns), parse.GetValue(count), parse.GetValue(cleanHeavy));
-            return Task.FromResult(Run(request, Console.Out, Console.Error, ct));
+            return Task.FromResult(Run(request, generator, Console.Out, Console.Error, ct));
         });
         return command;
     }
 
     internal sealed record BenchRequest(string? Images, string? Model, string? Screen, string? JsonOut, int Iterations, int RawRuns, int Count, int CleanHeavy = 0);
 
-    internal static int Run(BenchRequest request, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    internal static int Run(BenchRequest request, SyntheticBenchImages? generator, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (request.Iterations < 1 || request.RawRuns < 1 || request.Count < 1)
         {
@@ -62,6 +76,11 @@ internal static class BenchCommand
             throw new UsageException($"--images '{dir}' is not a folder");
         }
 
+        if (request.Images is null && generator is null)
+        {
+            throw new UsageException("--images FOLDER is required: this build has no image generator (make images with `semedge synth` on a workstation)");
+        }
+
         string classifier;
         try
         {
@@ -74,15 +93,19 @@ internal static class BenchCommand
         }
 
         var screen = request.Screen ?? ShippedSibling(classifier, ShippedModels.ScreenFile, request.Model is null);
-        var set = request.Images is { } folder ? LoadFolder(folder) : BenchImages.Synthesize([512, 1024], request.Count);
+        var set = request.Images is { } folder ? LoadFolder(folder) : generator!.Synthesize([512, 1024], request.Count);
         if (set.Count == 0)
         {
             throw new UsageException($"no decodable images in '{request.Images}'");
         }
 
-        if (request.CleanHeavy > 0)
+        if (request.CleanHeavy > 0 && generator is null)
         {
-            set = [.. set, .. BenchImages.CleanHeavy(request.CleanHeavy)];
+            error.WriteLine("semedge bench: no image generator in this build, so the clean-heavy stream is left out (run bench on a workstation for it)");
+        }
+        else if (request.CleanHeavy > 0)
+        {
+            set = [.. set, .. generator!.CleanHeavy(request.CleanHeavy)];
         }
 
         var configs = Configs(classifier, screen);
@@ -110,7 +133,7 @@ internal static class BenchCommand
             Iterations = request.Iterations,
             Results = results,
             SlowestStage = PipelineBenchmark.SlowestStages(results),
-            CleanHeavy = PipelineBenchmark.CascadeOnStream(results, BenchImages.CleanHeavyGroup),
+            CleanHeavy = PipelineBenchmark.CascadeOnStream(results, CleanHeavyGroup),
         };
         Render(report, output);
         if (request.JsonOut is { } path)
@@ -220,7 +243,7 @@ internal static class BenchCommand
         {
             console.WriteLine(string.Format(CultureInfo.InvariantCulture,
                 "{0} stream ({1} images, {2:0}% clean): {3} mean {4:0.00} ms, {5:0.0} img/s | {6} mean {7:0.00} ms, {8:0.0} img/s, screen skipped the classifier on {9:0}% | the cascade costs {10:0.00}x the single stage ({11})",
-                c.Group, c.Images / report.Iterations, BenchImages.CleanHeavyCleanShare * 100, c.SingleStage, c.SingleStageMeanMs, c.SingleStageImagesPerSecond,
+                c.Group, c.Images / report.Iterations, CleanHeavyCleanShare * 100, c.SingleStage, c.SingleStageMeanMs, c.SingleStageImagesPerSecond,
                 c.Cascade, c.CascadeMeanMs, c.CascadeImagesPerSecond, c.ScreenedShare * 100, c.CascadeOverSingleStage,
                 c.CascadeOverSingleStage < 1 ? "cheaper" : "not cheaper"));
         }

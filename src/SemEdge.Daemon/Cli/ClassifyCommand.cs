@@ -11,7 +11,7 @@ using Spectre.Console;
 namespace SemEdge.Cli;
 
 /// <summary><c>semedge classify FILES|DIRS</c>: class, confidence, action, provider and latency per image.</summary>
-internal static class ClassifyCommand
+public static class ClassifyCommand
 {
     /// <summary>File extensions picked up when a folder is given (files named explicitly are always tried).</summary>
     public static readonly IReadOnlySet<string> ImageExtensions =
@@ -152,7 +152,7 @@ internal static class ClassifyCommand
     /// daemon skips (dotfiles, <c>.tmp</c>/<c>.part</c>/<c>~</c> names) and does not descend into symlinked folders;
     /// symlinks and FIFOs are listed so that <see cref="Run"/> refuses them by name, without opening them.
     /// </summary>
-    internal static IReadOnlyList<string> ExpandPaths(IEnumerable<string> paths)
+    public static IReadOnlyList<string> ExpandPaths(IEnumerable<string> paths)
     {
         var files = new List<string>();
         foreach (var path in paths)
@@ -197,7 +197,7 @@ internal static class ClassifyCommand
     }
 
     /// <summary>Unset manifests become the shipped ones; the screen only when it is shipped.</summary>
-    internal static InferenceOptions WithShippedDefaults(InferenceOptions options, bool noScreen)
+    public static InferenceOptions WithShippedDefaults(InferenceOptions options, bool noScreen)
     {
         string? screen = null;
         if (!noScreen)

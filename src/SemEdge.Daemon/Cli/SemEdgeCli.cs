@@ -3,7 +3,9 @@ using System.CommandLine;
 namespace SemEdge.Cli;
 
 /// <summary>
-/// The <c>semedge</c> command line: one executable, one subcommand per job.
+/// The <c>semedge</c> command line: one subcommand per job. This is the board's: the commands a board needs
+/// (run, classify, doctor, bench); the workstation's semedge (src/SemEdge.Workstation) adds the generator's and
+/// the toolchain's commands to these.
 /// Exit codes: 0 success, 1 the job failed, 2 bad usage.
 /// </summary>
 public static class SemEdgeCli
@@ -12,28 +14,34 @@ public static class SemEdgeCli
     public const int ExitFailed = 1;
     public const int ExitUsage = 2;
 
-    public static RootCommand Build()
+    /// <param name="benchImages">What bench synthesises its default images with; null where there is no generator.</param>
+    public static IReadOnlyList<Command> BoardCommands(SyntheticBenchImages? benchImages) =>
+    [
+        // One line per subcommand; each command lives in its own file under Cli/.
+        RunCommand.Create(),
+        ClassifyCommand.Create(),
+        DoctorCommand.Create(),
+        BenchCommand.Create(benchImages),
+    ];
+
+    public static RootCommand Build(IEnumerable<Command> commands)
     {
         var root = new RootCommand("SemEdge: SEM wafer-defect inspection at the edge.");
-        // One line per subcommand; each command lives in its own file under Cli/.
-        root.Subcommands.Add(SynthCommand.Create());
-        root.Subcommands.Add(ParityCommand.Create());
-        root.Subcommands.Add(QuantizeCommand.Create());
-        root.Subcommands.Add(RunCommand.Create());
-        root.Subcommands.Add(ClassifyCommand.Create());
-        root.Subcommands.Add(EvaluateCommand.Create());
-        root.Subcommands.Add(PreprocessCommand.Create());
-        root.Subcommands.Add(DoctorCommand.Create());
-        root.Subcommands.Add(BenchCommand.Create());
-        root.Subcommands.Add(SigningCommands.CreateKeygen());
-        root.Subcommands.Add(SigningCommands.CreateSignModel());
-        root.Subcommands.Add(DemoCommand.Create());
+        foreach (var command in commands)
+        {
+            root.Subcommands.Add(command);
+        }
+
         return root;
     }
 
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    /// <summary>Runs the board's command line.</summary>
+    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken) =>
+        RunAsync(Build(BoardCommands(benchImages: null)), args, cancellationToken);
+
+    public static async Task<int> RunAsync(RootCommand root, string[] args, CancellationToken cancellationToken)
     {
-        var parse = Build().Parse(args);
+        var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             // A technician wants the reason, not a wall of help text.

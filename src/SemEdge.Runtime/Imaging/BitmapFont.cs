@@ -1,4 +1,4 @@
-namespace SemEdge.Synthesis;
+namespace SemEdge.Imaging;
 
 /// <summary>
 /// A built-in 5x7 pixel font (upper case, digits, a few symbols) so SEM data-bar text renders the same on

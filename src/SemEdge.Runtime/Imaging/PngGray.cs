@@ -1,6 +1,6 @@
 using SkiaSharp;
 
-namespace SemEdge.Synthesis;
+namespace SemEdge.Imaging;
 
 /// <summary>8-bit greyscale PNG encoding through SkiaSharp.</summary>
 public static class PngGray
@@ -24,8 +24,6 @@ public static class PngGray
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
     }
-
-    public static byte[] Encode(RenderedImage image) => Encode(image.Pixels, image.Width, image.Height);
 
     /// <summary>Decodes any PNG to 8-bit grey (tests and tools read images back this way).</summary>
     public static (byte[] Pixels, int Width, int Height) Decode(byte[] png)

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using SemEdge.Inference;
 
 namespace SemEdge.Imaging;
 

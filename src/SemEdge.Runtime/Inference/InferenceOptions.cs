@@ -53,7 +53,7 @@ public sealed class InferenceOptions
         [.. TrustedKeys.Where(kv => !string.IsNullOrWhiteSpace(kv.Value)).OrderBy(kv => kv.Key, StringComparer.Ordinal)
             .Select(kv => Signing.PublicSigningKey.Parse(kv.Value, kv.Key))];
 
-    internal AcceleratorSettings ToAcceleratorSettings() => new()
+    public AcceleratorSettings ToAcceleratorSettings() => new()
     {
         Kind = Accelerator,
         Required = AcceleratorRequired,

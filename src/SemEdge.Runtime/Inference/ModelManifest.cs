@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using SemEdge.Imaging;
 
 namespace SemEdge.Inference;
 
@@ -105,23 +106,6 @@ public sealed record TensorSpec
     public required string Name { get; init; }
 
     public IReadOnlyList<int>? Shape { get; init; }
-}
-
-public sealed record Preprocessing
-{
-    /// <summary><c>grey-bt601</c>: the only colour conversion defined so far.</summary>
-    public string Colour { get; init; } = "grey-bt601";
-
-    /// <summary><c>area</c>: area-weighted box filter, see <see cref="ModelManifest"/>.</summary>
-    public string Resize { get; init; } = "area";
-
-    public required int Width { get; init; }
-
-    public required int Height { get; init; }
-
-    public float Mean { get; init; } = 0.5f;
-
-    public float Std { get; init; } = 0.25f;
 }
 
 [JsonSourceGenerationOptions(

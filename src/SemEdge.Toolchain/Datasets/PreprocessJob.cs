@@ -3,13 +3,12 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using SemEdge.Cli;
 using SemEdge.Imaging;
 using SemEdge.Inference;
 
 namespace SemEdge.Toolchain.Datasets;
 
-internal sealed record PreprocessRequest(string List, string Out, int Size, int Threads);
+public sealed record PreprocessRequest(string List, string Out, int Size, int Threads);
 
 /// <summary>
 /// <c>semedge preprocess</c>: decodes and area-resizes a list of image files with the daemon's own
@@ -18,23 +17,23 @@ internal sealed record PreprocessRequest(string List, string Out, int Size, int 
 /// <c>OUT.npy</c> (float32 [N, size, size], grey in [0, 1] before the manifest's normalisation) and
 /// <c>OUT.json</c> (the files in row order, their original sizes, and the files the decoder refused, with the reason).
 /// </summary>
-internal static class PreprocessJob
+public static class PreprocessJob
 {
-    public static int Run(PreprocessRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static JobOutcome Run(PreprocessRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         if (request.Size is < 1 or > 1024)
         {
-            throw new UsageException($"--size must be 1 to 1024, got {request.Size}");
+            throw new JobInputException($"--size must be 1 to 1024, got {request.Size}");
         }
 
         if (request.Threads is < 1 or > 64)
         {
-            throw new UsageException($"--threads must be 1 to 64, got {request.Threads}");
+            throw new JobInputException($"--threads must be 1 to 64, got {request.Threads}");
         }
 
         if (!File.Exists(request.List))
         {
-            throw new UsageException($"--list '{request.List}' does not exist");
+            throw new JobInputException($"--list '{request.List}' does not exist");
         }
 
         var files = File.ReadAllLines(request.List).Where(l => l.Length > 0).ToArray();
@@ -91,7 +90,7 @@ internal static class PreprocessJob
             stderr.WriteLine($"refused {rejected.File}: {rejected.Reason}");
         }
 
-        return SemEdgeCli.ExitOk;
+        return JobOutcome.Succeeded;
     }
 
     /// <summary>NumPy's .npy format, version 1.0: magic, header length, a Python dict literal padded to 64 bytes, raw data.</summary>

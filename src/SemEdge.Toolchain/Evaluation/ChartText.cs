@@ -1,4 +1,4 @@
-using SemEdge.Synthesis;
+using SemEdge.Imaging;
 using SkiaSharp;
 
 namespace SemEdge.Toolchain.Evaluation;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using SemEdge.Cli;
 using SemEdge.Decision;
 using SemEdge.Imaging;
 using SemEdge.Inference;
@@ -8,39 +7,39 @@ using Spectre.Console;
 
 namespace SemEdge.Toolchain.Evaluation;
 
-internal sealed record EvaluateRequest(string Model, string Data, string? Screen, string Out, int Threads);
+public sealed record EvaluateRequest(string Model, string Data, string? Screen, string Out, int Threads);
 
 /// <summary>
 /// <c>semedge evaluate</c>: runs a labelled test split through the same runtime the daemon uses (decoder,
 /// preprocessor, ORT session, cascade) and reports accuracy, per-class figures, confusion matrix and latency.
 /// </summary>
-internal static class EvaluateJob
+public static class EvaluateJob
 {
     public const string ReportFile = "report.json";
 
-    public static int Run(EvaluateRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static JobOutcome Run(EvaluateRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var manifest = LoadManifest(request.Model, "MODEL");
         var screenManifest = request.Screen is null ? null : LoadManifest(request.Screen, "--screen");
         if (request.Threads is < 1 or > 64)
         {
-            throw new UsageException($"--threads must be 1 to 64, got {request.Threads}");
+            throw new JobInputException($"--threads must be 1 to 64, got {request.Threads}");
         }
 
         var isScreen = manifest.Kind == ModelManifest.ScreenKind;
         if (isScreen && screenManifest is not null)
         {
-            throw new UsageException("MODEL is a screen; evaluate it alone, or pass the classifier as MODEL and the screen with --screen");
+            throw new JobInputException("MODEL is a screen; evaluate it alone, or pass the classifier as MODEL and the screen with --screen");
         }
 
         if (screenManifest is not null && screenManifest.Kind != ModelManifest.ScreenKind)
         {
-            throw new UsageException($"--screen '{request.Screen}' is a {screenManifest.Kind}, not a screen");
+            throw new JobInputException($"--screen '{request.Screen}' is a {screenManifest.Kind}, not a screen");
         }
 
         if (!isScreen && manifest.Kind != ModelManifest.ClassifierKind)
         {
-            throw new UsageException($"MODEL kind '{manifest.Kind}' is neither classifier nor screen");
+            throw new JobInputException($"MODEL kind '{manifest.Kind}' is neither classifier nor screen");
         }
 
         var images = LabelledImages.Find(request.Data, manifest.Classes, isScreen);
@@ -53,13 +52,13 @@ internal static class EvaluateJob
             var json = JsonSerializer.Serialize(report, EvaluationJsonContext.Default.EvaluationReport);
             File.WriteAllText(Path.Combine(request.Out, ReportFile), json + "\n");
             Print(stdout, report, request.Out);
-            return SemEdgeCli.ExitOk;
+            return JobOutcome.Succeeded;
         }
         catch (Exception ex) when (ex is ModelLoadException or ArgumentException)
         {
             // ArgumentException: the model has a class the class table does not know.
             stderr.WriteLine($"semedge evaluate: {ex.Message}");
-            return SemEdgeCli.ExitFailed;
+            return JobOutcome.Failed;
         }
     }
 
@@ -260,12 +259,12 @@ internal static class EvaluateJob
     {
         if (!File.Exists(path))
         {
-            throw new UsageException($"{what} '{path}' does not exist");
+            throw new JobInputException($"{what} '{path}' does not exist");
         }
 
         if (!path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
-            throw new UsageException($"{what} must be a model manifest (.json), got '{path}'");
+            throw new JobInputException($"{what} must be a model manifest (.json), got '{path}'");
         }
 
         try
@@ -274,7 +273,7 @@ internal static class EvaluateJob
         }
         catch (JsonException ex)
         {
-            throw new UsageException($"{what} '{path}' is not a model manifest: {ex.Message}");
+            throw new JobInputException($"{what} '{path}' is not a model manifest: {ex.Message}");
         }
     }
 

@@ -1,4 +1,3 @@
-using SemEdge.Cli;
 
 namespace SemEdge.Toolchain.Evaluation;
 
@@ -17,7 +16,7 @@ internal static class LabelledImages
     {
         if (!Directory.Exists(directory))
         {
-            throw new UsageException($"--data folder '{directory}' does not exist");
+            throw new JobInputException($"--data folder '{directory}' does not exist");
         }
 
         var images = new List<LabelledImage>();
@@ -29,7 +28,7 @@ internal static class LabelledImages
                 : IndexOf(classes, name);
             if (actual < 0)
             {
-                throw new UsageException(
+                throw new JobInputException(
                     $"--data folder '{name}' is not a class of the model ({string.Join(", ", classes)}); point --data at a split such as DATA/test");
             }
 
@@ -41,7 +40,7 @@ internal static class LabelledImages
 
         if (images.Count == 0)
         {
-            throw new UsageException($"--data folder '{directory}' has no class folders with images (expected DIR/{{class}}/*.png)");
+            throw new JobInputException($"--data folder '{directory}' has no class folders with images (expected DIR/{{class}}/*.png)");
         }
 
         return images;

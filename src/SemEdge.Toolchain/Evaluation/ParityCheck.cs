@@ -2,9 +2,9 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace SemEdge.Toolchain.Evaluation;
 
-internal sealed record ParityCaseResult(int Case, float MaxAbsDiff, int ReferenceTop1, int ModelTop1);
+public sealed record ParityCaseResult(int Case, float MaxAbsDiff, int ReferenceTop1, int ModelTop1);
 
-internal sealed record ParityResult(IReadOnlyList<ParityCaseResult> Cases, float Tolerance)
+public sealed record ParityResult(IReadOnlyList<ParityCaseResult> Cases, float Tolerance)
 {
     public float MaxAbsDiff => Cases.Max(c => c.MaxAbsDiff);
 
@@ -12,7 +12,7 @@ internal sealed record ParityResult(IReadOnlyList<ParityCaseResult> Cases, float
 }
 
 /// <summary>Runs a parity reference's inputs through ONNX Runtime and compares with the reference logits.</summary>
-internal static class ParityCheck
+public static class ParityCheck
 {
     public static ParityResult Run(string modelPath, ParityReference reference, float tolerance, CancellationToken cancellationToken)
     {

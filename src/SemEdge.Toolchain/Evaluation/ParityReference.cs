@@ -8,7 +8,7 @@ namespace SemEdge.Toolchain.Evaluation;
 /// <c>NAME.parity.json</c>: <c>{"inputShape":[1,1,128,128],"cases":[{"input":[...],"logits":[...]}]}</c>.
 /// The inputs are already preprocessed; parity checks the exported graph, not the image pipeline.
 /// </summary>
-internal sealed record ParityReference
+public sealed record ParityReference
 {
     public required IReadOnlyList<long> InputShape { get; init; }
 
@@ -46,7 +46,7 @@ internal sealed record ParityReference
     }
 }
 
-internal sealed record ParityCase
+public sealed record ParityCase
 {
     public required IReadOnlyList<float> Input { get; init; }
 

@@ -4,7 +4,7 @@ using SemEdge.Toolchain.Onnx;
 
 namespace SemEdge.Toolchain.Quantization;
 
-internal enum CalibrationMethod
+public enum CalibrationMethod
 {
     /// <summary>The full observed range: nothing clips, but one outlier widens the step for every value.</summary>
     MinMax,

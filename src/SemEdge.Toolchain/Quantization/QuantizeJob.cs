@@ -1,11 +1,11 @@
 using System.Text.Json;
-using SemEdge.Cli;
+using SemEdge.Imaging;
 using SemEdge.Inference;
 using SemEdge.Toolchain.Onnx;
 
 namespace SemEdge.Toolchain.Quantization;
 
-internal sealed record QuantizeRequest(
+public sealed record QuantizeRequest(
     string Input,
     string CalibrationDirectory,
     string Output,
@@ -15,33 +15,33 @@ internal sealed record QuantizeRequest(
     string? Manifest);
 
 /// <summary><c>semedge quantize</c>: checks the request, quantizes, writes the INT8 model and manifest, reports.</summary>
-internal static class QuantizeJob
+public static class QuantizeJob
 {
-    public static int Run(QuantizeRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static JobOutcome Run(QuantizeRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         if (!File.Exists(request.Input))
         {
-            throw new UsageException($"model '{request.Input}' does not exist");
+            throw new JobInputException($"model '{request.Input}' does not exist");
         }
 
         if (!Directory.Exists(request.CalibrationDirectory))
         {
-            throw new UsageException($"--calib folder '{request.CalibrationDirectory}' does not exist");
+            throw new JobInputException($"--calib folder '{request.CalibrationDirectory}' does not exist");
         }
 
         if (request.MaxImages < 1)
         {
-            throw new UsageException($"--max-images must be at least 1, got {request.MaxImages}");
+            throw new JobInputException($"--max-images must be at least 1, got {request.MaxImages}");
         }
 
         if (request.Percentile is <= 50 or > 100 || double.IsNaN(request.Percentile))
         {
-            throw new UsageException($"--percentile must be above 50 and at most 100, got {request.Percentile}");
+            throw new JobInputException($"--percentile must be above 50 and at most 100, got {request.Percentile}");
         }
 
         if (Path.GetFullPath(request.Input) == Path.GetFullPath(request.Output))
         {
-            throw new UsageException("--out must not overwrite the input model");
+            throw new JobInputException("--out must not overwrite the input model");
         }
 
         var files = ModelFiles.Resolve(request.Input, request.Manifest);
@@ -59,7 +59,7 @@ internal static class QuantizeJob
             var images = CalibrationSet.FindImages(request.CalibrationDirectory, request.MaxImages);
             if (images.Count == 0)
             {
-                throw new UsageException($"--calib folder '{request.CalibrationDirectory}' holds no images (png, jpg, bmp, webp, tif)");
+                throw new JobInputException($"--calib folder '{request.CalibrationDirectory}' holds no images (png, jpg, bmp, webp, tif)");
             }
 
             var calibration = CalibrationSet.Load(images, preprocessing, cancellationToken);
@@ -71,7 +71,7 @@ internal static class QuantizeJob
             if (calibration.Inputs.Count == 0)
             {
                 stderr.WriteLine("semedge quantize: no calibration image could be decoded");
-                return SemEdgeCli.ExitFailed;
+                return JobOutcome.Failed;
             }
 
             var outputDir = Path.GetDirectoryName(Path.GetFullPath(request.Output))!;
@@ -87,13 +87,13 @@ internal static class QuantizeJob
             }
 
             Report(stdout, request, result, calibration, manifestOut);
-            return SemEdgeCli.ExitOk;
+            return JobOutcome.Succeeded;
         }
         catch (Exception ex) when (ex is QuantizationException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException
                                        or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
             stderr.WriteLine($"semedge quantize: {ex.Message}");
-            return SemEdgeCli.ExitFailed;
+            return JobOutcome.Failed;
         }
     }
 

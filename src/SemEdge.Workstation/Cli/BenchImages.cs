@@ -1,3 +1,4 @@
+using SemEdge.Imaging;
 using SemEdge.Inference.Benchmarking;
 using SemEdge.Synthesis;
 
@@ -18,7 +19,7 @@ internal static class BenchImages
             {
                 var className = SemClasses.Names[i % SemClasses.Names.Count];
                 var spec = new SampleSpec((ulong)((size * 10_000) + i), className, size, size);
-                var png = PngGray.Encode(SemImageGenerator.RenderSample(spec).Image);
+                var png = SemImageGenerator.RenderSample(spec).Image.EncodePng();
                 images.Add(new BenchImage($"{className}-{size}-{i}.png", png, $"{size}x{size}"));
             }
         }
@@ -26,21 +27,16 @@ internal static class BenchImages
         return images;
     }
 
-    /// <summary>Share of clean images in the clean-heavy stream: a fab line is mostly clean.</summary>
-    public const double CleanHeavyCleanShare = 0.95;
-
-    /// <summary>The size of the clean-heavy stream's images.</summary>
-    public const int CleanHeavySize = 512;
-
-    public static string CleanHeavyGroup => $"clean-heavy {CleanHeavySize}x{CleanHeavySize}";
+    /// <summary>What the workstation's bench command synthesises its default images with.</summary>
+    public static SyntheticBenchImages Generator { get; } = new(Synthesize, CleanHeavy);
 
     /// <summary>
-    /// A clean-heavy stream, as a fab line sends it: <see cref="CleanHeavyCleanShare"/> clean, the rest defects of
+    /// A clean-heavy stream, as a fab line sends it: <see cref="BenchCommand.CleanHeavyCleanShare"/> clean, the rest defects of
     /// every class in turn, spread evenly through the stream, drawn by the generator from fixed seeds.
     /// </summary>
     public static IReadOnlyList<BenchImage> CleanHeavy(int count)
     {
-        var defects = Math.Max(1, (int)Math.Round(count * (1 - CleanHeavyCleanShare)));
+        var defects = Math.Max(1, (int)Math.Round(count * (1 - BenchCommand.CleanHeavyCleanShare)));
         var defectAt = Enumerable.Range(0, defects).Select(k => (int)((k + 0.5) * count / defects)).ToHashSet();
         var defectClasses = SemClasses.Names.Where(n => n != SemClasses.Clean).ToArray();
         var images = new List<BenchImage>();
@@ -48,9 +44,9 @@ internal static class BenchImages
         for (var i = 0; i < count; i++)
         {
             var className = defectAt.Contains(i) ? defectClasses[nextDefect++ % defectClasses.Length] : SemClasses.Clean;
-            var spec = new SampleSpec(0xC1EA_0000UL + (ulong)i, className, CleanHeavySize, CleanHeavySize);
-            var png = PngGray.Encode(SemImageGenerator.RenderSample(spec).Image);
-            images.Add(new BenchImage($"stream-{i:D4}-{className}.png", png, CleanHeavyGroup));
+            var spec = new SampleSpec(0xC1EA_0000UL + (ulong)i, className, BenchCommand.CleanHeavySize, BenchCommand.CleanHeavySize);
+            var png = SemImageGenerator.RenderSample(spec).Image.EncodePng();
+            images.Add(new BenchImage($"stream-{i:D4}-{className}.png", png, BenchCommand.CleanHeavyGroup));
         }
 
         return images;

@@ -6,7 +6,6 @@ using SemEdge.Imaging;
 using SemEdge.Inference;
 using SemEdge.Inference.Accelerators;
 using SemEdge.Synthesis;
-using SemEdge.Web;
 using SkiaSharp;
 
 namespace SemEdge.Cli;
@@ -118,7 +117,7 @@ internal static class DemoCommand
                 }
 
                 var screen = screenId is null ? "off" : inspection.ModelId == screenId ? "clean" : "defect";
-                var frame = Annotate(PageImages.ToGrey8(decoded), decoded.Width, decoded.Height, request.Size, Path.GetFileName(file), inspection, screen);
+                var frame = Annotate(Grey8Pixels.From(decoded), decoded.Width, decoded.Height, request.Size, Path.GetFileName(file), inspection, screen);
                 var framePath = Path.Combine(output, "frames", $"{frames.Count + 1:D3}-{Path.GetFileNameWithoutExtension(file)}.png");
                 File.WriteAllBytes(framePath, EncodePng(frame, FrameWidth(request.Size), FrameHeight(request.Size)));
                 frames.Add((framePath, frame));
@@ -146,7 +145,7 @@ internal static class DemoCommand
         {
             var name = SemClasses.Names[(i - 1) % SemClasses.Names.Count];
             var spec = new SampleSpec(ImageSeeds.Derive(seed, DatasetSplit.Drop, SemClasses.IndexOf(name), i), name, size, size);
-            File.WriteAllBytes(Path.Combine(folder, $"{i:D3}-{name}.png"), PngGray.Encode(SemImageGenerator.RenderSample(spec).Image));
+            File.WriteAllBytes(Path.Combine(folder, $"{i:D3}-{name}.png"), SemImageGenerator.RenderSample(spec).Image.EncodePng());
         }
     }
 
@@ -159,7 +158,7 @@ internal static class DemoCommand
     {
         var frameWidth = FrameWidth(size);
         var frameHeight = FrameHeight(size);
-        var scaled = PageImages.Resize(grey, width, height, size, size);
+        var scaled = Grey8Pixels.AreaResize(grey, width, height, size, size);
         var (r, g, b) = ActionColour(inspection.Action);
         var rgba = new byte[frameWidth * frameHeight * 4];
         for (var i = 0; i < frameWidth * frameHeight; i++)

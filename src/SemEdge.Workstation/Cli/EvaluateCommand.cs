@@ -18,9 +18,9 @@ internal static class EvaluateCommand
         command.Options.Add(screen);
         command.Options.Add(output);
         command.Options.Add(threads);
-        command.SetAction((parse, ct) => Task.FromResult(EvaluateJob.Run(
+        command.SetAction((parse, ct) => Task.FromResult(WorkstationCli.ExitCode(EvaluateJob.Run(
             new EvaluateRequest(parse.GetValue(model)!, parse.GetValue(data)!, parse.GetValue(screen), parse.GetValue(output)!, parse.GetValue(threads)),
-            Console.Out, Console.Error, ct)));
+            Console.Out, Console.Error, ct))));
         return command;
     }
 }

@@ -17,9 +17,9 @@ internal static class PreprocessCommand
             command.Options.Add(option);
         }
 
-        command.SetAction((parse, ct) => Task.FromResult(PreprocessJob.Run(
+        command.SetAction((parse, ct) => Task.FromResult(WorkstationCli.ExitCode(PreprocessJob.Run(
             new PreprocessRequest(parse.GetValue(list)!, parse.GetValue(output)!, parse.GetValue(size), parse.GetValue(threads)),
-            Console.Out, Console.Error, ct)));
+            Console.Out, Console.Error, ct))));
         return command;
     }
 }

@@ -33,7 +33,7 @@ internal static class QuantizeCommand
                 parse.GetValue(percentile),
                 parse.GetValue(maxImages),
                 parse.GetValue(manifest));
-            return Task.FromResult(QuantizeJob.Run(request, Console.Out, Console.Error, ct));
+            return Task.FromResult(WorkstationCli.ExitCode(QuantizeJob.Run(request, Console.Out, Console.Error, ct)));
         });
         return command;
     }

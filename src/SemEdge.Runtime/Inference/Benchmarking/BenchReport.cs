@@ -112,4 +112,4 @@ public sealed record CascadeComparison
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(BenchReport))]
-internal sealed partial class BenchJsonContext : JsonSerializerContext;
+public sealed partial class BenchJsonContext : JsonSerializerContext;

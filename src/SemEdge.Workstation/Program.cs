@@ -1,0 +1,3 @@
+using SemEdge.Cli;
+
+return await WorkstationCli.RunAsync(args, CancellationToken.None);
