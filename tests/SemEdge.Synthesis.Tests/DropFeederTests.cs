@@ -19,7 +19,7 @@ public class DropFeederTests
         watcher.Created += (_, e) => { lock (created) { created.Add(e.Name!); } };
         watcher.EnableRaisingEvents = true;
 
-        var code = await SemEdgeCli.RunAsync(["synth", "--drop", drop, "--rate", "200", "--count", "7", "--size", "96", "--seed", "4", "--classes", "bridge,clean,vias"], CancellationToken.None);
+        var code = await WorkstationCli.RunAsync(["synth", "--drop", drop, "--rate", "200", "--count", "7", "--size", "96", "--seed", "4", "--classes", "bridge,clean,vias"], CancellationToken.None);
 
         Assert.Equal(0, code);
         var files = Directory.GetFiles(drop).Select(f => Path.GetFileName(f)).Order().ToList();

@@ -1,11 +1,12 @@
 using SemEdge.Cli;
+using SemEdge.Imaging;
 using SemEdge.Synthesis;
 
 namespace SemEdge.Tests.Synthesis;
 
 public class SynthCommandTests
 {
-    private static Task<int> Synth(params string[] args) => SemEdgeCli.RunAsync(["synth", .. args], CancellationToken.None);
+    private static Task<int> Synth(params string[] args) => WorkstationCli.RunAsync(["synth", .. args], CancellationToken.None);
 
     [Fact]
     public async Task Same_seed_twice_gives_byte_identical_files()

@@ -263,7 +263,7 @@ public class WiderDistributionTests
         int code;
         try
         {
-            code = await SemEdgeCli.RunAsync(["synth", "--out", tmp.Combine("X"), "--per-class", "1", "--size", "64", option, value], CancellationToken.None);
+            code = await WorkstationCli.RunAsync(["synth", "--out", tmp.Combine("X"), "--per-class", "1", "--size", "64", option, value], CancellationToken.None);
         }
         finally
         {
@@ -280,8 +280,8 @@ public class WiderDistributionTests
     public async Task The_distribution_options_shift_what_synth_draws()
     {
         using var tmp = new TempFolder();
-        Assert.Equal(0, await SemEdgeCli.RunAsync(["synth", "--out", tmp.Combine("a"), "--per-class", "1", "--size", "96", "--classes", "clean,particle"], CancellationToken.None));
-        Assert.Equal(0, await SemEdgeCli.RunAsync(["synth", "--out", tmp.Combine("b"), "--per-class", "1", "--size", "96", "--classes", "clean,particle",
+        Assert.Equal(0, await WorkstationCli.RunAsync(["synth", "--out", tmp.Combine("a"), "--per-class", "1", "--size", "96", "--classes", "clean,particle"], CancellationToken.None));
+        Assert.Equal(0, await WorkstationCli.RunAsync(["synth", "--out", tmp.Combine("b"), "--per-class", "1", "--size", "96", "--classes", "clean,particle",
             "--magnification", "2:4", "--prominence", "large", "--style", "figure", "--contrast", "1.2"], CancellationToken.None));
         var a = File.ReadAllBytes(Path.Combine(tmp.Combine("a"), "train", "particle", "particle-00000.png"));
         var b = File.ReadAllBytes(Path.Combine(tmp.Combine("b"), "train", "particle", "particle-00000.png"));

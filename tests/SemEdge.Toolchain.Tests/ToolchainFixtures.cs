@@ -1,3 +1,4 @@
+using SemEdge.Imaging;
 using SemEdge.Inference;
 using SemEdge.Toolchain.Quantization;
 

@@ -6,7 +6,7 @@ public class UsageTests
 {
     [Theory]
     [InlineData("no-such-command")]
-    [InlineData("synth", "--no-such-option")]
+    [InlineData("classify", "--no-such-option")]
     public async Task Bad_arguments_exit_with_usage_code(params string[] args)
     {
         var code = await SemEdgeCli.RunAsync(args, CancellationToken.None);

@@ -1,4 +1,5 @@
 using SemEdge.Hosting;
+using SemEdge.Imaging;
 using SemEdge.Inference;
 using SemEdge.Tests.Platform;
 

@@ -18,7 +18,7 @@ public sealed class SyntheticImages : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var code = await SemEdgeCli.RunAsync(
+        var code = await WorkstationCli.RunAsync(
             ["synth", "--drop", _folder.Path, "--rate", "1000", "--count", Count.ToString(System.Globalization.CultureInfo.InvariantCulture), "--size", "256", "--seed", "11"],
             CancellationToken.None);
         Assert.Equal(SemEdgeCli.ExitOk, code);

@@ -30,7 +30,7 @@ public class SynthImageDecodingTests
         var bytes = save switch
         {
             "png" => TestImages.EncodeSkia(grey, w, h, SKEncodedImageFormat.Png),
-            "png-writer" => PngGray.Encode(rendered),
+            "png-writer" => rendered.EncodePng(),
             "tiff8" => TestImages.Tiff(w, h, 8, 1, grey),
             "tiff16" => TestImages.Tiff(w, h, 16, 1, grey.SelectMany(v => BitConverter.GetBytes((ushort)(v * 257))).ToArray()),
             "bmp" => TestImages.Bmp24(grey.SelectMany(v => new[] { v, v, v }).ToArray(), w, h),

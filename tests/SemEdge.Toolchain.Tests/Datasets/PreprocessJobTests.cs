@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using SemEdge.Cli;
 using SemEdge.Tests.Imaging;
 using SemEdge.Toolchain.Datasets;
+using SemEdge.Toolchain;
 using SkiaSharp;
 
 namespace SemEdge.Tests.Toolchain.Datasets;
@@ -29,7 +29,7 @@ public class PreprocessJobTests
 
         var code = PreprocessJob.Run(new PreprocessRequest(list, dir.Combine("out"), 4, 2), TextWriter.Null, stderr, CancellationToken.None);
 
-        Assert.Equal(SemEdgeCli.ExitOk, code);
+        Assert.Equal(JobOutcome.Succeeded, code);
         var npy = File.ReadAllBytes(dir.Combine("out.npy"));
         Assert.Equal(0x93, npy[0]);
         Assert.Equal("NUMPY", Encoding.ASCII.GetString(npy, 1, 5));
@@ -59,10 +59,10 @@ public class PreprocessJobTests
     public void A_missing_list_or_a_bad_size_is_a_usage_error()
     {
         using var dir = new TempFolder();
-        Assert.Throws<UsageException>(() => PreprocessJob.Run(new PreprocessRequest(dir.Combine("none.txt"), dir.Combine("o"), 128, 1),
+        Assert.Throws<JobInputException>(() => PreprocessJob.Run(new PreprocessRequest(dir.Combine("none.txt"), dir.Combine("o"), 128, 1),
             TextWriter.Null, TextWriter.Null, CancellationToken.None));
         File.WriteAllText(dir.Combine("l.txt"), "");
-        Assert.Throws<UsageException>(() => PreprocessJob.Run(new PreprocessRequest(dir.Combine("l.txt"), dir.Combine("o"), 4096, 1),
+        Assert.Throws<JobInputException>(() => PreprocessJob.Run(new PreprocessRequest(dir.Combine("l.txt"), dir.Combine("o"), 4096, 1),
             TextWriter.Null, TextWriter.Null, CancellationToken.None));
     }
 }

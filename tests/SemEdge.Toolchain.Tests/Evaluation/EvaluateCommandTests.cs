@@ -2,6 +2,7 @@ using System.Text.Json;
 using SemEdge.Cli;
 using SemEdge.Toolchain.Evaluation;
 using SemEdge.Toolchain.Quantization;
+using SemEdge.Toolchain;
 
 namespace SemEdge.Tests.Toolchain.Evaluation;
 
@@ -18,7 +19,7 @@ public class EvaluateCommandTests
         var stdout = new StringWriter();
         var code = EvaluateJob.Run(new EvaluateRequest(Classifier, ToolchainFixtures.Images, Screen, temp.Path, 1), stdout, TextWriter.Null, CancellationToken.None);
 
-        Assert.Equal(SemEdgeCli.ExitOk, code);
+        Assert.Equal(JobOutcome.Succeeded, code);
         using var report = JsonDocument.Parse(File.ReadAllText(temp.Combine(EvaluateJob.ReportFile)));
         var root = report.RootElement;
         Assert.Equal(30, root.GetProperty("images").GetInt32());
@@ -50,7 +51,7 @@ public class EvaluateCommandTests
         using var temp = new TempFolder();
         var code = EvaluateJob.Run(new EvaluateRequest(Screen, ToolchainFixtures.Images, null, temp.Path, 1), TextWriter.Null, TextWriter.Null, CancellationToken.None);
 
-        Assert.Equal(SemEdgeCli.ExitOk, code);
+        Assert.Equal(JobOutcome.Succeeded, code);
         using var report = JsonDocument.Parse(File.ReadAllText(temp.Combine(EvaluateJob.ReportFile)));
         var screen = report.RootElement.GetProperty("screen");
         var metrics = screen.GetProperty("metrics");
@@ -66,14 +67,14 @@ public class EvaluateCommandTests
     {
         using var temp = new TempFolder();
         var int8 = temp.Combine("mnv3.int8.onnx");
-        Assert.Equal(SemEdgeCli.ExitOk, QuantizeJob.Run(
+        Assert.Equal(JobOutcome.Succeeded, QuantizeJob.Run(
             new QuantizeRequest(ToolchainFixtures.Mnv3, ToolchainFixtures.Images, int8, CalibrationMethod.MinMax, 99.99, 200, null),
             TextWriter.Null, TextWriter.Null, CancellationToken.None));
 
         var code = EvaluateJob.Run(new EvaluateRequest(temp.Combine("mnv3.int8.json"), ToolchainFixtures.Images, null, temp.Combine("eval"), 1),
             TextWriter.Null, TextWriter.Null, CancellationToken.None);
 
-        Assert.Equal(SemEdgeCli.ExitOk, code);
+        Assert.Equal(JobOutcome.Succeeded, code);
         using var report = JsonDocument.Parse(File.ReadAllText(temp.Combine("eval/report.json")));
         Assert.Equal("int8-qdq", report.RootElement.GetProperty("format").GetString());
         Assert.InRange(report.RootElement.GetProperty("classifier").GetProperty("accuracy").GetDouble(), 0.9, 1.0);
@@ -85,7 +86,7 @@ public class EvaluateCommandTests
         using var temp = new TempFolder();
         Directory.CreateDirectory(temp.Combine("data/bananas"));
         File.Copy(Path.Combine(ToolchainFixtures.Images, "clean", "0.png"), temp.Combine("data/bananas/0.png"));
-        var ex = Assert.Throws<UsageException>(() => EvaluateJob.Run(
+        var ex = Assert.Throws<JobInputException>(() => EvaluateJob.Run(
             new EvaluateRequest(Classifier, temp.Combine("data"), null, temp.Combine("out"), 1), TextWriter.Null, TextWriter.Null, CancellationToken.None));
         Assert.Contains("bananas", ex.Message);
     }
@@ -103,6 +104,6 @@ public class EvaluateCommandTests
         using var temp = new TempFolder();
         var resolved = args.Select(a => a.Replace("{model}", Classifier).Replace("{screen}", Screen).Replace("{onnx}", ToolchainFixtures.Mnv3)
             .Replace("{images}", ToolchainFixtures.Images).Replace("{tmp}", temp.Path)).ToArray();
-        Assert.Equal(SemEdgeCli.ExitUsage, await SemEdgeCli.RunAsync([.. resolved, "--out", temp.Combine("out")], CancellationToken.None));
+        Assert.Equal(SemEdgeCli.ExitUsage, await WorkstationCli.RunAsync([.. resolved, "--out", temp.Combine("out")], CancellationToken.None));
     }
 }

@@ -18,7 +18,7 @@ public class ParityTests
         Assert.True(result.Passed, $"max diff {result.MaxAbsDiff}");
         Assert.Equal(2, result.Cases.Count);
         Assert.All(result.Cases, c => Assert.Equal(c.ReferenceTop1, c.ModelTop1));
-        Assert.Equal(SemEdgeCli.ExitOk, await SemEdgeCli.RunAsync(["parity", Manifest, "--reference", Reference], CancellationToken.None));
+        Assert.Equal(SemEdgeCli.ExitOk, await WorkstationCli.RunAsync(["parity", Manifest, "--reference", Reference], CancellationToken.None));
     }
 
     [Fact]
@@ -34,7 +34,7 @@ public class ParityTests
         Assert.False(result.Passed);
         Assert.InRange(result.Cases[1].MaxAbsDiff, 0.009f, 0.011f);
         Assert.Equal(SemEdgeCli.ExitFailed,
-            await SemEdgeCli.RunAsync(["parity", Manifest, "--reference", temp.Combine("ref.json")], CancellationToken.None));
+            await WorkstationCli.RunAsync(["parity", Manifest, "--reference", temp.Combine("ref.json")], CancellationToken.None));
     }
 
     [Fact]
@@ -44,7 +44,7 @@ public class ParityTests
         File.Copy(ToolchainFixtures.Plain, temp.Combine("mnv3.onnx"));
         File.Copy(Manifest, temp.Combine("mnv3.json"));
         Assert.Equal(SemEdgeCli.ExitFailed,
-            await SemEdgeCli.RunAsync(["parity", temp.Combine("mnv3.json"), "--reference", Reference], CancellationToken.None));
+            await WorkstationCli.RunAsync(["parity", temp.Combine("mnv3.json"), "--reference", Reference], CancellationToken.None));
     }
 
     [Theory]
@@ -57,7 +57,7 @@ public class ParityTests
     {
         using var temp = new TempFolder();
         var resolved = args.Select(a => a.Replace("{model}", Manifest).Replace("{ref}", Reference).Replace("{tmp}", temp.Path)).ToArray();
-        Assert.Equal(SemEdgeCli.ExitUsage, await SemEdgeCli.RunAsync(resolved, CancellationToken.None));
+        Assert.Equal(SemEdgeCli.ExitUsage, await WorkstationCli.RunAsync(resolved, CancellationToken.None));
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using SemEdge.Cli;
 using SemEdge.Toolchain.Evaluation;
+using SemEdge.Toolchain;
 
 namespace SemEdge.Tests.Toolchain.Evaluation;
 
@@ -77,7 +77,7 @@ public class PurityCurveTests
 
         var code = EvaluateJob.Run(new EvaluateRequest(model, ToolchainFixtures.Images, null, temp.Path, 1), stdout, TextWriter.Null, CancellationToken.None);
 
-        Assert.Equal(SemEdgeCli.ExitOk, code);
+        Assert.Equal(JobOutcome.Succeeded, code);
         using var report = JsonDocument.Parse(File.ReadAllText(temp.Combine(EvaluateJob.ReportFile)));
         var classifier = report.RootElement.GetProperty("classifier");
         var purity = classifier.GetProperty("purity");

@@ -17,7 +17,7 @@ public class QuantizeCommandTests
             new QuantizeRequest(ToolchainFixtures.Mnv3, ToolchainFixtures.Images, output, CalibrationMethod.Percentile, 99.9, 12, null),
             stdout, TextWriter.Null, CancellationToken.None);
 
-        Assert.Equal(SemEdgeCli.ExitOk, code);
+        Assert.Equal(JobOutcome.Succeeded, code);
         var manifest = ModelManifest.Load(temp.Combine("out/mnv3.int8.json"));
         var source = ModelManifest.Load(Path.ChangeExtension(ToolchainFixtures.Mnv3, ".json"));
         Assert.Equal("int8-qdq", manifest.Format);
@@ -49,7 +49,7 @@ public class QuantizeCommandTests
         using var temp = new TempFolder();
         var resolved = args.Select(a => a.Replace("{mnv3}", ToolchainFixtures.Mnv3).Replace("{images}", ToolchainFixtures.Images)
             .Replace("{tmp}", temp.Path)).ToArray();
-        Assert.Equal(SemEdgeCli.ExitUsage, await SemEdgeCli.RunAsync(resolved, CancellationToken.None));
+        Assert.Equal(SemEdgeCli.ExitUsage, await WorkstationCli.RunAsync(resolved, CancellationToken.None));
         Assert.False(File.Exists(temp.Combine("x.onnx")));
     }
 
@@ -58,7 +58,7 @@ public class QuantizeCommandTests
     {
         using var temp = new TempFolder();
         File.WriteAllText(temp.Combine("notes.txt"), "no images here");
-        var ex = Assert.Throws<UsageException>(() => QuantizeJob.Run(
+        var ex = Assert.Throws<JobInputException>(() => QuantizeJob.Run(
             new QuantizeRequest(ToolchainFixtures.Mnv3, temp.Path, temp.Combine("x.onnx"), CalibrationMethod.MinMax, 99.99, 10, null),
             TextWriter.Null, TextWriter.Null, CancellationToken.None));
         Assert.Contains("no images", ex.Message);

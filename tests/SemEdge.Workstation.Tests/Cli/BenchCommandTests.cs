@@ -14,7 +14,7 @@ public class BenchCommandTests
         var jsonPath = Path.Combine(dir.Path, "out", "bench.json");
         var output = new StringWriter();
 
-        var exit = BenchCommand.Run(new BenchCommand.BenchRequest(dir.Path, Fixtures.Classifier, null, jsonPath, 1, 5, 1),
+        var exit = BenchCommand.Run(new BenchCommand.BenchRequest(dir.Path, Fixtures.Classifier, null, jsonPath, 1, 5, 1), BenchImages.Generator,
             output, TextWriter.Null, CancellationToken.None);
 
         Assert.Equal(SemEdgeCli.ExitOk, exit);
@@ -59,7 +59,7 @@ public class BenchCommandTests
         var stream = BenchImages.CleanHeavy(40);
 
         Assert.Equal(40, stream.Count);
-        Assert.All(stream, i => Assert.Equal(BenchImages.CleanHeavyGroup, i.Group));
+        Assert.All(stream, i => Assert.Equal(BenchCommand.CleanHeavyGroup, i.Group));
         var defects = stream.Select((image, index) => (image, index)).Where(x => !x.image.Name.EndsWith("-clean.png", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, defects.Count);
         Assert.True(defects[1].index - defects[0].index >= 10, "the defects bunch together");
@@ -74,12 +74,12 @@ public class BenchCommandTests
         var jsonPath = Path.Combine(dir.Path, "bench.json");
         var output = new StringWriter();
 
-        var exit = BenchCommand.Run(new BenchCommand.BenchRequest(dir.Path, Fixtures.Classifier, Fixtures.Screen, jsonPath, 1, 5, 1, CleanHeavy: 20),
+        var exit = BenchCommand.Run(new BenchCommand.BenchRequest(dir.Path, Fixtures.Classifier, Fixtures.Screen, jsonPath, 1, 5, 1, CleanHeavy: 20), BenchImages.Generator,
             output, TextWriter.Null, CancellationToken.None);
 
         Assert.Equal(SemEdgeCli.ExitOk, exit);
         var text = output.ToString();
-        Assert.Contains($"{BenchImages.CleanHeavyGroup} stream (20 images, 95% clean): fp32 1 thread mean", text);
+        Assert.Contains($"{BenchCommand.CleanHeavyGroup} stream (20 images, 95% clean): fp32 1 thread mean", text);
         Assert.Contains("| fp32 cascade 1 thread mean", text);
         var comparison = JsonDocument.Parse(File.ReadAllText(jsonPath)).RootElement.GetProperty("cleanHeavy");
         Assert.Equal(20, comparison.GetProperty("images").GetInt32());
@@ -90,7 +90,7 @@ public class BenchCommandTests
     [Fact]
     public void Negative_clean_heavy_count_is_a_usage_error()
     {
-        Assert.Throws<UsageException>(() => BenchCommand.Run(new BenchCommand.BenchRequest(null, Fixtures.Classifier, null, null, 1, 5, 1, CleanHeavy: -1),
+        Assert.Throws<UsageException>(() => BenchCommand.Run(new BenchCommand.BenchRequest(null, Fixtures.Classifier, null, null, 1, 5, 1, CleanHeavy: -1), BenchImages.Generator,
             TextWriter.Null, TextWriter.Null, CancellationToken.None));
     }
 }

@@ -4,6 +4,7 @@ using SemEdge.Decision;
 using SemEdge.Inference;
 using SemEdge.Tests.Inference;
 using SemEdge.Toolchain.Evaluation;
+using SemEdge.Toolchain;
 
 namespace SemEdge.Tests.Cli;
 
@@ -31,7 +32,7 @@ public class ClassNumberAgreementTests
             .ToDictionary(j => j.GetProperty("label").GetString()!, j => j.GetProperty("classId").GetInt32());
 
         var reportDir = Path.Combine(dir.Path, "report");
-        Assert.Equal(SemEdgeCli.ExitOk, EvaluateJob.Run(new EvaluateRequest(model, data, null, reportDir, 1), TextWriter.Null, TextWriter.Null, CancellationToken.None));
+        Assert.Equal(JobOutcome.Succeeded, EvaluateJob.Run(new EvaluateRequest(model, data, null, reportDir, 1), TextWriter.Null, TextWriter.Null, CancellationToken.None));
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(reportDir, EvaluateJob.ReportFile)));
         var fromEvaluate = report.RootElement.GetProperty("classNumbers").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
 

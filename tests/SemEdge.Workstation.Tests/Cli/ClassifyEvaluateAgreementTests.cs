@@ -4,6 +4,7 @@ using SemEdge.Inference;
 using SemEdge.Synthesis;
 using SemEdge.Tests.Inference;
 using SemEdge.Toolchain.Evaluation;
+using SemEdge.Toolchain;
 
 namespace SemEdge.Tests.Cli;
 
@@ -37,7 +38,7 @@ public class ClassifyEvaluateAgreementTests
         }
 
         var reportDir = Path.Combine(dir.Path, "report");
-        Assert.Equal(SemEdgeCli.ExitOk, EvaluateJob.Run(
+        Assert.Equal(JobOutcome.Succeeded, EvaluateJob.Run(
             new EvaluateRequest(Fixtures.Classifier, split, Fixtures.Screen, reportDir, 1), TextWriter.Null, TextWriter.Null, CancellationToken.None));
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(reportDir, EvaluateJob.ReportFile)));
         var result = report.RootElement.GetProperty("cascade").GetProperty("result");

@@ -14,8 +14,8 @@ public sealed class DemoCommandTests : IDisposable
     public async Task Two_runs_with_the_same_seed_write_the_same_bytes_and_each_frame_is_framed_in_its_action_colour()
     {
         string[] Args(string output) => ["demo", "--out", output, "--count", "4", "--size", "96", "--seed", "5", "--frame-ms", "500"];
-        Assert.Equal(SemEdgeCli.ExitOk, await SemEdgeCli.RunAsync(Args(_root.Combine("a")), CancellationToken.None));
-        Assert.Equal(SemEdgeCli.ExitOk, await SemEdgeCli.RunAsync(Args(_root.Combine("b")), CancellationToken.None));
+        Assert.Equal(SemEdgeCli.ExitOk, await WorkstationCli.RunAsync(Args(_root.Combine("a")), CancellationToken.None));
+        Assert.Equal(SemEdgeCli.ExitOk, await WorkstationCli.RunAsync(Args(_root.Combine("b")), CancellationToken.None));
 
         var first = Files(_root.Combine("a"));
         var second = Files(_root.Combine("b"));
