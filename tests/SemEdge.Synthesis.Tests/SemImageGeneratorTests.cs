@@ -191,6 +191,8 @@ public class SemImageGeneratorTests
     }
 }
 
+// Renders hundreds of images per case: slow, so scripts/test --fast leaves it out.
+[Trait("Category", "Slow")]
 public class SemImageMixtureTests
 {
     [Fact]

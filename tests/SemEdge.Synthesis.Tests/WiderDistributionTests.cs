@@ -4,6 +4,8 @@ using SemEdge.Synthesis;
 namespace SemEdge.Tests.Synthesis;
 
 /// <summary>The pretraining mix: magnification, prominence, new scenes and figure crops, each still exact and class-neutral.</summary>
+// Renders hundreds of images per case: slow, so scripts/test --fast leaves it out.
+[Trait("Category", "Slow")]
 public class WiderDistributionTests
 {
     private static readonly SynthesisSettings Figures = SynthesisSettings.Pretraining with { Style = FrameStyle.Figure };

@@ -66,7 +66,9 @@ public sealed class DoctorTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(results, r => r.Area == "models" && r.Status == CheckStatus.Warn && r.Message.Contains("cannot produce scratch (7)", StringComparison.Ordinal));
     }
 
+    // Runs scripts/semedge, which may build the workstation first: slow, so scripts/test --fast leaves it out.
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task Invalid_setting_fails_with_the_daemons_own_validation_message_and_exit_code_1()
     {
         var config = WriteConfig(c => c["Ingest"]!["StableFor"] = "00:30:00");

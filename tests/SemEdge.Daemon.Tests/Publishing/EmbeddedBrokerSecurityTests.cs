@@ -200,7 +200,9 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
         Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, plcEverything);
     }
 
+    // Starts mosquitto clients over TLS: slow, so scripts/test --fast leaves it out.
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task Tls_listener_serves_a_mosquitto_client_that_trusts_the_ca_and_the_daemon_publishes_over_it()
     {
         var pki = new TestPki(_dir.Path);

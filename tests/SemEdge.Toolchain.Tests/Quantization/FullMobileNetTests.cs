@@ -9,6 +9,8 @@ namespace SemEdge.Tests.Toolchain.Quantization;
 /// exported by torch into a temporary folder: too large to commit, and the test that the quantizer copes with
 /// exactly what the trainer exports.
 /// </summary>
+// Calibrates and quantizes a full-size network: slow, so scripts/test --fast leaves it out.
+[Trait("Category", "Slow")]
 public class FullMobileNetTests(ITestOutputHelper output)
 {
     [Fact]

@@ -4,6 +4,8 @@ using SemEdge.Tests.Inference;
 
 namespace SemEdge.Tests.Cli;
 
+// Benchmarks run many passes over synthesised images: slow, so scripts/test --fast leaves them out.
+[Trait("Category", "Slow")]
 public class BenchCommandTests
 {
     [Fact]

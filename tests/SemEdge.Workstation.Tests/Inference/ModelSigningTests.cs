@@ -98,7 +98,7 @@ public sealed class ModelSigningTests : IDisposable
     [Fact]
     public void Shipped_models_are_signed_by_the_release_key_the_default_config_trusts()
     {
-        var appsettings = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "src", "SemEdge", "appsettings.json")));
+        var appsettings = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "src", "SemEdge.Daemon", "appsettings.json")));
         var release = PublicSigningKey.Parse(
             appsettings.RootElement.GetProperty("Inference").GetProperty("TrustedKeys").GetProperty("semedge-release").GetString()!, "semedge-release");
         Assert.Equal(release.ToPem().Trim(), File.ReadAllText(Path.Combine(RepoPaths.Root, "keys", "semedge-release.pub")).Trim());
