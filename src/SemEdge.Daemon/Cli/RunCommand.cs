@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SemEdge.Hosting;
+using SemEdge.Pipeline;
 
 namespace SemEdge.Cli;
 

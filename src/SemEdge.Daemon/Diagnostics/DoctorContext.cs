@@ -1,9 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 using SemEdge.Actuation;
-using SemEdge.Hosting;
 using SemEdge.Inference;
 using SemEdge.Ingest;
+using SemEdge.Pipeline;
 using SemEdge.Publishing;
 
 namespace SemEdge.Diagnostics;

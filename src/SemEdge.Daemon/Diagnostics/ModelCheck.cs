@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using SemEdge.Decision;
 using SemEdge.Inference;
-using SemEdge.Signing;
 
 namespace SemEdge.Diagnostics;
 

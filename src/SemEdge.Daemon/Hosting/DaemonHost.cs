@@ -9,7 +9,9 @@ using SemEdge.Actuation;
 using SemEdge.Decision;
 using SemEdge.Inference;
 using SemEdge.Ingest;
+using SemEdge.Pipeline;
 using SemEdge.Publishing;
+using SemEdge.Telemetry;
 using SemEdge.Web;
 
 namespace SemEdge.Hosting;

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace SemEdge.Publishing;
+namespace SemEdge.Ingest;
 
 /// <summary>
 /// fsync of a directory, so that a file just created or renamed in it survives a power cut. .NET has no API

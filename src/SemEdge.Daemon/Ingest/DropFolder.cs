@@ -178,7 +178,7 @@ public sealed class DropFolder
             File.SetLastWriteTimeUtc(copy, claimedAt.UtcDateTime);
 
             File.Move(copy, claimed, overwrite: true);
-            Publishing.DirectorySync.Flush(Processing);
+            DirectorySync.Flush(Processing);
         }
         catch
         {

@@ -1,7 +1,7 @@
 using SemEdge.Decision;
-using SemEdge.Publishing;
+using SemEdge.Inference;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// The inference core as the pipeline sees it: one image file in, one verdict out (decode, preprocess, screen,

@@ -1,6 +1,6 @@
 using SemEdge.Decision;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// Told of every verdict once it is durable, signalled and archived (the technician's page is one). Called on the

@@ -7,8 +7,9 @@ using SemEdge.Decision;
 using SemEdge.Imaging;
 using SemEdge.Ingest;
 using SemEdge.Publishing;
+using SemEdge.Telemetry;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// The daemon's main loop: drop folder → claim → bounded queue → inspect (Pipeline:Workers in parallel, each on

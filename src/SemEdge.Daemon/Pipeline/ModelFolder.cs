@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using SemEdge.Inference;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// Picks the manifests to run from the models folder: the configured classifier (and screen) manifest, unless the

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Publishing;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// Watches the models folder and swaps in a new or changed model set (see <see cref="ModelFolder"/>), then

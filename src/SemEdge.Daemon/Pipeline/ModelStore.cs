@@ -2,9 +2,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Decision;
 using SemEdge.Inference;
-using SemEdge.Publishing;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// Holds the model set that decides and swaps it atomically. The set is loaded once per inspection worker

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// The sending end of systemd's notify protocol: one datagram per message to the socket named by

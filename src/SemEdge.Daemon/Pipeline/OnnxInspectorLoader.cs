@@ -3,10 +3,9 @@ using Microsoft.Extensions.Options;
 using SemEdge.Decision;
 using SemEdge.Inference;
 using SemEdge.Inference.Accelerators;
-using SemEdge.Publishing;
 using SemEdge.Signing;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// Builds the ONNX <see cref="Inspector"/> for a model selection with the configured accelerator and decision

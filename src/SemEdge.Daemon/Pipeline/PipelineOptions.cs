@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>Settings of section <c>Pipeline</c>.</summary>
 public sealed class PipelineOptions

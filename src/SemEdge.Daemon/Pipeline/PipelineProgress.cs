@@ -1,4 +1,4 @@
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// What the pipeline is doing right now: whether the models are warm (READY=1 waits for that), which images are

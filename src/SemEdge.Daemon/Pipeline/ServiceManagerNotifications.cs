@@ -3,8 +3,9 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SemEdge.Telemetry;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>
 /// Our side of systemd's <c>Type=notify</c> contract. READY=1 once the models are warm (not merely when the host

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>Settings of section <c>Systemd</c>: how the daemon reports to the service manager.</summary>
 public sealed class SystemdOptions

@@ -4,9 +4,10 @@ using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Decision;
+using SemEdge.Ingest;
 using SemEdge.Publishing;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Publishing;
 
 /// <summary>
 /// Reject (or review) verdicts that were made durable but whose line was never pulsed: the daemon died between

@@ -7,7 +7,8 @@ using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
 using SemEdge.Decision;
-using SemEdge.Hosting;
+using SemEdge.Inference;
+using SemEdge.Telemetry;
 
 namespace SemEdge.Publishing;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using SemEdge.Hosting;
+using SemEdge.Telemetry;
 
 namespace SemEdge.Publishing;
 

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Decision;
+using SemEdge.Ingest;
 
 namespace SemEdge.Publishing;
 

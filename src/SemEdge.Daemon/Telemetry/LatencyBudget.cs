@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 
-namespace SemEdge.Hosting;
+namespace SemEdge.Telemetry;
 
 /// <summary>The stages of one image on its way from the drop folder to the PLC.</summary>
 public enum Stage
@@ -20,7 +20,7 @@ public enum Stage
 /// <summary>
 /// Where the time of each verdict goes: the monotonic timestamp of every <see cref="Stage"/>, kept from the
 /// watcher's first event until the broker's PUBACK, then logged at debug level (category
-/// <c>SemEdge.Hosting.LatencyBudget</c>) as one line of offsets from "seen", which <c>scripts/measure-daemon</c>
+/// <c>SemEdge.Telemetry.LatencyBudget</c>) as one line of offsets from "seen", which <c>scripts/measure-daemon</c>
 /// turns into a per-stage p50/p99 table. In memory only; a restart forgets the stages of verdicts not yet sent.
 /// </summary>
 public sealed class LatencyBudget(TimeProvider time, ILogger<LatencyBudget> logger)

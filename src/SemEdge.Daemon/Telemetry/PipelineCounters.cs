@@ -1,4 +1,4 @@
-namespace SemEdge.Hosting;
+namespace SemEdge.Telemetry;
 
 /// <summary>
 /// Running totals of the daemon, shared by the pipeline (which counts), the MQTT heartbeat and the systemd

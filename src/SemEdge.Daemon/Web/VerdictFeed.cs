@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using SemEdge.Decision;
-using SemEdge.Hosting;
+using SemEdge.Pipeline;
 
 namespace SemEdge.Web;
 

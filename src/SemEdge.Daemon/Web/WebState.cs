@@ -1,10 +1,11 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using SemEdge.Actuation;
-using SemEdge.Hosting;
 using SemEdge.Inference;
 using SemEdge.Ingest;
+using SemEdge.Pipeline;
 using SemEdge.Publishing;
+using SemEdge.Telemetry;
 
 namespace SemEdge.Web;
 

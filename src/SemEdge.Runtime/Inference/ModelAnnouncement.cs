@@ -1,8 +1,9 @@
-namespace SemEdge.Publishing;
+namespace SemEdge.Inference;
 
 /// <summary>
-/// What the retained <c>model</c> topic tells the line: the model that now decides. The daemon passes one to
-/// <see cref="MqttPublisher.AnnounceModel"/> at start and on every hot swap.
+/// The model set that now decides, as the daemon announces it: the retained MQTT <c>model</c> topic, the page
+/// and the systemd STATUS line all show it. A loaded inspector describes itself with one; the publisher sends
+/// it at start and on every hot swap. It lives with the manifests because every field comes from them.
 /// </summary>
 /// <param name="Id">Model id from the manifest.</param>
 /// <param name="Version">Model version from the manifest.</param>

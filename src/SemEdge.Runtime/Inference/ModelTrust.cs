@@ -1,7 +1,7 @@
 using System.Text.Json;
-using SemEdge.Inference;
+using SemEdge.Signing;
 
-namespace SemEdge.Signing;
+namespace SemEdge.Inference;
 
 /// <summary>A manifest read once, with the key that vouched for it (null when accepted unsigned at start).</summary>
 public sealed record TrustedManifest(string Path, ModelManifest Manifest, PublicSigningKey? SignedBy, string? Refusal);

@@ -3,8 +3,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SemEdge.Diagnostics;
-using SemEdge.Hosting;
 using SemEdge.Publishing;
+using SemEdge.Telemetry;
 using SemEdge.Tests.Publishing;
 using Xunit.Abstractions;
 

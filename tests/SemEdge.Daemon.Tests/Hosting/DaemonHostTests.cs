@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SemEdge.Hosting;
 using SemEdge.Ingest;
+using SemEdge.Pipeline;
 using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.Hosting;

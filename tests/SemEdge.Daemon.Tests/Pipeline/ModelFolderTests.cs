@@ -1,6 +1,6 @@
-using SemEdge.Hosting;
 using SemEdge.Imaging;
 using SemEdge.Inference;
+using SemEdge.Pipeline;
 using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.Hosting;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using SemEdge.Hosting;
+using SemEdge.Pipeline;
 
 namespace SemEdge.Tests.Hosting;
 

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using SemEdge.Hosting;
+using SemEdge.Pipeline;
+using SemEdge.Telemetry;
 using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.Hosting;

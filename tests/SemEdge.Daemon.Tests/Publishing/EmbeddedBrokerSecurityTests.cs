@@ -7,8 +7,9 @@ using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
-using SemEdge.Hosting;
+using SemEdge.Inference;
 using SemEdge.Publishing;
+using SemEdge.Telemetry;
 using SemEdge.Tests.Platform;
 using Xunit.Abstractions;
 

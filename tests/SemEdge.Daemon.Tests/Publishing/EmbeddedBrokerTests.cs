@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using SemEdge.Hosting;
+using SemEdge.Inference;
 using SemEdge.Publishing;
+using SemEdge.Telemetry;
 
 namespace SemEdge.Tests.Publishing;
 

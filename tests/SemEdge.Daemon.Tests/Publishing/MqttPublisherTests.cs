@@ -1,8 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using SemEdge.Hosting;
+using SemEdge.Inference;
 using SemEdge.Publishing;
+using SemEdge.Telemetry;
 
 namespace SemEdge.Tests.Publishing;
 

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using SemEdge.Hosting;
 using SemEdge.Publishing;
+using SemEdge.Telemetry;
 
 namespace SemEdge.Tests.Publishing;
 

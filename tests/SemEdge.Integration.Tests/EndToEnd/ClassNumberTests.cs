@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using SemEdge.Decision;
 using SemEdge.Hosting;
 using SemEdge.Inference;
+using SemEdge.Pipeline;
 using SemEdge.Signing;
 using SemEdge.Tests.Inference;
 using SemEdge.Tests.Publishing;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SemEdge.Cli;
 using SemEdge.Inference;
-using SemEdge.Hosting;
+using SemEdge.Pipeline;
 using SemEdge.Publishing;
 using SemEdge.Tests.Inference;
 using SemEdge.Tests.Publishing;

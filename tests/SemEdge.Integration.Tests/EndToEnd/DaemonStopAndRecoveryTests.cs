@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using SemEdge.Hosting;
+using SemEdge.Pipeline;
 using SemEdge.Tests.Hosting;
 using SemEdge.Tests.Publishing;
 using Xunit.Abstractions;

@@ -4,6 +4,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Actuation;
 using SemEdge.Hosting;
+using SemEdge.Pipeline;
+using SemEdge.Telemetry;
 using SemEdge.Tests.Actuation;
 using SemEdge.Tests.Platform;
 using SemEdge.Tests.Publishing;

@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using SemEdge.Hosting;
+using SemEdge.Pipeline;
 using SemEdge.Tests.EndToEnd;
 using SemEdge.Tests.Publishing;
 using SemEdge.Tests.Platform;

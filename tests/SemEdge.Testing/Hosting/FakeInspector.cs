@@ -1,7 +1,6 @@
 using SemEdge.Decision;
-using SemEdge.Hosting;
 using SemEdge.Inference;
-using SemEdge.Publishing;
+using SemEdge.Pipeline;
 
 namespace SemEdge.Tests.Hosting;
 

@@ -1,4 +1,4 @@
-namespace SemEdge.Hosting;
+namespace SemEdge.Pipeline;
 
 /// <summary>Why the daemon stopped on its own, for the exit code of <c>semedge run</c>.</summary>
 public sealed class DaemonExit
