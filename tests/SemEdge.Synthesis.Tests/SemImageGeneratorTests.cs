@@ -15,8 +15,10 @@ public class SemImageGeneratorTests
         return data;
     }
 
+    // Renders every defect class twice at full size: slow, so scripts/test --fast leaves it out.
     [Theory]
     [MemberData(nameof(DefectClasses))]
+    [Trait("Category", "Slow")]
     public void Defect_changes_the_image_inside_its_box_and_nowhere_else(string className)
     {
         for (var i = 0; i < 6; i++)
@@ -59,6 +61,7 @@ public class SemImageGeneratorTests
         Assert.True(refused > 0, "no refusing scene found: widen the search");
     }
 
+    // Renders each view many times: slow, so scripts/test --fast leaves it out.
     [Theory]
     [InlineData(SemClasses.Vias, SemView.CrossSection)]
     [InlineData(SemClasses.Crack, SemView.CrossSection)]
@@ -69,6 +72,7 @@ public class SemImageGeneratorTests
     [InlineData(SemClasses.Particle, SemView.Tilted)]
     [InlineData(SemClasses.Bridge, SemView.Tilted)]
     [InlineData(SemClasses.Scratch, SemView.Tilted)]
+    [Trait("Category", "Slow")]
     public void Defects_in_cross_sections_and_tilted_views_stay_inside_their_box(string className, SemView view)
     {
         var found = 0;

@@ -8,7 +8,9 @@ public class SynthCommandTests
 {
     private static Task<int> Synth(params string[] args) => WorkstationCli.RunAsync(["synth", .. args], CancellationToken.None);
 
+    // Writes a whole dataset twice: slow, so scripts/test --fast leaves it out.
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task Same_seed_twice_gives_byte_identical_files()
     {
         using var tmp = new TempFolder();
