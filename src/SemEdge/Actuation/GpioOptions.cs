@@ -3,7 +3,7 @@ namespace SemEdge.Actuation;
 /// <summary>
 /// Configuration section "Gpio": which driver talks to the lines and where each line is. The driver is chosen
 /// explicitly (libgpiod on the board, simulated on a bench, none to run without lines); there is no fallback.
-/// Reject is required unless the driver is none; Review, Ready and Fault are optional (unset = not wired).
+/// Reject is required unless the driver is none; Review, Ready, Fault and Alarm are optional (unset = not wired).
 /// </summary>
 public sealed class GpioOptions
 {
@@ -26,6 +26,12 @@ public sealed class GpioOptions
 
     /// <summary>Held active while the daemon reports a fault.</summary>
     public GpioLineOptions? Fault { get; set; }
+
+    /// <summary>
+    /// Pulsed once for every missed-pulse alarm (a reject or review recorded but never pulsed because the daemon
+    /// died in between), when the alarm is raised at the restart: the PLC hears it without the broker (optional).
+    /// </summary>
+    public GpioPulseLineOptions? Alarm { get; set; }
 }
 
 /// <summary>One output line: gpiochip number, line offset on that chip, and polarity.</summary>

@@ -34,6 +34,7 @@ public sealed class GpioOptionsValidator : IValidateOptions<GpioOptions>
         Check(failures, used, "Review", options.Review);
         Check(failures, used, "Ready", options.Ready);
         Check(failures, used, "Fault", options.Fault);
+        Check(failures, used, "Alarm", options.Alarm);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -7,7 +7,8 @@ using SemEdge.Decision;
 namespace SemEdge.Actuation;
 
 /// <summary>
-/// The cell's output lines: reject and review are pulsed per verdict, ready and fault are held.
+/// The cell's output lines: reject and review are pulsed per verdict, ready and fault are held, the optional alarm
+/// line is pulsed per missed-pulse alarm.
 /// <para>Seam for the pipeline: <see cref="SignalAsync"/> starts the pulse for a verdict's action and returns at
 /// once (the line is released by its own timer); a pulse that arrives while the line is still active extends it
 /// to the later end (a retriggerable pulse: the gate stays open for both parts, never cut short).
@@ -26,6 +27,7 @@ public sealed class RejectLines : IHostedService, IDisposable
     private readonly ControlLine? _review;
     private readonly ControlLine? _ready;
     private readonly ControlLine? _fault;
+    private readonly ControlLine? _alarm;
     private readonly CancellationTokenSource _stopping = new();
     private int _disposed;
 
@@ -50,6 +52,7 @@ public sealed class RejectLines : IHostedService, IDisposable
             _review = options.Review is { } review ? new ControlLine("review", Open("Review", review, driverForChip), review.PulseMs) : null;
             _ready = options.Ready is { } ready ? new ControlLine("ready", Open("Ready", ready, driverForChip), 0) : null;
             _fault = options.Fault is { } fault ? new ControlLine("fault", Open("Fault", fault, driverForChip), 0) : null;
+            _alarm = options.Alarm is { } alarm ? new ControlLine("alarm", Open("Alarm", alarm, driverForChip), alarm.PulseMs) : null;
         }
         catch
         {
@@ -59,8 +62,8 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         _logger.LogInformation(
-            "GPIO lines open at their safe level via {Driver}: reject {Reject}, review {Review}, ready {Ready}, fault {Fault}",
-            options.Driver, Describe(options.Reject), Describe(options.Review), Describe(options.Ready), Describe(options.Fault));
+            "GPIO lines open at their safe level via {Driver}: reject {Reject}, review {Review}, ready {Ready}, fault {Fault}, alarm {Alarm}",
+            options.Driver, Describe(options.Reject), Describe(options.Review), Describe(options.Ready), Describe(options.Fault), Describe(options.Alarm));
     }
 
     /// <summary>Whether a line is wired for <paramref name="action"/>, i.e. whether its verdicts are pulsed.</summary>
@@ -93,6 +96,22 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         Pulse(line, verdict);
         return Task.FromResult(true);
+    }
+
+    /// <summary>
+    /// Pulses the alarm line (when wired) for a verdict whose reject or review pulse was missed. A late reject pulse
+    /// would hit another part; this line only tells the PLC to pull the part downstream. True when it was driven.
+    /// </summary>
+    public bool SignalMissedPulse(Verdict verdict)
+    {
+        ArgumentNullException.ThrowIfNull(verdict);
+        if (_alarm is null || _stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        Pulse(_alarm, verdict);
+        return true;
     }
 
     /// <summary>Holds the ready line active (true) or inactive (false).</summary>
@@ -267,11 +286,11 @@ public sealed class RejectLines : IHostedService, IDisposable
 
     /// <summary>Each wired line and whether it is active now (the technician's page shows them); no locking, a snapshot.</summary>
     public IReadOnlyList<(string Line, bool Active)> States() =>
-        [.. new[] { _reject, _review, _ready, _fault }.Where(l => l is not null).Select(l => (l!.Name, l.Active))];
+        [.. new[] { _reject, _review, _ready, _fault, _alarm }.Where(l => l is not null).Select(l => (l!.Name, l.Active))];
 
     private void DriveAllSafe(string reason)
     {
-        foreach (var line in new[] { _reject, _review, _ready, _fault })
+        foreach (var line in new[] { _reject, _review, _ready, _fault, _alarm })
         {
             if (line is null)
             {

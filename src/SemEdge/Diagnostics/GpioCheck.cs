@@ -27,7 +27,7 @@ public static class GpioCheck
         }
 
         var results = new List<CheckResult> { LibgpiodVersion() };
-        var lines = new (string Name, GpioLineOptions? Line)[] { ("Reject", gpio.Reject), ("Review", gpio.Review), ("Ready", gpio.Ready), ("Fault", gpio.Fault) };
+        var lines = new (string Name, GpioLineOptions? Line)[] { ("Reject", gpio.Reject), ("Review", gpio.Review), ("Ready", gpio.Ready), ("Fault", gpio.Fault), ("Alarm", gpio.Alarm) };
         foreach (var chip in lines.Where(l => l.Line is not null).GroupBy(l => l.Line!.Chip))
         {
             var names = string.Join(", ", chip.Select(l => $"{l.Name} line {l.Line!.Line}"));

@@ -324,7 +324,7 @@ public sealed class MqttPublisher : BackgroundService
 
         _latency?.Acknowledged(verdict.Seq, verdict.Image);
 
-        // Durable before counting: a crash between PUBACK and here means one duplicate, never a loss.
+        // Recorded before counting: a crash between PUBACK and here means a duplicate, never a loss.
         await _outbox.MarkSentAsync(verdict.Seq, CancellationToken.None).ConfigureAwait(false);
         _counters.CountPublished();
         _logger.LogDebug("Published verdict seq {Seq} for {Image} (replay {Replay})", verdict.Seq, verdict.Image, replay);
