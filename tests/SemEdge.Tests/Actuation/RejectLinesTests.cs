@@ -16,6 +16,7 @@ public sealed class RejectLinesTests
     private const int ReviewLine = 18;
     private const int ReadyLine = 5;
     private const int FaultLine = 6;
+    private const int AlarmLine = 19;
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
     private readonly List<RecordingGpioDriver> _chips = [];
@@ -73,6 +74,28 @@ public sealed class RejectLinesTests
         _time.Advance(TimeSpan.FromMilliseconds(80));
         await Eventually.TrueAsync(() => Chip(0).Level(ReviewLine) == PinValue.Low, "review line released");
         Assert.Equal(_time.GetUtcNow(), Chip(0).EdgesOf(ReviewLine)[^1].At);
+    }
+
+    [Fact]
+    public async Task A_missed_pulse_pulses_the_alarm_line_only_and_without_one_wired_drives_nothing()
+    {
+        using (var unwired = Create(Wiring()))
+        {
+            Assert.False(unwired.SignalMissedPulse(Verdict(VerdictAction.Reject)));
+            Assert.DoesNotContain(_chips.SelectMany(c => c.Edges), e => e.Kind != "open");
+        }
+
+        _chips.Clear();
+        var options = Wiring();
+        options.Alarm = new GpioPulseLineOptions { Chip = 0, Line = AlarmLine, PulseMs = 200 };
+        using var lines = Create(options);
+        Assert.True(lines.SignalMissedPulse(Verdict(VerdictAction.Reject)));
+
+        Assert.Equal(PinValue.High, Chip(0).Level(AlarmLine));
+        Assert.Single(Chip(0).EdgesOf(RejectLine));
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await Eventually.TrueAsync(() => Chip(0).Level(AlarmLine) == PinValue.Low, "alarm line released");
+        Assert.Equal([PinValue.Low, PinValue.High, PinValue.Low], Chip(0).EdgesOf(AlarmLine).Select(e => (PinValue)e.Level!));
     }
 
     [Fact]
@@ -230,11 +253,14 @@ public sealed class RejectLinesTests
         options.Review!.Line = RejectLine;
         options.Reject!.PulseMs = 0;
         options.Fault!.Line = null;
+        options.Alarm = new GpioPulseLineOptions { Chip = 1, Line = ReadyLine, PulseMs = 0 };
         var result = new GpioOptionsValidator().Validate(null, options);
         Assert.True(result.Failed);
         Assert.Contains("Gpio:Review and Gpio:Reject are both gpiochip0 line 17", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("Gpio:Reject:PulseMs is 0", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("Gpio:Fault:Line is not set", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains($"Gpio:Alarm and Gpio:Ready are both gpiochip1 line {ReadyLine}", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Gpio:Alarm:PulseMs is 0", result.FailureMessage, StringComparison.Ordinal);
 
         Assert.Contains("Gpio:Reject is not set", new GpioOptionsValidator().Validate(null, new GpioOptions { Driver = "libgpiod" }).FailureMessage, StringComparison.Ordinal);
         Assert.True(new GpioOptionsValidator().Validate(null, Wiring()).Succeeded);

@@ -12,6 +12,8 @@ namespace SemEdge.Tests.EndToEnd;
 [Collection(DaemonCollection.Name)]
 public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutputHelper output) : IDisposable
 {
+    private const int AlarmLine = 24;
+
     private readonly TempFolder _root = new();
 
     public void Dispose() => _root.Dispose();
@@ -56,8 +58,8 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
         await using var plc = await MqttProbe.ConnectAsync(broker.Port, "semedge/test/#", persistent: true, clientId: "plc-alarm");
         var root = _root.Combine("daemon");
         // Every class rejects, so the first image needs a pulse.
-        var settings = DaemonUnderTest.Settings(root, DaemonUnderTest.External(broker.Port),
-            ["--Decision:Actions:clean=Reject", "--Decision:DefaultMinConfidence=0", "--Pipeline:Workers=1"]);
+        string[] extra = ["--Decision:Actions:clean=Reject", "--Decision:DefaultMinConfidence=0", "--Pipeline:Workers=1"];
+        var settings = DaemonUnderTest.Settings(root, DaemonUnderTest.External(broker.Port), extra);
         var daemon = await DaemonProcess.StartAsync(root, [.. settings, "--Pipeline:TestOnlyKillBeforePulse=true"]);
         string image;
         try
@@ -80,7 +82,9 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
 
         Assert.Single(Directory.GetFiles(Path.Combine(root, "processing")));
         Assert.Contains("\"seq\":1", File.ReadAllText(Path.Combine(root, "outbox", "outbox.log")), StringComparison.Ordinal);
-        daemon = await DaemonProcess.StartAsync(root, settings);
+
+        // The restart in this process, on the recording GPIO driver, with the optional alarm line wired.
+        var restarted = await DaemonUnderTest.StartAsync(root, DaemonUnderTest.External(broker.Port), [.. extra, $"--Gpio:Alarm:Line={AlarmLine}"]);
         try
         {
             await Eventually.TrueAsync(() => plc.Payloads("alarm").Count > 0, "the missed-pulse alarm", 60);
@@ -91,18 +95,26 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
             Assert.Equal("reject", alarm.RootElement.GetProperty("action").GetString());
             await Eventually.TrueAsync(() => plc.Verdicts().Any(v => v.GetProperty("seq").GetInt64() == 1), "verdict seq 1", 60);
             await Eventually.TrueAsync(() => !Directory.EnumerateFiles(Path.Combine(root, "outbox", "alarms")).Any(), "alarm removed after its PUBACK", 30);
-            Assert.Equal(0, await daemon.StopAsync());
+            await Eventually.TrueAsync(() => restarted.Pulses(AlarmLine) == 1, "one pulse on the alarm line", 30);
+
+            // A late reject pulse would hit another part: the alarm line fires, the reject line does not.
+            Assert.Equal(0, restarted.Pulses(DaemonUnderTest.RejectLine));
         }
         catch
         {
-            output.WriteLine(daemon.Output);
+            foreach (var line in restarted.Log.Lines)
+            {
+                output.WriteLine(line);
+            }
+
             throw;
         }
         finally
         {
-            await daemon.DisposeAsync();
+            await restarted.DisposeAsync();
         }
 
+        Assert.Equal(1, restarted.Pulses(AlarmLine));
         Assert.Empty(Directory.GetFiles(Path.Combine(root, "processing")));
         Assert.Single(Directory.GetFiles(Path.Combine(root, "archive"), "*.png", SearchOption.AllDirectories));
         Assert.Single(plc.Payloads("alarm"));
