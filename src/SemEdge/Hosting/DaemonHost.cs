@@ -57,7 +57,8 @@ public static class DaemonHost
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(settings.ServiceManager);
-        services.AddSingleton(_ => new NotifySocket(settings.ServiceManager.NotifySocket));
+        // Reads NOTIFY_SOCKET itself (an '@' names an abstract socket); tests hand in their own notifier.
+        services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
         services.AddSingleton<PipelineCounters>();
         services.AddSingleton<PipelineProgress>();
         services.AddSingleton<LatencyBudget>();
@@ -161,15 +162,12 @@ public static class DaemonHost
             options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
 
-        // Under systemd: journald's console format (priority prefixes, no timestamps of our own).
-        builder.Services.AddSystemd();
-        // ...but not its lifetime, which would send READY=1 as soon as the hosted services start, before the models
-        // are warm. ServiceManagerNotifications owns the notify protocol; the console lifetime handles SIGTERM.
-        builder.Services.RemoveAll<ISystemdNotifier>();
-        var systemdLifetime = builder.Services.FirstOrDefault(d => d.ServiceType == typeof(IHostLifetime) && d.ImplementationType == typeof(SystemdLifetime));
-        if (systemdLifetime is not null)
+        // Under systemd: journald's console format (priority prefixes, no timestamps of our own). Not AddSystemd():
+        // its lifetime would send READY=1 as soon as the hosted services start, before the models are warm.
+        // ServiceManagerNotifications owns the notify protocol; the console lifetime handles SIGTERM.
+        if (SystemdHelpers.IsSystemdService())
         {
-            builder.Services.Remove(systemdLifetime);
+            builder.Logging.AddSystemdConsole();
         }
 
         builder.Services.Configure<ConsoleLifetimeOptions>(options => options.SuppressStatusMessages = true);

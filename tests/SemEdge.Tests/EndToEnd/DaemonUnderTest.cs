@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -113,6 +114,11 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
                 services.AddSingleton(sp => new RejectLines(
                     sp.GetRequiredService<IOptions<GpioOptions>>().Value, _ => gpio, TimeProvider.System, rejectLog));
                 services.AddSingleton<ILoggerProvider>(log);
+                if (serviceManager?.NotifySocket is { } notifySocket)
+                {
+                    services.Replace(ServiceDescriptor.Singleton(Hosting.NotifierAt.Socket(notifySocket)));
+                }
+
                 configure?.Invoke(services);
             },
         });

@@ -95,7 +95,7 @@ public sealed class WallClockStepTests : IDisposable
         var time = new SteppingFakeTime();
         var progress = new PipelineProgress(time);
         var notifications = new ServiceManagerNotifications(
-            new NotifySocket(socketPath),
+            NotifierAt.Socket(socketPath),
             new ServiceManagerEnvironment(socketPath, TimeSpan.FromSeconds(10)),
             progress,
             new PipelineCounters(),
