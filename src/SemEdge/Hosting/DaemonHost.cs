@@ -65,9 +65,9 @@ public static class DaemonHost
         services.AddSingleton<MissedPulseAlarms>();
         services.AddSingleton<DaemonExit>();
 
-        Validated<IngestOptions, IngestOptionsValidator>(services, services.AddOptions<IngestOptions>().Bind(configuration.GetSection(IngestOptions.Section)));
-        Validated<PipelineOptions, PipelineOptionsValidator>(services, services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)));
-        Validated<SystemdOptions, SystemdOptionsValidator>(services, services.AddOptions<SystemdOptions>().Bind(configuration.GetSection(SystemdOptions.Section)));
+        Validated<IngestOptions, IngestOptionsValidator>(services, services.AddOptions<IngestOptions>().Bind(configuration.GetSection(IngestOptions.SectionName)));
+        Validated<PipelineOptions, PipelineOptionsValidator>(services, services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.SectionName)));
+        Validated<SystemdOptions, SystemdOptionsValidator>(services, services.AddOptions<SystemdOptions>().Bind(configuration.GetSection(SystemdOptions.SectionName)));
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<IngestOptions>>().Value);
         services.AddSingleton<DropFolder>();
         services.AddSingleton<DropFolderWatcher>();
@@ -98,6 +98,13 @@ public static class DaemonHost
     /// </summary>
     public static IReadOnlyList<string> CheckSettings(IServiceProvider services)
     {
+        // Renamed keys and words that are no choice first: binding would stop at the first such value.
+        var precheck = SettingsPrecheck.Problems(services.GetRequiredService<IConfiguration>());
+        if (precheck.Count > 0)
+        {
+            return precheck;
+        }
+
         try
         {
             services.GetRequiredService<IStartupValidator>().Validate();

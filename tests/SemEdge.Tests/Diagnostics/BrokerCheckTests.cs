@@ -135,14 +135,14 @@ public sealed class BrokerCheckTests(ITestOutputHelper output) : IAsyncLifetime
         };
         var options = new MqttOptions
         {
-            Mode = MqttOptions.ModeExternal,
+            Mode = MqttMode.External,
             Host = "127.0.0.1",
             NodeId = "cell-7",
             Username = User,
             PasswordFile = _dir.Combine(setup == "wrong-password" ? "wrong-password" : "password"),
-            ReconnectMinSeconds = 0.05,
-            ReconnectMaxSeconds = 0.2,
-            OperationTimeoutSeconds = 5,
+            ReconnectMin = TimeSpan.FromSeconds(0.05),
+            ReconnectMax = TimeSpan.FromSeconds(0.2),
+            OperationTimeout = TimeSpan.FromSeconds(5),
             Tls = new MqttTlsOptions
             {
                 Enabled = true,

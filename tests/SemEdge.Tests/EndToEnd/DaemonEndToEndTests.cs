@@ -116,7 +116,7 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
         await Eventually.TrueAsync(() => daemon.Counters.Inspected == 80, "all 80 images decided while the broker is down", 60);
 
         // The publisher marks as replays what was in the outbox at its last failed connection attempt (attempts come
-        // at most Mqtt:ReconnectMaxSeconds = 0.5 s apart here): let one more fail after the last verdict.
+        // at most Mqtt:ReconnectMax = TimeSpan.FromSeconds(0.5) s apart here): let one more fail after the last verdict.
         await Task.Delay(TimeSpan.FromSeconds(2));
         var held = daemon.Host.Services.GetRequiredService<VerdictOutbox>().PendingCount;
         var outageEnd = DateTimeOffset.UtcNow;

@@ -68,8 +68,8 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         $"--Outbox:Path={Path.Combine(root, "outbox")}",
         .. mqtt.Split(' ', StringSplitOptions.RemoveEmptyEntries),
         "--Mqtt:NodeId=test",
-        "--Mqtt:ReconnectMinSeconds=0.1",
-        "--Mqtt:ReconnectMaxSeconds=0.5",
+        "--Mqtt:ReconnectMin=00:00:00.1",
+        "--Mqtt:ReconnectMax=00:00:00.5",
         // Signed copies: the daemon refuses a manifest without a valid signature by a trusted key.
         $"--Inference:ClassifierManifest={SemEdge.Tests.Inference.TestModels.SignedCopy(Path.Combine(FixtureModels, "classifier.json"), Path.Combine(root, "models"))}",
         $"--Inference:ScreenManifest={SemEdge.Tests.Inference.TestModels.SignedCopy(Path.Combine(FixtureModels, "screen.json"), Path.Combine(root, "models"))}",

@@ -104,12 +104,12 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
         var log = new ListLogger<MqttPublisher>();
         var twin = new MqttOptions
         {
-            Mode = MqttOptions.ModeExternal,
+            Mode = MqttMode.External,
             Host = "127.0.0.1",
             Port = options.Embedded.Port,
             ClientId = options.EffectiveClientId,
-            ReconnectMinSeconds = 0.05,
-            ReconnectMaxSeconds = 0.2,
+            ReconnectMin = TimeSpan.FromSeconds(0.05),
+            ReconnectMax = TimeSpan.FromSeconds(0.2),
         };
         using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Combine("twin-outbox") }), NullLogger<VerdictOutbox>.Instance);
         using var second = new MqttPublisher(Options.Create(twin), outbox, new PipelineCounters(), TimeProvider.System, log);
@@ -362,9 +362,9 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
         var options = new MqttOptions
         {
             NodeId = nodeId,
-            HeartbeatSeconds = 0.5,
-            ReconnectMinSeconds = 0.05,
-            ReconnectMaxSeconds = 0.2,
+            HeartbeatInterval = TimeSpan.FromSeconds(0.5),
+            ReconnectMin = TimeSpan.FromSeconds(0.05),
+            ReconnectMax = TimeSpan.FromSeconds(0.2),
             Embedded = embedded,
         };
         var validation = new MqttOptionsValidator().Validate(null, options);

@@ -202,16 +202,16 @@ public sealed class MqttPublisherTests : IAsyncLifetime
 
     private static MqttOptions Options(int port) => new()
     {
-        Mode = MqttOptions.ModeExternal,
+        Mode = MqttMode.External,
         Host = "127.0.0.1",
         Port = port,
         NodeId = Node,
         TopicPrefix = Prefix,
-        KeepAliveSeconds = 5,
-        OperationTimeoutSeconds = 5,
-        ReconnectMinSeconds = 0.05,
-        ReconnectMaxSeconds = 0.4,
-        HeartbeatSeconds = 0.2,
+        KeepAlive = TimeSpan.FromSeconds(5),
+        OperationTimeout = TimeSpan.FromSeconds(5),
+        ReconnectMin = TimeSpan.FromSeconds(0.05),
+        ReconnectMax = TimeSpan.FromSeconds(0.4),
+        HeartbeatInterval = TimeSpan.FromSeconds(0.2),
     };
 
     private VerdictOutbox OpenOutbox() =>

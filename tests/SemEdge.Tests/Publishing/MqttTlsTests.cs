@@ -79,13 +79,13 @@ public sealed class MqttTlsTests : IAsyncLifetime
 
     private MqttOptions Tls(string caFile) => new()
     {
-        Mode = MqttOptions.ModeExternal,
+        Mode = MqttMode.External,
         Host = "127.0.0.1",
         Port = _broker.Port,
         NodeId = "cell-7",
-        ReconnectMinSeconds = 0.05,
-        ReconnectMaxSeconds = 0.2,
-        OperationTimeoutSeconds = 5,
+        ReconnectMin = TimeSpan.FromSeconds(0.05),
+        ReconnectMax = TimeSpan.FromSeconds(0.2),
+        OperationTimeout = TimeSpan.FromSeconds(5),
         Tls = new MqttTlsOptions
         {
             Enabled = true,
