@@ -19,7 +19,9 @@ public sealed class DoctorContext(IServiceProvider services, string? configFile)
 
     /// <summary>Renamed keys and values that are no choice, found before binding (<see cref="SettingsPrecheck"/>).</summary>
     public IReadOnlyList<string> Precheck { get; } =
-        SettingsPrecheck.Problems((Microsoft.Extensions.Configuration.IConfiguration)services.GetService(typeof(Microsoft.Extensions.Configuration.IConfiguration))!);
+        services.GetService(typeof(Microsoft.Extensions.Configuration.IConfiguration)) is Microsoft.Extensions.Configuration.IConfiguration configuration
+            ? SettingsPrecheck.Problems(configuration)
+            : [];
 
     public Section<IngestOptions> Ingest { get; } = Section<IngestOptions>.Read(services, IngestOptions.SectionName);
 

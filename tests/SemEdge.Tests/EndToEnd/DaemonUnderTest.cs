@@ -99,6 +99,12 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     public static FakeLogCollector WarningsAndErrors() =>
         FakeLogCollector.Create(new FakeLogCollectorOptions { FilteredLevels = { LogLevel.Warning, LogLevel.Error, LogLevel.Critical } });
 
+    /// <summary>The daemon on its embedded broker with <paramref name="inspector"/> in place of the ONNX models.</summary>
+    public static Task<DaemonUnderTest> StartWithInspectorAsync(
+        string root, IInspector inspector, IEnumerable<string> extra, ServiceManagerEnvironment? serviceManager = null) =>
+        StartAsync(root, Embedded(FreePort.Next()), extra, serviceManager,
+            services => services.Replace(ServiceDescriptor.Singleton<IInspectorLoader>(new Hosting.FakeInspectorLoader(inspector))));
+
     public static async Task<DaemonUnderTest> StartAsync(
         string root,
         string mqtt,

@@ -84,15 +84,7 @@ public sealed class ServiceManagerNotificationsTests : IDisposable
     {
         var time = new FakeTimeProvider();
         var progress = new PipelineProgress(time);
-        var notifications = new ServiceManagerNotifications(
-            NotifierAt.Socket(_socketPath),
-            new ServiceManagerEnvironment(_socketPath, TimeSpan.FromSeconds(10)),
-            progress,
-            new PipelineCounters(),
-            Options.Create(new SystemdOptions { StallLimit = TimeSpan.FromSeconds(30) }),
-            new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance),
-            time,
-            NullLogger<ServiceManagerNotifications>.Instance);
+        var notifications = NotifierAt.Notifications(_socketPath, progress, time);
 
         var slow = progress.Started("slow.png");
         time.Advance(TimeSpan.FromSeconds(29));
@@ -114,15 +106,7 @@ public sealed class ServiceManagerNotificationsTests : IDisposable
     public async Task Without_notify_socket_nothing_is_sent_and_nothing_fails()
     {
         var progress = new PipelineProgress(TimeProvider.System);
-        using var notifications = new ServiceManagerNotifications(
-            NotifierAt.Socket(_socketPath),
-            new ServiceManagerEnvironment(null, null),
-            progress,
-            new PipelineCounters(),
-            Options.Create(new SystemdOptions()),
-            new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance),
-            TimeProvider.System,
-            NullLogger<ServiceManagerNotifications>.Instance);
+        using var notifications = NotifierAt.Notifications(_socketPath, progress, TimeProvider.System, environmentSocket: null);
 
         progress.MarkReady();
         await notifications.StartAsync(CancellationToken.None);

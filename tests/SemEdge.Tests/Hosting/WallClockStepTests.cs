@@ -94,15 +94,7 @@ public sealed class WallClockStepTests : IDisposable
         systemd.Bind(new UnixDomainSocketEndPoint(socketPath));
         var time = new SteppingFakeTime();
         var progress = new PipelineProgress(time);
-        var notifications = new ServiceManagerNotifications(
-            NotifierAt.Socket(socketPath),
-            new ServiceManagerEnvironment(socketPath, TimeSpan.FromSeconds(10)),
-            progress,
-            new PipelineCounters(),
-            Options.Create(new SystemdOptions { StallLimit = TimeSpan.FromSeconds(30) }),
-            new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance),
-            time,
-            NullLogger<ServiceManagerNotifications>.Instance);
+        var notifications = NotifierAt.Notifications(socketPath, progress, time);
 
         progress.Started("slow.png");
         time.StepWallClock(TimeSpan.FromDays(days));
