@@ -204,7 +204,7 @@ public sealed class RejectLinesTests
         Assert.Contains("Cannot open /dev/gpiochip250 through libgpiod", ex.Message, StringComparison.Ordinal);
     }
 
-    // A driver that is no choice at all ('sysfs') is refused before binding: DaemonSettingsConventionTests.
+    // A driver that is no choice at all ('sysfs') is refused before binding: DaemonHostTests.
     [Fact]
     public void Missing_driver_fails_validation_at_start()
     {
