@@ -8,12 +8,9 @@ namespace SemEdge.Actuation;
 public sealed class GpioOptions
 {
     public const string SectionName = "Gpio";
-    public const string DriverLibgpiod = "libgpiod";
-    public const string DriverSimulated = "simulated";
-    public const string DriverNone = "none";
 
-    /// <summary>libgpiod | simulated | none.</summary>
-    public string? Driver { get; set; }
+    /// <summary>libgpiod | simulated | none; there is no default (null until set).</summary>
+    public GpioDriverKind? Driver { get; set; }
 
     /// <summary>Pulsed for every verdict whose action is reject.</summary>
     public GpioPulseLineOptions? Reject { get; set; }
@@ -34,6 +31,19 @@ public sealed class GpioOptions
     public GpioPulseLineOptions? Alarm { get; set; }
 }
 
+/// <summary>Values of <c>Gpio:Driver</c>.</summary>
+public enum GpioDriverKind
+{
+    /// <summary>The board's lines, through libgpiod.</summary>
+    Libgpiod,
+
+    /// <summary>No hardware: edges are logged.</summary>
+    Simulated,
+
+    /// <summary>No lines at all.</summary>
+    None,
+}
+
 /// <summary>One output line: gpiochip number, line offset on that chip, and polarity.</summary>
 public class GpioLineOptions
 {
@@ -50,5 +60,6 @@ public class GpioLineOptions
 /// <summary>An output line that is pulsed rather than held.</summary>
 public sealed class GpioPulseLineOptions : GpioLineOptions
 {
-    public int PulseMs { get; set; } = 50;
+    /// <summary>How long the line is held active per verdict.</summary>
+    public TimeSpan Pulse { get; set; } = TimeSpan.FromMilliseconds(50);
 }

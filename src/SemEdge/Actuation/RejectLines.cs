@@ -40,7 +40,7 @@ public sealed class RejectLines : IHostedService, IDisposable
     {
         _time = time;
         _logger = logger;
-        if (string.Equals(options.Driver, GpioOptions.DriverNone, StringComparison.OrdinalIgnoreCase))
+        if (options.Driver == GpioDriverKind.None)
         {
             _logger.LogWarning("Gpio:Driver is none: no reject, review, ready or fault line will be driven");
             return;
@@ -48,11 +48,11 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         try
         {
-            _reject = options.Reject is { } reject ? new ControlLine("reject", Open("Reject", reject, driverForChip), reject.PulseMs) : null;
-            _review = options.Review is { } review ? new ControlLine("review", Open("Review", review, driverForChip), review.PulseMs) : null;
-            _ready = options.Ready is { } ready ? new ControlLine("ready", Open("Ready", ready, driverForChip), 0) : null;
-            _fault = options.Fault is { } fault ? new ControlLine("fault", Open("Fault", fault, driverForChip), 0) : null;
-            _alarm = options.Alarm is { } alarm ? new ControlLine("alarm", Open("Alarm", alarm, driverForChip), alarm.PulseMs) : null;
+            _reject = options.Reject is { } reject ? new ControlLine("reject", Open("Reject", reject, driverForChip), reject.Pulse) : null;
+            _review = options.Review is { } review ? new ControlLine("review", Open("Review", review, driverForChip), review.Pulse) : null;
+            _ready = options.Ready is { } ready ? new ControlLine("ready", Open("Ready", ready, driverForChip), TimeSpan.Zero) : null;
+            _fault = options.Fault is { } fault ? new ControlLine("fault", Open("Fault", fault, driverForChip), TimeSpan.Zero) : null;
+            _alarm = options.Alarm is { } alarm ? new ControlLine("alarm", Open("Alarm", alarm, driverForChip), alarm.Pulse) : null;
         }
         catch
         {
@@ -63,7 +63,7 @@ public sealed class RejectLines : IHostedService, IDisposable
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         _logger.LogInformation(
             "GPIO lines open at their safe level via {Driver}: reject {Reject}, review {Review}, ready {Ready}, fault {Fault}, alarm {Alarm}",
-            options.Driver, Describe(options.Reject), Describe(options.Review), Describe(options.Ready), Describe(options.Fault), Describe(options.Alarm));
+            options.Driver?.ToString().ToLowerInvariant(), Describe(options.Reject), Describe(options.Review), Describe(options.Ready), Describe(options.Fault), Describe(options.Alarm));
     }
 
     /// <summary>Whether a line is wired for <paramref name="action"/>, i.e. whether its verdicts are pulsed.</summary>
@@ -157,10 +157,10 @@ public sealed class RejectLines : IHostedService, IDisposable
         _ => null,
     };
 
-    private static GpioDriver CreateDriver(string? driver, int chip, ILoggerFactory loggers) => driver?.Trim().ToLowerInvariant() switch
+    private static GpioDriver CreateDriver(GpioDriverKind? driver, int chip, ILoggerFactory loggers) => driver switch
     {
-        GpioOptions.DriverLibgpiod => LibgpiodChip.Open(chip, loggers.CreateLogger<RejectLines>()),
-        GpioOptions.DriverSimulated => new SimulatedGpioDriver(chip, loggers.CreateLogger<SimulatedGpioDriver>()),
+        GpioDriverKind.Libgpiod => LibgpiodChip.Open(chip, loggers.CreateLogger<RejectLines>()),
+        GpioDriverKind.Simulated => new SimulatedGpioDriver(chip, loggers.CreateLogger<SimulatedGpioDriver>()),
         _ => throw new InvalidOperationException($"Gpio:Driver '{driver}' has no GPIO driver."),
     };
 
@@ -356,13 +356,13 @@ public sealed class RejectLines : IHostedService, IDisposable
     }
 
     /// <summary>A named line with its lock; pulse state (active, until) is used by reject and review only.</summary>
-    private sealed class ControlLine(string name, OutputLine output, int pulseMs)
+    private sealed class ControlLine(string name, OutputLine output, TimeSpan pulse)
     {
         public string Name { get; } = name;
 
         public OutputLine Output { get; } = output;
 
-        public TimeSpan Width { get; } = TimeSpan.FromMilliseconds(pulseMs);
+        public TimeSpan Width { get; } = pulse;
 
         public Lock Gate { get; } = new();
 

@@ -15,13 +15,12 @@ public static class GpioCheck
             return [CheckResult.Fail(Area, "not checked: the Gpio section is invalid (see config)")];
         }
 
-        var driver = gpio.Driver?.Trim().ToLowerInvariant();
-        if (driver == GpioOptions.DriverNone)
+        if (gpio.Driver == GpioDriverKind.None)
         {
             return [CheckResult.Warn(Area, "Gpio:Driver is none: rejects are published but no reject line is pulsed")];
         }
 
-        if (driver == GpioOptions.DriverSimulated)
+        if (gpio.Driver == GpioDriverKind.Simulated)
         {
             return [CheckResult.Warn(Area, "Gpio:Driver is simulated: line edges are only logged, no reject line is pulsed")];
         }

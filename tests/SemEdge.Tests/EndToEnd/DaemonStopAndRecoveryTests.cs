@@ -23,11 +23,8 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
     {
         using var gate = new SemaphoreSlim(0);
         var inspector = new FakeInspector("1", gate);
-        var daemon = await DaemonUnderTest.StartAsync(
-            _root.Combine("daemon"),
-            DaemonUnderTest.Embedded(FreePort.Next()),
-            ["--Pipeline:Workers=1", "--Pipeline:QueueCapacity=8"],
-            configure: services => services.Replace(ServiceDescriptor.Singleton<IInspectorLoader>(new FakeInspectorLoader(inspector))));
+        var daemon = await DaemonUnderTest.StartWithInspectorAsync(
+            _root.Combine("daemon"), inspector, ["--Pipeline:Workers=1", "--Pipeline:QueueCapacity=8"]);
         var staged = images.Stage(daemon.Drop, 6);
         foreach (var file in staged)
         {
@@ -102,9 +99,9 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
         }
         catch
         {
-            foreach (var line in restarted.Log.Lines)
+            foreach (var record in restarted.Log.GetSnapshot())
             {
-                output.WriteLine(line);
+                output.WriteLine($"{record.Level}: {record.Message}");
             }
 
             throw;

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using SemEdge.Decision;
 using SemEdge.Publishing;
@@ -9,7 +10,7 @@ namespace SemEdge.Tests.Publishing;
 public sealed class VerdictOutboxTests : IDisposable
 {
     private readonly TempFolder _dir = new();
-    private readonly ListLogger<VerdictOutbox> _log = new();
+    private readonly FakeLogger<VerdictOutbox> _log = new();
 
     public void Dispose() => _dir.Dispose();
 
