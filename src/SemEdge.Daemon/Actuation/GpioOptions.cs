@@ -3,17 +3,14 @@ namespace SemEdge.Actuation;
 /// <summary>
 /// Configuration section "Gpio": which driver talks to the lines and where each line is. The driver is chosen
 /// explicitly (libgpiod on the board, simulated on a bench, none to run without lines); there is no fallback.
-/// Reject is required unless the driver is none; Review, Ready and Fault are optional (unset = not wired).
+/// Reject is required unless the driver is none; Review, Ready, Fault and Alarm are optional (unset = not wired).
 /// </summary>
 public sealed class GpioOptions
 {
     public const string SectionName = "Gpio";
-    public const string DriverLibgpiod = "libgpiod";
-    public const string DriverSimulated = "simulated";
-    public const string DriverNone = "none";
 
-    /// <summary>libgpiod | simulated | none.</summary>
-    public string? Driver { get; set; }
+    /// <summary>libgpiod | simulated | none; there is no default (null until set).</summary>
+    public GpioDriverKind? Driver { get; set; }
 
     /// <summary>Pulsed for every verdict whose action is reject.</summary>
     public GpioPulseLineOptions? Reject { get; set; }
@@ -26,6 +23,25 @@ public sealed class GpioOptions
 
     /// <summary>Held active while the daemon reports a fault.</summary>
     public GpioLineOptions? Fault { get; set; }
+
+    /// <summary>
+    /// Pulsed once for every missed-pulse alarm (a reject or review recorded but never pulsed because the daemon
+    /// died in between), when the alarm is raised at the restart: the PLC hears it without the broker (optional).
+    /// </summary>
+    public GpioPulseLineOptions? Alarm { get; set; }
+}
+
+/// <summary>Values of <c>Gpio:Driver</c>.</summary>
+public enum GpioDriverKind
+{
+    /// <summary>The board's lines, through libgpiod.</summary>
+    Libgpiod,
+
+    /// <summary>No hardware: edges are logged.</summary>
+    Simulated,
+
+    /// <summary>No lines at all.</summary>
+    None,
 }
 
 /// <summary>One output line: gpiochip number, line offset on that chip, and polarity.</summary>
@@ -44,5 +60,6 @@ public class GpioLineOptions
 /// <summary>An output line that is pulsed rather than held.</summary>
 public sealed class GpioPulseLineOptions : GpioLineOptions
 {
-    public int PulseMs { get; set; } = 50;
+    /// <summary>How long the line is held active per verdict.</summary>
+    public TimeSpan Pulse { get; set; } = TimeSpan.FromMilliseconds(50);
 }

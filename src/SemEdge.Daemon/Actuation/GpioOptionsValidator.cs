@@ -5,28 +5,28 @@ namespace SemEdge.Actuation;
 /// <summary>Start-up checks of <see cref="GpioOptions"/>, worded for the technician who wires the cell.</summary>
 public sealed class GpioOptionsValidator : IValidateOptions<GpioOptions>
 {
-    public const int MaxPulseMs = 10_000;
+    public static readonly TimeSpan MinPulse = TimeSpan.FromMilliseconds(1);
+    public static readonly TimeSpan MaxPulse = TimeSpan.FromSeconds(10);
 
     public ValidateOptionsResult Validate(string? name, GpioOptions options)
     {
         var failures = new List<string>();
-        var driver = options.Driver?.Trim().ToLowerInvariant();
-        if (driver is not (GpioOptions.DriverLibgpiod or GpioOptions.DriverSimulated or GpioOptions.DriverNone))
+        if (options.Driver is not { } kind || !Enum.IsDefined(kind))
         {
-            failures.Add(string.IsNullOrWhiteSpace(options.Driver)
+            failures.Add(options.Driver is null
                 ? "Gpio:Driver is not set: choose libgpiod (the board), simulated (no hardware, edges logged) or none (no lines)."
                 : $"Gpio:Driver '{options.Driver}' is unknown: choose libgpiod, simulated or none.");
             return ValidateOptionsResult.Fail(failures);
         }
 
-        if (driver == GpioOptions.DriverNone)
+        if (kind == GpioDriverKind.None)
         {
             return ValidateOptionsResult.Success;
         }
 
         if (options.Reject is null)
         {
-            failures.Add($"Gpio:Reject is not set: the {driver} driver needs the reject line (Chip, Line, ActiveLow, PulseMs).");
+            failures.Add($"Gpio:Reject is not set: the {kind.ToString().ToLowerInvariant()} driver needs the reject line (Chip, Line, ActiveLow, Pulse).");
         }
 
         var used = new Dictionary<(int Chip, int Line), string>();
@@ -34,6 +34,7 @@ public sealed class GpioOptionsValidator : IValidateOptions<GpioOptions>
         Check(failures, used, "Review", options.Review);
         Check(failures, used, "Ready", options.Ready);
         Check(failures, used, "Fault", options.Fault);
+        Check(failures, used, "Alarm", options.Alarm);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
@@ -66,9 +67,9 @@ public sealed class GpioOptionsValidator : IValidateOptions<GpioOptions>
             used[(line.Chip, offset)] = name;
         }
 
-        if (line is GpioPulseLineOptions pulse && pulse.PulseMs is < 1 or > MaxPulseMs)
+        if (line is GpioPulseLineOptions pulse && (pulse.Pulse < MinPulse || pulse.Pulse > MaxPulse))
         {
-            failures.Add($"Gpio:{name}:PulseMs is {pulse.PulseMs}: use 1 to {MaxPulseMs} ms.");
+            failures.Add($"Gpio:{name}:Pulse is {pulse.Pulse}: use 00:00:00.001 to 00:00:10.");
         }
     }
 }

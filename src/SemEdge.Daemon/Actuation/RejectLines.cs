@@ -7,7 +7,8 @@ using SemEdge.Decision;
 namespace SemEdge.Actuation;
 
 /// <summary>
-/// The cell's output lines: reject and review are pulsed per verdict, ready and fault are held.
+/// The cell's output lines: reject and review are pulsed per verdict, ready and fault are held, the optional alarm
+/// line is pulsed per missed-pulse alarm.
 /// <para>Seam for the pipeline: <see cref="SignalAsync"/> starts the pulse for a verdict's action and returns at
 /// once (the line is released by its own timer); a pulse that arrives while the line is still active extends it
 /// to the later end (a retriggerable pulse: the gate stays open for both parts, never cut short).
@@ -26,6 +27,7 @@ public sealed class RejectLines : IHostedService, IDisposable
     private readonly ControlLine? _review;
     private readonly ControlLine? _ready;
     private readonly ControlLine? _fault;
+    private readonly ControlLine? _alarm;
     private readonly CancellationTokenSource _stopping = new();
     private int _disposed;
 
@@ -38,7 +40,7 @@ public sealed class RejectLines : IHostedService, IDisposable
     {
         _time = time;
         _logger = logger;
-        if (string.Equals(options.Driver, GpioOptions.DriverNone, StringComparison.OrdinalIgnoreCase))
+        if (options.Driver == GpioDriverKind.None)
         {
             _logger.LogWarning("Gpio:Driver is none: no reject, review, ready or fault line will be driven");
             return;
@@ -46,10 +48,11 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         try
         {
-            _reject = options.Reject is { } reject ? new ControlLine("reject", Open("Reject", reject, driverForChip), reject.PulseMs) : null;
-            _review = options.Review is { } review ? new ControlLine("review", Open("Review", review, driverForChip), review.PulseMs) : null;
-            _ready = options.Ready is { } ready ? new ControlLine("ready", Open("Ready", ready, driverForChip), 0) : null;
-            _fault = options.Fault is { } fault ? new ControlLine("fault", Open("Fault", fault, driverForChip), 0) : null;
+            _reject = options.Reject is { } reject ? new ControlLine("reject", Open("Reject", reject, driverForChip), reject.Pulse) : null;
+            _review = options.Review is { } review ? new ControlLine("review", Open("Review", review, driverForChip), review.Pulse) : null;
+            _ready = options.Ready is { } ready ? new ControlLine("ready", Open("Ready", ready, driverForChip), TimeSpan.Zero) : null;
+            _fault = options.Fault is { } fault ? new ControlLine("fault", Open("Fault", fault, driverForChip), TimeSpan.Zero) : null;
+            _alarm = options.Alarm is { } alarm ? new ControlLine("alarm", Open("Alarm", alarm, driverForChip), alarm.Pulse) : null;
         }
         catch
         {
@@ -59,8 +62,8 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         _logger.LogInformation(
-            "GPIO lines open at their safe level via {Driver}: reject {Reject}, review {Review}, ready {Ready}, fault {Fault}",
-            options.Driver, Describe(options.Reject), Describe(options.Review), Describe(options.Ready), Describe(options.Fault));
+            "GPIO lines open at their safe level via {Driver}: reject {Reject}, review {Review}, ready {Ready}, fault {Fault}, alarm {Alarm}",
+            options.Driver?.ToString().ToLowerInvariant(), Describe(options.Reject), Describe(options.Review), Describe(options.Ready), Describe(options.Fault), Describe(options.Alarm));
     }
 
     /// <summary>Whether a line is wired for <paramref name="action"/>, i.e. whether its verdicts are pulsed.</summary>
@@ -93,6 +96,22 @@ public sealed class RejectLines : IHostedService, IDisposable
 
         Pulse(line, verdict);
         return Task.FromResult(true);
+    }
+
+    /// <summary>
+    /// Pulses the alarm line (when wired) for a verdict whose reject or review pulse was missed. A late reject pulse
+    /// would hit another part; this line only tells the PLC to pull the part downstream. True when it was driven.
+    /// </summary>
+    public bool SignalMissedPulse(Verdict verdict)
+    {
+        ArgumentNullException.ThrowIfNull(verdict);
+        if (_alarm is null || _stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        Pulse(_alarm, verdict);
+        return true;
     }
 
     /// <summary>Holds the ready line active (true) or inactive (false).</summary>
@@ -138,10 +157,10 @@ public sealed class RejectLines : IHostedService, IDisposable
         _ => null,
     };
 
-    private static GpioDriver CreateDriver(string? driver, int chip, ILoggerFactory loggers) => driver?.Trim().ToLowerInvariant() switch
+    private static GpioDriver CreateDriver(GpioDriverKind? driver, int chip, ILoggerFactory loggers) => driver switch
     {
-        GpioOptions.DriverLibgpiod => LibgpiodChip.Open(chip, loggers.CreateLogger<RejectLines>()),
-        GpioOptions.DriverSimulated => new SimulatedGpioDriver(chip, loggers.CreateLogger<SimulatedGpioDriver>()),
+        GpioDriverKind.Libgpiod => LibgpiodChip.Open(chip, loggers.CreateLogger<RejectLines>()),
+        GpioDriverKind.Simulated => new SimulatedGpioDriver(chip, loggers.CreateLogger<SimulatedGpioDriver>()),
         _ => throw new InvalidOperationException($"Gpio:Driver '{driver}' has no GPIO driver."),
     };
 
@@ -267,11 +286,11 @@ public sealed class RejectLines : IHostedService, IDisposable
 
     /// <summary>Each wired line and whether it is active now (the technician's page shows them); no locking, a snapshot.</summary>
     public IReadOnlyList<(string Line, bool Active)> States() =>
-        [.. new[] { _reject, _review, _ready, _fault }.Where(l => l is not null).Select(l => (l!.Name, l.Active))];
+        [.. new[] { _reject, _review, _ready, _fault, _alarm }.Where(l => l is not null).Select(l => (l!.Name, l.Active))];
 
     private void DriveAllSafe(string reason)
     {
-        foreach (var line in new[] { _reject, _review, _ready, _fault })
+        foreach (var line in new[] { _reject, _review, _ready, _fault, _alarm })
         {
             if (line is null)
             {
@@ -337,13 +356,13 @@ public sealed class RejectLines : IHostedService, IDisposable
     }
 
     /// <summary>A named line with its lock; pulse state (active, until) is used by reject and review only.</summary>
-    private sealed class ControlLine(string name, OutputLine output, int pulseMs)
+    private sealed class ControlLine(string name, OutputLine output, TimeSpan pulse)
     {
         public string Name { get; } = name;
 
         public OutputLine Output { get; } = output;
 
-        public TimeSpan Width { get; } = TimeSpan.FromMilliseconds(pulseMs);
+        public TimeSpan Width { get; } = pulse;
 
         public Lock Gate { get; } = new();
 

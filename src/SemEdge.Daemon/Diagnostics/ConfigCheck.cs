@@ -9,6 +9,12 @@ public static class ConfigCheck
     {
         var source = context.ConfigFile ?? "no site file (built-in defaults)";
         var failed = false;
+        foreach (var problem in context.Precheck)
+        {
+            failed = true;
+            yield return CheckResult.Fail(Area, problem);
+        }
+
         foreach (var (name, failures) in context.Sections)
         {
             foreach (var failure in failures)

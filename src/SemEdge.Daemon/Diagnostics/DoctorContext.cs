@@ -17,11 +17,17 @@ public sealed class DoctorContext(IServiceProvider services, string? configFile)
     /// <summary>The site file that was read, or null when none exists (defaults only).</summary>
     public string? ConfigFile { get; } = configFile;
 
-    public Section<IngestOptions> Ingest { get; } = Section<IngestOptions>.Read(services, IngestOptions.Section);
+    /// <summary>Renamed keys and values that are no choice, found before binding (<see cref="SettingsPrecheck"/>).</summary>
+    public IReadOnlyList<string> Precheck { get; } =
+        services.GetService(typeof(Microsoft.Extensions.Configuration.IConfiguration)) is Microsoft.Extensions.Configuration.IConfiguration configuration
+            ? SettingsPrecheck.Problems(configuration)
+            : [];
 
-    public Section<PipelineOptions> Pipeline { get; } = Section<PipelineOptions>.Read(services, PipelineOptions.Section);
+    public Section<IngestOptions> Ingest { get; } = Section<IngestOptions>.Read(services, IngestOptions.SectionName);
 
-    public Section<SystemdOptions> Systemd { get; } = Section<SystemdOptions>.Read(services, SystemdOptions.Section);
+    public Section<PipelineOptions> Pipeline { get; } = Section<PipelineOptions>.Read(services, PipelineOptions.SectionName);
+
+    public Section<SystemdOptions> Systemd { get; } = Section<SystemdOptions>.Read(services, SystemdOptions.SectionName);
 
     public Section<InferenceOptions> Inference { get; } = Section<InferenceOptions>.Read(services, InferenceOptions.SectionName);
 

@@ -15,19 +15,18 @@ public static class GpioCheck
             return [CheckResult.Fail(Area, "not checked: the Gpio section is invalid (see config)")];
         }
 
-        var driver = gpio.Driver?.Trim().ToLowerInvariant();
-        if (driver == GpioOptions.DriverNone)
+        if (gpio.Driver == GpioDriverKind.None)
         {
             return [CheckResult.Warn(Area, "Gpio:Driver is none: rejects are published but no reject line is pulsed")];
         }
 
-        if (driver == GpioOptions.DriverSimulated)
+        if (gpio.Driver == GpioDriverKind.Simulated)
         {
             return [CheckResult.Warn(Area, "Gpio:Driver is simulated: line edges are only logged, no reject line is pulsed")];
         }
 
         var results = new List<CheckResult> { LibgpiodVersion() };
-        var lines = new (string Name, GpioLineOptions? Line)[] { ("Reject", gpio.Reject), ("Review", gpio.Review), ("Ready", gpio.Ready), ("Fault", gpio.Fault) };
+        var lines = new (string Name, GpioLineOptions? Line)[] { ("Reject", gpio.Reject), ("Review", gpio.Review), ("Ready", gpio.Ready), ("Fault", gpio.Fault), ("Alarm", gpio.Alarm) };
         foreach (var chip in lines.Where(l => l.Line is not null).GroupBy(l => l.Line!.Chip))
         {
             var names = string.Join(", ", chip.Select(l => $"{l.Name} line {l.Line!.Line}"));

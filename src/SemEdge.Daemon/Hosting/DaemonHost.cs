@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Actuation;
 using SemEdge.Decision;
+using SemEdge.Diagnostics;
 using SemEdge.Inference;
 using SemEdge.Ingest;
 using SemEdge.Pipeline;
@@ -59,16 +60,17 @@ public static class DaemonHost
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(settings.ServiceManager);
-        services.AddSingleton(_ => new NotifySocket(settings.ServiceManager.NotifySocket));
+        // Reads NOTIFY_SOCKET itself (an '@' names an abstract socket); tests hand in their own notifier.
+        services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
         services.AddSingleton<PipelineCounters>();
         services.AddSingleton<PipelineProgress>();
         services.AddSingleton<LatencyBudget>();
         services.AddSingleton<MissedPulseAlarms>();
         services.AddSingleton<DaemonExit>();
 
-        Validated<IngestOptions, IngestOptionsValidator>(services, services.AddOptions<IngestOptions>().Bind(configuration.GetSection(IngestOptions.Section)));
-        Validated<PipelineOptions, PipelineOptionsValidator>(services, services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.Section)));
-        Validated<SystemdOptions, SystemdOptionsValidator>(services, services.AddOptions<SystemdOptions>().Bind(configuration.GetSection(SystemdOptions.Section)));
+        Validated<IngestOptions, IngestOptionsValidator>(services, services.AddOptions<IngestOptions>().Bind(configuration.GetSection(IngestOptions.SectionName)));
+        Validated<PipelineOptions, PipelineOptionsValidator>(services, services.AddOptions<PipelineOptions>().Bind(configuration.GetSection(PipelineOptions.SectionName)));
+        Validated<SystemdOptions, SystemdOptionsValidator>(services, services.AddOptions<SystemdOptions>().Bind(configuration.GetSection(SystemdOptions.SectionName)));
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<IngestOptions>>().Value);
         services.AddSingleton<DropFolder>();
         services.AddSingleton<DropFolderWatcher>();
@@ -99,6 +101,13 @@ public static class DaemonHost
     /// </summary>
     public static IReadOnlyList<string> CheckSettings(IServiceProvider services)
     {
+        // Renamed keys and words that are no choice first: binding would stop at the first such value.
+        var precheck = SettingsPrecheck.Problems(services.GetRequiredService<IConfiguration>());
+        if (precheck.Count > 0)
+        {
+            return precheck;
+        }
+
         try
         {
             services.GetRequiredService<IStartupValidator>().Validate();
@@ -163,15 +172,12 @@ public static class DaemonHost
             options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
 
-        // Under systemd: journald's console format (priority prefixes, no timestamps of our own).
-        builder.Services.AddSystemd();
-        // ...but not its lifetime, which would send READY=1 as soon as the hosted services start, before the models
-        // are warm. ServiceManagerNotifications owns the notify protocol; the console lifetime handles SIGTERM.
-        builder.Services.RemoveAll<ISystemdNotifier>();
-        var systemdLifetime = builder.Services.FirstOrDefault(d => d.ServiceType == typeof(IHostLifetime) && d.ImplementationType == typeof(SystemdLifetime));
-        if (systemdLifetime is not null)
+        // Under systemd: journald's console format (priority prefixes, no timestamps of our own). Not AddSystemd():
+        // its lifetime would send READY=1 as soon as the hosted services start, before the models are warm.
+        // ServiceManagerNotifications owns the notify protocol; the console lifetime handles SIGTERM.
+        if (SystemdHelpers.IsSystemdService())
         {
-            builder.Services.Remove(systemdLifetime);
+            builder.Logging.AddSystemdConsole();
         }
 
         builder.Services.Configure<ConsoleLifetimeOptions>(options => options.SuppressStatusMessages = true);

@@ -8,7 +8,7 @@ namespace SemEdge.Ingest;
 /// </summary>
 public sealed class IngestOptions
 {
-    public const string Section = "Ingest";
+    public const string SectionName = "Ingest";
 
     /// <summary>The folder the SEM writes images into.</summary>
     public string DropFolder { get; set; } = "var/drop";

@@ -194,7 +194,8 @@ public sealed class InspectionPipeline(
     /// <summary>
     /// Whatever <c>processing/</c> holds was claimed by a daemon that died. If its verdict reached the outbox
     /// (decided after the claim), only the pulse and the archiving can have been lost: a reject or review whose
-    /// pulse was never recorded raises the missed-pulse alarm (a late pulse would hit another part), then the
+    /// pulse was never recorded raises the missed-pulse alarm (a late pulse would hit another part) and pulses the
+    /// alarm line when one is wired, then the
     /// image is archived. Otherwise it is inspected again.
     /// </summary>
     private async Task RecoverAsync(ChannelWriter<Work> queue, CancellationToken cancellationToken)
@@ -210,6 +211,7 @@ public sealed class InspectionPipeline(
                 if (rejectLines.Drives(verdict.Action) && !outbox.WasPulsed(verdict.Seq))
                 {
                     alarms.Raise(verdict);
+                    rejectLines.SignalMissedPulse(verdict);
                 }
 
                 logger.LogInformation(
@@ -311,23 +313,38 @@ public sealed class InspectionPipeline(
     {
         var waiting = new SortedDictionary<long, Work>();
         var next = 0L;
-        await foreach (var work in inspected.ReadAllAsync(CancellationToken.None))
+        var batch = new List<Work>();
+        while (await inspected.WaitToReadAsync(CancellationToken.None))
         {
-            waiting[work.Ordinal] = work;
+            while (inspected.TryRead(out var work))
+            {
+                waiting[work.Ordinal] = work;
+            }
+
+            // Every image that is next in claim order is committed together: one fsync for all (group commit).
+            // At a steady rate that is one image; in a burst, whatever the workers finished during the last fsync.
+            batch.Clear();
             while (waiting.Remove(next, out var ready))
             {
                 next++;
-                try
-                {
-                    await CommitOneAsync(ready, stoppingToken);
-                }
-                finally
-                {
-                    _uncommitted!.Release();
-                }
-
-                RunRetentionWhenDue();
+                batch.Add(ready);
             }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                await CommitBatchAsync(batch, stoppingToken);
+            }
+            finally
+            {
+                _uncommitted!.Release(batch.Count);
+            }
+
+            RunRetentionWhenDue();
         }
 
         // Stopping with a gap (an earlier image was handed back unfinished): the later ones go back too.
@@ -337,22 +354,57 @@ public sealed class InspectionPipeline(
         }
     }
 
-    private async Task CommitOneAsync(Work work, CancellationToken stoppingToken)
+    /// <summary>Records the batch's verdicts (in order, one fsync), then pulses, archives and reports each in order.</summary>
+    private async Task CommitBatchAsync(List<Work> batch, CancellationToken stoppingToken)
     {
-        if (work.Refusal is { } refusal)
+        var deciding = batch.Where(w => w.Refusal is null).ToList();
+        IReadOnlyList<Verdict>? together = null;
+        if (deciding.Count > 1)
         {
-            Refuse(work.Image.Path, work.Image.Name, refusal.Code, refusal.Detail);
-            return;
+            try
+            {
+                // Not cancelled by a clean stop: the fsync takes a moment, and a stop should finish these images.
+                together = await outbox.AppendAsync([.. deciding.Select(w => w.Verdict!)], CancellationToken.None);
+                var durableAt = time.GetTimestamp();
+                foreach (var work in deciding)
+                {
+                    work.Stages[Stage.Durable] = durableAt;
+                }
+            }
+            catch (OutboxFullException)
+            {
+                // No room for all of them: one at a time below, each waiting for room as the broker drains.
+            }
         }
 
-        Verdict durable;
+        var index = 0;
+        foreach (var work in batch)
+        {
+            if (work.Refusal is { } refusal)
+            {
+                Refuse(work.Image.Path, work.Image.Name, refusal.Code, refusal.Detail);
+                continue;
+            }
+
+            var durable = together is null ? await MakeDurableAsync(work, stoppingToken) : together[index++];
+            if (durable is not null)
+            {
+                await CommitDurableAsync(work, durable);
+            }
+        }
+    }
+
+    /// <summary>Appends one verdict, waiting while the outbox is full; null when stopping with no room (handed back).</summary>
+    private async Task<Verdict?> MakeDurableAsync(Work work, CancellationToken stoppingToken)
+    {
         while (true)
         {
             try
             {
                 // Not cancelled by a clean stop: the fsync takes a moment, and a stop should finish this image.
-                durable = await outbox.AppendAsync(work.Verdict!, CancellationToken.None);
-                break;
+                var durable = await outbox.AppendAsync(work.Verdict!, CancellationToken.None);
+                work.Stages[Stage.Durable] = time.GetTimestamp();
+                return durable;
             }
             catch (OutboxFullException)
             {
@@ -365,12 +417,15 @@ public sealed class InspectionPipeline(
                 {
                     // No room and stopping: not decided as far as anyone knows; back to the drop folder.
                     HandBack(work.Image);
-                    return;
+                    return null;
                 }
             }
         }
+    }
 
-        work.Stages[Stage.Durable] = time.GetTimestamp();
+    /// <summary>A durable verdict: counted, pulsed, archived, reported.</summary>
+    private async Task CommitDurableAsync(Work work, Verdict durable)
+    {
         latency.Track(durable.Seq, work.Stages);
         switch (durable.Action)
         {

@@ -5,7 +5,7 @@ namespace SemEdge.Pipeline;
 /// <summary>Settings of section <c>Pipeline</c>.</summary>
 public sealed class PipelineOptions
 {
-    public const string Section = "Pipeline";
+    public const string SectionName = "Pipeline";
 
     /// <summary>
     /// Claimed images waiting for inspection. When full, nothing more is claimed: files wait in the drop folder,

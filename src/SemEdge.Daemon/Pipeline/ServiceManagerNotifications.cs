@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Telemetry;
@@ -10,11 +11,12 @@ namespace SemEdge.Pipeline;
 /// <summary>
 /// Our side of systemd's <c>Type=notify</c> contract. READY=1 once the models are warm (not merely when the host
 /// started), WATCHDOG=1 at half the watchdog period but only while inspections keep finishing (a hung inference
-/// must get us restarted; Microsoft.Extensions.Hosting.Systemd never pings), STATUS=
-/// with the counts, STOPPING=1 when shutdown begins.
+/// must get us restarted), STATUS= with the counts, STOPPING=1 when shutdown begins. Every message goes through
+/// Microsoft.Extensions.Hosting.Systemd's <see cref="ISystemdNotifier"/>; its own lifetime is not used, because it
+/// sends READY=1 as soon as the host has started (before the models are warm) and never pings the watchdog.
 /// </summary>
 public sealed class ServiceManagerNotifications(
-    NotifySocket socket,
+    ISystemdNotifier notifier,
     ServiceManagerEnvironment environment,
     PipelineProgress progress,
     PipelineCounters counters,
@@ -34,7 +36,8 @@ public sealed class ServiceManagerNotifications(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!socket.IsEnabled)
+        // No socket in the environment handed in (a test, or not under systemd): nothing to tell.
+        if (environment.NotifySocket is null || !notifier.IsEnabled)
         {
             return;
         }
@@ -87,7 +90,8 @@ public sealed class ServiceManagerNotifications(
     {
         try
         {
-            socket.Send(message);
+            // ServiceState carries any text: several KEY=value lines in one datagram, as sd_notify(3) allows.
+            notifier.Notify(new ServiceState(message));
         }
         catch (SocketException ex)
         {

@@ -5,7 +5,7 @@ namespace SemEdge.Pipeline;
 /// <summary>Settings of section <c>Systemd</c>: how the daemon reports to the service manager.</summary>
 public sealed class SystemdOptions
 {
-    public const string Section = "Systemd";
+    public const string SectionName = "Systemd";
 
     /// <summary>
     /// An inspection running longer than this counts as hung: watchdog pings stop, so systemd (WatchdogSec=)

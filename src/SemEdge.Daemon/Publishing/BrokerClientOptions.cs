@@ -51,8 +51,8 @@ internal static class BrokerClientOptions
             .WithClientId(clientId ?? options.EffectiveClientId)
             // The outbox is the durable queue; a broker-side session would only duplicate it.
             .WithCleanSession(true)
-            .WithKeepAlivePeriod(TimeSpan.FromSeconds(options.KeepAliveSeconds))
-            .WithTimeout(TimeSpan.FromSeconds(options.OperationTimeoutSeconds));
+            .WithKeepAlivePeriod(options.KeepAlive)
+            .WithTimeout(options.OperationTimeout);
         if (clientId is null)
         {
             builder = builder

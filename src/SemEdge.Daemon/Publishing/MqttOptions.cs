@@ -9,10 +9,9 @@ namespace SemEdge.Publishing;
 public sealed class MqttOptions
 {
     public const string SectionName = "Mqtt";
-    public const string ModeEmbedded = "embedded";
-    public const string ModeExternal = "external";
 
-    public string Mode { get; set; } = ModeEmbedded;
+    /// <summary><c>embedded</c> (a broker inside SemEdge) or <c>external</c> (connect to <see cref="Host"/>).</summary>
+    public MqttMode Mode { get; set; } = MqttMode.Embedded;
 
     /// <summary>Broker host name or address (external mode).</summary>
     public string Host { get; set; } = "localhost";
@@ -60,25 +59,37 @@ public sealed class MqttOptions
 
     public MqttTlsOptions Tls { get; set; } = new();
 
-    public int KeepAliveSeconds { get; set; } = 15;
+    /// <summary>MQTT keep-alive: the broker drops the connection (and publishes the last will) after 1.5 × this silence.</summary>
+    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How long one connect or publish may take before the connection is considered lost.</summary>
-    public int OperationTimeoutSeconds { get; set; } = 10;
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>First wait after a failed connection; doubled on each failure up to the maximum.</summary>
-    public double ReconnectMinSeconds { get; set; } = 0.5;
+    /// <summary>First wait after a failed connection; doubled on each failure up to <see cref="ReconnectMax"/>.</summary>
+    public TimeSpan ReconnectMin { get; set; } = TimeSpan.FromSeconds(0.5);
 
-    public double ReconnectMaxSeconds { get; set; } = 30;
+    public TimeSpan ReconnectMax { get; set; } = TimeSpan.FromSeconds(30);
 
-    public double HeartbeatSeconds { get; set; } = 10;
+    /// <summary>How often the heartbeat topic is published.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     public MqttEmbeddedBrokerOptions Embedded { get; set; } = new();
 
-    public bool IsEmbedded => string.Equals(Mode, ModeEmbedded, StringComparison.OrdinalIgnoreCase);
+    public bool IsEmbedded => Mode == MqttMode.Embedded;
 
     public string EffectiveClientId => string.IsNullOrWhiteSpace(ClientId) ? $"semedge-{NodeId}" : ClientId;
 
     public string Topic(string leaf) => $"{TopicPrefix}/{NodeId}/{leaf}";
+}
+
+/// <summary>Values of <c>Mqtt:Mode</c>.</summary>
+public enum MqttMode
+{
+    /// <summary>A broker runs inside the daemon (<see cref="MqttOptions.Embedded"/>) and the publisher connects to it.</summary>
+    Embedded,
+
+    /// <summary>The publisher connects to <see cref="MqttOptions.Host"/>:<see cref="MqttOptions.Port"/>.</summary>
+    External,
 }
 
 /// <summary>Section "Mqtt:Tls": TLS to an external broker.</summary>

@@ -10,10 +10,6 @@ public sealed class MqttOptionsValidator : IValidateOptions<MqttOptions>
     {
         var failures = new List<string>();
         var embedded = options.IsEmbedded;
-        if (!embedded && !string.Equals(options.Mode, MqttOptions.ModeExternal, StringComparison.OrdinalIgnoreCase))
-        {
-            failures.Add($"Mqtt:Mode is '{options.Mode}': use 'embedded' (broker inside SemEdge) or 'external' (connect to Mqtt:Host).");
-        }
 
         if (!embedded && string.IsNullOrWhiteSpace(options.Host))
         {
@@ -31,29 +27,30 @@ public sealed class MqttOptionsValidator : IValidateOptions<MqttOptions>
 
         CheckCredentials(failures, options);
 
-        if (options.KeepAliveSeconds is < 1 or > 3600)
+        // The MQTT keep-alive travels in whole seconds (at most 65535).
+        if (options.KeepAlive < TimeSpan.FromSeconds(1) || options.KeepAlive > TimeSpan.FromHours(1))
         {
-            failures.Add($"Mqtt:KeepAliveSeconds is {options.KeepAliveSeconds}: use 1 to 3600.");
+            failures.Add($"Mqtt:KeepAlive is {options.KeepAlive}: use 00:00:01 to 01:00:00.");
         }
 
-        if (options.OperationTimeoutSeconds is < 1 or > 600)
+        if (options.OperationTimeout < TimeSpan.FromSeconds(1) || options.OperationTimeout > TimeSpan.FromMinutes(10))
         {
-            failures.Add($"Mqtt:OperationTimeoutSeconds is {options.OperationTimeoutSeconds}: use 1 to 600.");
+            failures.Add($"Mqtt:OperationTimeout is {options.OperationTimeout}: use 00:00:01 to 00:10:00.");
         }
 
-        if (!(options.ReconnectMinSeconds >= 0.01))
+        if (options.ReconnectMin < TimeSpan.FromMilliseconds(10))
         {
-            failures.Add($"Mqtt:ReconnectMinSeconds is {options.ReconnectMinSeconds}: use at least 0.01.");
+            failures.Add($"Mqtt:ReconnectMin is {options.ReconnectMin}: use at least 00:00:00.01.");
         }
-        else if (!(options.ReconnectMaxSeconds >= options.ReconnectMinSeconds) || options.ReconnectMaxSeconds > 3600)
+        else if (options.ReconnectMax < options.ReconnectMin || options.ReconnectMax > TimeSpan.FromHours(1))
         {
             failures.Add(
-                $"Mqtt:ReconnectMaxSeconds is {options.ReconnectMaxSeconds}: use at least Mqtt:ReconnectMinSeconds ({options.ReconnectMinSeconds}) and at most 3600.");
+                $"Mqtt:ReconnectMax is {options.ReconnectMax}: use at least Mqtt:ReconnectMin ({options.ReconnectMin}) and at most 01:00:00.");
         }
 
-        if (!(options.HeartbeatSeconds >= 0.1) || options.HeartbeatSeconds > 86400)
+        if (options.HeartbeatInterval < TimeSpan.FromMilliseconds(100) || options.HeartbeatInterval > TimeSpan.FromDays(1))
         {
-            failures.Add($"Mqtt:HeartbeatSeconds is {options.HeartbeatSeconds}: use 0.1 to 86400.");
+            failures.Add($"Mqtt:HeartbeatInterval is {options.HeartbeatInterval}: use 00:00:00.1 to 1.00:00:00.");
         }
 
         if (embedded)

@@ -19,11 +19,11 @@ namespace SemEdge.Publishing;
 /// <c>verdict</c> see <see cref="VerdictPayload"/>, <c>replay:true</c> for entries appended while the publisher
 /// was not connected (during an outage, before start, or by a previous run), <c>replay:false</c> for entries
 /// appended while connected (live, even if queued behind a backlog); <c>heartbeat</c> every
-/// Mqtt:HeartbeatSeconds with the <see cref="PipelineCounters"/>, uptime and outbox depth; <c>model</c>
+/// Mqtt:HeartbeatInterval with the <see cref="PipelineCounters"/>, uptime and outbox depth; <c>model</c>
 /// retained, set by <see cref="AnnounceModel"/> and republished on every reconnect; <c>alarm</c> (QoS 1) for
 /// every <see cref="MissedPulseAlarms"/> entry, until the broker acknowledges it.
 /// <para>MQTTnet 5 has no managed client, so reconnection is this loop's job: exponential back-off between
-/// Mqtt:ReconnectMinSeconds and Mqtt:ReconnectMaxSeconds, driven from <see cref="ExecuteAsync"/>; the
+/// Mqtt:ReconnectMin and Mqtt:ReconnectMax, driven from <see cref="ExecuteAsync"/>; the
 /// Disconnected event only wakes the loop.</para>
 /// </summary>
 public sealed class MqttPublisher : BackgroundService
@@ -183,8 +183,8 @@ public sealed class MqttPublisher : BackgroundService
         var (host, port) = BrokerClientOptions.Endpoint(_options);
         var attempt = new BrokerConnectAttempt();
         var clientOptions = BrokerClientOptions.Create(_options, attempt);
-        var minBackoff = TimeSpan.FromSeconds(_options.ReconnectMinSeconds);
-        var maxBackoff = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds);
+        var minBackoff = _options.ReconnectMin;
+        var maxBackoff = _options.ReconnectMax;
         var backoff = minBackoff;
         try
         {
@@ -251,7 +251,7 @@ public sealed class MqttPublisher : BackgroundService
 
     private async Task RunConnectedAsync(CancellationToken stoppingToken)
     {
-        var heartbeatInterval = TimeSpan.FromSeconds(_options.HeartbeatSeconds);
+        var heartbeatInterval = _options.HeartbeatInterval;
         // The heartbeat period is a duration (monotonic): a wall-clock step back must not silence it.
         long? lastHeartbeat = null;
         PublishModelOnReconnect();
@@ -325,7 +325,7 @@ public sealed class MqttPublisher : BackgroundService
 
         _latency?.Acknowledged(verdict.Seq, verdict.Image);
 
-        // Durable before counting: a crash between PUBACK and here means one duplicate, never a loss.
+        // Recorded before counting: a crash between PUBACK and here means a duplicate, never a loss.
         await _outbox.MarkSentAsync(verdict.Seq, CancellationToken.None).ConfigureAwait(false);
         _counters.CountPublished();
         _logger.LogDebug("Published verdict seq {Seq} for {Image} (replay {Replay})", verdict.Seq, verdict.Image, replay);
@@ -417,7 +417,7 @@ public sealed class MqttPublisher : BackgroundService
         try
         {
             // Abnormal on purpose: the broker then publishes the last will, which is the truth.
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(_options.OperationTimeoutSeconds));
+            using var timeout = new CancellationTokenSource(_options.OperationTimeout);
             await _client.DisconnectAsync(
                 new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.DisconnectWithWillMessage).Build(),
                 timeout.Token).ConfigureAwait(false);
@@ -437,7 +437,7 @@ public sealed class MqttPublisher : BackgroundService
 
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(_options.OperationTimeoutSeconds));
+            using var timeout = new CancellationTokenSource(_options.OperationTimeout);
             await PublishAsync(StatusLeaf, Encoding.ASCII.GetBytes(BrokerClientOptions.Offline), retain: true, timeout.Token).ConfigureAwait(false);
             await _client.DisconnectAsync(
                 new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(),

@@ -37,8 +37,10 @@ public static class PublishingServiceCollectionExtensions
         services.TryAddSingleton<PipelineCounters>();
         services.TryAddSingleton<VerdictOutbox>();
 
+        // Read before the options exist (the broker is a hosted service or not at all); a value that is no mode is
+        // reported at start by the settings check, so here it only needs not to throw.
         var mode = configuration.GetSection(MqttOptions.SectionName)[nameof(MqttOptions.Mode)];
-        if (mode is null || string.Equals(mode, MqttOptions.ModeEmbedded, StringComparison.OrdinalIgnoreCase))
+        if (!Enum.TryParse<MqttMode>(mode, ignoreCase: true, out var parsed) || parsed == MqttMode.Embedded)
         {
             services.TryAddSingleton<EmbeddedBroker>();
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());

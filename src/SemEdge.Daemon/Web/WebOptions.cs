@@ -6,7 +6,7 @@ namespace SemEdge.Web;
 /// <summary>The technician's page (<c>Web</c> section). Off unless <see cref="Enabled"/>; see docs/web.md.</summary>
 public sealed class WebOptions
 {
-    public const string Section = "Web";
+    public const string SectionName = "Web";
 
     public bool Enabled { get; set; }
 

@@ -14,7 +14,7 @@ public static class WebServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddWebPage(this IServiceCollection services, IConfiguration configuration)
     {
-        var section = configuration.GetSection(WebOptions.Section);
+        var section = configuration.GetSection(WebOptions.SectionName);
         services.AddOptions<WebOptions>().Bind(section).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebOptions>, WebOptionsValidator>());
         if (!section.GetValue<bool>(nameof(WebOptions.Enabled)))

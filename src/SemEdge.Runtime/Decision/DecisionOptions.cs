@@ -24,7 +24,7 @@ public sealed class DecisionOptions
     public Dictionary<string, float> MinConfidence { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>Below this confidence the part goes to a human (review) whatever the class.</summary>
-    [Range(0.0, 1.0, ErrorMessage = "Decision:DefaultMinConfidence must be between 0 and 1 (a probability).")]
+    [Range(0.0, 1.0)]
     public float DefaultMinConfidence { get; set; } = 0.5f;
 }
 
@@ -41,5 +41,36 @@ public sealed class DecisionOptionsValidator : Microsoft.Extensions.Options.IVal
         return errors.Count == 0
             ? Microsoft.Extensions.Options.ValidateOptionsResult.Success
             : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>
+/// The data-annotation attributes of <see cref="DecisionOptions"/> (<c>[Range]</c>), checked by code the options
+/// source generator writes: what <c>ValidateDataAnnotations()</c> does, without its reflection, which is not
+/// trim-safe (the board bundle is trimmed with trim warnings as errors). <see cref="DecisionPolicy.ValidateSettings"/>
+/// runs it, so start-up, the doctor and every model load see the same one line per problem.
+/// </summary>
+[Microsoft.Extensions.Options.OptionsValidator]
+internal sealed partial class DecisionOptionsAnnotations : Microsoft.Extensions.Options.IValidateOptions<DecisionOptions>
+{
+    /// <summary>
+    /// The attribute failures in the technician's words, naming the key: the generated text
+    /// "DefaultMinConfidence: The field DecisionOptions.DefaultMinConfidence must be between 0 and 1." becomes
+    /// "Decision:DefaultMinConfidence must be between 0 and 1." (the generator's copy of [Range] ignores ErrorMessage).
+    /// </summary>
+    public IEnumerable<string> Failures(DecisionOptions options)
+    {
+        var result = Validate(null, options);
+        if (!result.Failed)
+        {
+            yield break;
+        }
+
+        foreach (var failure in result.Failures ?? [])
+        {
+            var colon = failure.IndexOf(": ", StringComparison.Ordinal);
+            var text = colon > 0 ? failure[(colon + 2)..] : failure;
+            yield return text.Replace($"The field {nameof(DecisionOptions)}.", $"{DecisionOptions.SectionName}:", StringComparison.Ordinal);
+        }
     }
 }

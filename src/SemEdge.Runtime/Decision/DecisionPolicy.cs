@@ -95,11 +95,8 @@ public sealed class DecisionPolicy
     public static IReadOnlyList<string> ValidateSettings(DecisionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var errors = new List<string>();
-        if (options.DefaultMinConfidence is not (>= 0f and <= 1f))
-        {
-            errors.Add($"Decision:DefaultMinConfidence is {options.DefaultMinConfidence}; it must be between 0 and 1.");
-        }
+        // The attributes first ([Range] on DefaultMinConfidence), then what no attribute can say.
+        var errors = new List<string>(new DecisionOptionsAnnotations().Failures(options));
 
         errors.AddRange(ClassTable.Validate(options.ClassNumbers));
         var known = string.Join(", ", options.ClassNumbers.OrderBy(kv => kv.Value).Select(kv => kv.Key));

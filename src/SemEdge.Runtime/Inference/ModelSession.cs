@@ -169,7 +169,7 @@ public sealed class ModelSession : IDisposable
             _session.RunWithBinding(_runOptions, _binding);
         }
 
-        return Softmax(_logits, _probabilities, _inverseTemperature);
+        return LogitMath.Softmax(_logits, _probabilities, _inverseTemperature);
     }
 
     /// <summary>
@@ -216,34 +216,6 @@ public sealed class ModelSession : IDisposable
 
         _original.AsSpan().CopyTo(_input);
         for (var i = 0; i < _logitSum.Length; i++) _logits[i] = _logitSum[i] / 8f;
-    }
-
-    /// <summary>Numerically stable softmax; returns the index of the largest probability (first on ties).</summary>
-    public static int Softmax(ReadOnlySpan<float> logits, Span<float> probabilities) => Softmax(logits, probabilities, 1f);
-
-    /// <summary>Softmax of logits × <paramref name="inverseTemperature"/> (temperature scaling); returns the top class.</summary>
-    public static int Softmax(ReadOnlySpan<float> logits, Span<float> probabilities, float inverseTemperature)
-    {
-        var max = float.NegativeInfinity;
-        var best = 0;
-        for (var i = 0; i < logits.Length; i++)
-        {
-            if (logits[i] > max)
-            {
-                max = logits[i];
-                best = i;
-            }
-        }
-
-        var sum = 0f;
-        for (var i = 0; i < logits.Length; i++)
-        {
-            probabilities[i] = MathF.Exp((logits[i] - max) * inverseTemperature);
-            sum += probabilities[i];
-        }
-
-        for (var i = 0; i < logits.Length; i++) probabilities[i] /= sum;
-        return best;
     }
 
     public void Dispose()

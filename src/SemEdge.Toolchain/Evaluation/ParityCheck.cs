@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using SemEdge.Inference;
 
 namespace SemEdge.Toolchain.Evaluation;
 
@@ -46,23 +47,9 @@ public static class ParityCheck
                 max = float.IsNaN(d) ? float.PositiveInfinity : Math.Max(max, d);
             }
 
-            results.Add(new ParityCaseResult(i, max, ArgMax(expected), ArgMax(actual.ToArray())));
+            results.Add(new ParityCaseResult(i, max, LogitMath.ArgMax([.. expected]), LogitMath.ArgMax(actual)));
         }
 
         return new ParityResult(results, tolerance);
-    }
-
-    private static int ArgMax(IReadOnlyList<float> values)
-    {
-        var best = 0;
-        for (var i = 1; i < values.Count; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
     }
 }

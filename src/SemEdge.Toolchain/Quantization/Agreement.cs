@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using SemEdge.Inference;
 
 namespace SemEdge.Toolchain.Quantization;
 
@@ -27,7 +28,7 @@ internal sealed record Agreement(int Inputs, int Top1Agreements, float MaxAbsLog
                 throw new QuantizationException($"the models disagree on the output size ({x.Length} vs {y.Length})");
             }
 
-            if (ArgMax(x) == ArgMax(y))
+            if (LogitMath.ArgMax(x) == LogitMath.ArgMax(y))
             {
                 agreements++;
             }
@@ -50,19 +51,5 @@ internal sealed record Agreement(int Inputs, int Top1Agreements, float MaxAbsLog
         using var runOptions = new RunOptions();
         using var results = session.Run(runOptions, [session.InputNames[0]], [value], [session.OutputNames[0]]);
         return results[0].GetTensorDataAsSpan<float>().ToArray();
-    }
-
-    internal static int ArgMax(ReadOnlySpan<float> values)
-    {
-        var best = 0;
-        for (var i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
     }
 }

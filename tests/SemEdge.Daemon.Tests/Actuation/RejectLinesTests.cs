@@ -16,6 +16,7 @@ public sealed class RejectLinesTests
     private const int ReviewLine = 18;
     private const int ReadyLine = 5;
     private const int FaultLine = 6;
+    private const int AlarmLine = 19;
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));
     private readonly List<RecordingGpioDriver> _chips = [];
@@ -73,6 +74,28 @@ public sealed class RejectLinesTests
         _time.Advance(TimeSpan.FromMilliseconds(80));
         await Eventually.TrueAsync(() => Chip(0).Level(ReviewLine) == PinValue.Low, "review line released");
         Assert.Equal(_time.GetUtcNow(), Chip(0).EdgesOf(ReviewLine)[^1].At);
+    }
+
+    [Fact]
+    public async Task A_missed_pulse_pulses_the_alarm_line_only_and_without_one_wired_drives_nothing()
+    {
+        using (var unwired = Create(Wiring()))
+        {
+            Assert.False(unwired.SignalMissedPulse(Verdict(VerdictAction.Reject)));
+            Assert.DoesNotContain(_chips.SelectMany(c => c.Edges), e => e.Kind != "open");
+        }
+
+        _chips.Clear();
+        var options = Wiring();
+        options.Alarm = new GpioPulseLineOptions { Chip = 0, Line = AlarmLine, Pulse = TimeSpan.FromMilliseconds(200) };
+        using var lines = Create(options);
+        Assert.True(lines.SignalMissedPulse(Verdict(VerdictAction.Reject)));
+
+        Assert.Equal(PinValue.High, Chip(0).Level(AlarmLine));
+        Assert.Single(Chip(0).EdgesOf(RejectLine));
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        await Eventually.TrueAsync(() => Chip(0).Level(AlarmLine) == PinValue.Low, "alarm line released");
+        Assert.Equal([PinValue.Low, PinValue.High, PinValue.Low], Chip(0).EdgesOf(AlarmLine).Select(e => (PinValue)e.Level!));
     }
 
     [Fact]
@@ -156,7 +179,7 @@ public sealed class RejectLinesTests
     public async Task None_driver_opens_nothing_and_signals_do_nothing()
     {
         using var lines = new RejectLines(
-            new GpioOptions { Driver = "none", Reject = new GpioPulseLineOptions { Line = RejectLine } },
+            new GpioOptions { Driver = GpioDriverKind.None, Reject = new GpioPulseLineOptions { Line = RejectLine } },
             _ => throw new InvalidOperationException("the none driver must not open a chip"),
             _time,
             NullLogger<RejectLines>.Instance);
@@ -170,7 +193,7 @@ public sealed class RejectLinesTests
     public async Task Simulated_driver_runs_a_pulse_without_hardware()
     {
         var options = Wiring();
-        options.Driver = "simulated";
+        options.Driver = GpioDriverKind.Simulated;
         using var lines = new RejectLines(Options.Create(options), _time, NullLoggerFactory.Instance);
         await lines.SignalAsync(Verdict(VerdictAction.Reject), default);
         _time.Advance(TimeSpan.FromMilliseconds(50));
@@ -199,21 +222,17 @@ public sealed class RejectLinesTests
     public void Libgpiod_without_the_chip_fails_with_a_message_naming_it()
     {
         // gpiochip250 exists on no board, so this never drives a real line even on hardware.
-        var options = new GpioOptions { Driver = "libgpiod", Reject = new GpioPulseLineOptions { Chip = 250, Line = 0 } };
+        var options = new GpioOptions { Driver = GpioDriverKind.Libgpiod, Reject = new GpioPulseLineOptions { Chip = 250, Line = 0 } };
         var ex = Assert.Throws<InvalidOperationException>(() => new RejectLines(Options.Create(options), _time, NullLoggerFactory.Instance));
         Assert.Contains("Cannot open /dev/gpiochip250 through libgpiod", ex.Message, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("sysfs", "Gpio:Driver 'sysfs' is unknown")]
-    [InlineData(null, "Gpio:Driver is not set")]
-    public void Unknown_or_missing_driver_fails_validation_at_start(string? driver, string message)
+    // A driver that is no choice at all ('sysfs') is refused before binding: DaemonHostTests.
+    [Fact]
+    public void Missing_driver_fails_validation_at_start()
     {
+        const string message = "Gpio:Driver is not set";
         var settings = new Dictionary<string, string?> { ["Gpio:Reject:Line"] = "17" };
-        if (driver is not null)
-        {
-            settings["Gpio:Driver"] = driver;
-        }
 
         using var provider = new ServiceCollection()
             .AddLogging()
@@ -228,23 +247,26 @@ public sealed class RejectLinesTests
     {
         var options = Wiring();
         options.Review!.Line = RejectLine;
-        options.Reject!.PulseMs = 0;
+        options.Reject!.Pulse = TimeSpan.FromMilliseconds(0);
         options.Fault!.Line = null;
+        options.Alarm = new GpioPulseLineOptions { Chip = 1, Line = ReadyLine, Pulse = TimeSpan.Zero };
         var result = new GpioOptionsValidator().Validate(null, options);
         Assert.True(result.Failed);
         Assert.Contains("Gpio:Review and Gpio:Reject are both gpiochip0 line 17", result.FailureMessage, StringComparison.Ordinal);
-        Assert.Contains("Gpio:Reject:PulseMs is 0", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Gpio:Reject:Pulse is 00:00:00: use 00:00:00.001 to 00:00:10.", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("Gpio:Fault:Line is not set", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains($"Gpio:Alarm and Gpio:Ready are both gpiochip1 line {ReadyLine}", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Gpio:Alarm:Pulse is 00:00:00", result.FailureMessage, StringComparison.Ordinal);
 
-        Assert.Contains("Gpio:Reject is not set", new GpioOptionsValidator().Validate(null, new GpioOptions { Driver = "libgpiod" }).FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Gpio:Reject is not set", new GpioOptionsValidator().Validate(null, new GpioOptions { Driver = GpioDriverKind.Libgpiod }).FailureMessage, StringComparison.Ordinal);
         Assert.True(new GpioOptionsValidator().Validate(null, Wiring()).Succeeded);
     }
 
     private static GpioOptions Wiring(bool rejectActiveLow = false) => new()
     {
-        Driver = "libgpiod",
-        Reject = new GpioPulseLineOptions { Chip = 0, Line = RejectLine, ActiveLow = rejectActiveLow, PulseMs = 50 },
-        Review = new GpioPulseLineOptions { Chip = 0, Line = ReviewLine, PulseMs = 80 },
+        Driver = GpioDriverKind.Libgpiod,
+        Reject = new GpioPulseLineOptions { Chip = 0, Line = RejectLine, ActiveLow = rejectActiveLow, Pulse = TimeSpan.FromMilliseconds(50) },
+        Review = new GpioPulseLineOptions { Chip = 0, Line = ReviewLine, Pulse = TimeSpan.FromMilliseconds(80) },
         Ready = new GpioLineOptions { Chip = 1, Line = ReadyLine },
         Fault = new GpioLineOptions { Chip = 1, Line = FaultLine, ActiveLow = true },
     };

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using SemEdge.Diagnostics;
 using SemEdge.Publishing;
@@ -71,7 +72,7 @@ public sealed class BrokerCheckTests(ITestOutputHelper output) : IAsyncLifetime
 
         var fail = Assert.Single(results, r => r.Status == CheckStatus.Fail);
         Assert.Contains(cause, fail.Message, StringComparison.Ordinal);
-        Assert.Contains(daemonLog.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains(cause, StringComparison.Ordinal));
+        Assert.Contains(daemonLog.Collector.GetSnapshot(), l => l.Level == LogLevel.Warning && l.Message.Contains(cause, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -135,14 +136,14 @@ public sealed class BrokerCheckTests(ITestOutputHelper output) : IAsyncLifetime
         };
         var options = new MqttOptions
         {
-            Mode = MqttOptions.ModeExternal,
+            Mode = MqttMode.External,
             Host = "127.0.0.1",
             NodeId = "cell-7",
             Username = User,
             PasswordFile = _dir.Combine(setup == "wrong-password" ? "wrong-password" : "password"),
-            ReconnectMinSeconds = 0.05,
-            ReconnectMaxSeconds = 0.2,
-            OperationTimeoutSeconds = 5,
+            ReconnectMin = TimeSpan.FromSeconds(0.05),
+            ReconnectMax = TimeSpan.FromSeconds(0.2),
+            OperationTimeout = TimeSpan.FromSeconds(5),
             Tls = new MqttTlsOptions
             {
                 Enabled = true,
@@ -173,22 +174,22 @@ public sealed class BrokerCheckTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     /// <summary>The daemon's publisher with the same settings, until it has logged one failed connect.</summary>
-    private async Task<ListLogger<MqttPublisher>> DaemonLogAsync(MqttOptions options)
+    private async Task<FakeLogger<MqttPublisher>> DaemonLogAsync(MqttOptions options)
     {
-        var log = new ListLogger<MqttPublisher>();
+        var log = new FakeLogger<MqttPublisher>();
         using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Combine($"outbox-{Guid.NewGuid():N}") }), NullLogger<VerdictOutbox>.Instance);
         using var publisher = new MqttPublisher(Options.Create(options), outbox, new PipelineCounters(), TimeProvider.System, log);
         await publisher.StartAsync(default);
         try
         {
-            await Eventually.TrueAsync(() => log.Lines.Any(l => l.Message.Contains("unavailable", StringComparison.Ordinal)), "a failed connect in the daemon's log");
+            await Eventually.TrueAsync(() => log.Collector.GetSnapshot().Any(l => l.Message.Contains("unavailable", StringComparison.Ordinal)), "a failed connect in the daemon's log");
         }
         finally
         {
             await publisher.StopAsync(default);
         }
 
-        foreach (var (level, message) in log.Lines)
+        foreach (var (level, message) in log.Collector.GetSnapshot().Select(r => (r.Level, r.Message)))
         {
             output.WriteLine($"daemon {level}: {message}");
         }

@@ -57,7 +57,7 @@ public sealed class ServiceManagerNotificationsTests : IDisposable
     {
         var progress = new PipelineProgress(TimeProvider.System);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddSingleton(new NotifySocket(_socketPath));
+        builder.Services.AddSingleton(NotifierAt.Socket(_socketPath));
         builder.Services.AddSingleton(new ServiceManagerEnvironment(_socketPath, TimeSpan.FromMilliseconds(300)));
         builder.Services.AddSingleton(progress);
         builder.Services.AddSingleton<PipelineCounters>();
@@ -85,15 +85,7 @@ public sealed class ServiceManagerNotificationsTests : IDisposable
     {
         var time = new FakeTimeProvider();
         var progress = new PipelineProgress(time);
-        var notifications = new ServiceManagerNotifications(
-            new NotifySocket(_socketPath),
-            new ServiceManagerEnvironment(_socketPath, TimeSpan.FromSeconds(10)),
-            progress,
-            new PipelineCounters(),
-            Options.Create(new SystemdOptions { StallLimit = TimeSpan.FromSeconds(30) }),
-            new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance),
-            time,
-            NullLogger<ServiceManagerNotifications>.Instance);
+        var notifications = NotifierAt.Notifications(_socketPath, progress, time);
 
         var slow = progress.Started("slow.png");
         time.Advance(TimeSpan.FromSeconds(29));
@@ -112,26 +104,15 @@ public sealed class ServiceManagerNotificationsTests : IDisposable
     }
 
     [Fact]
-    public async Task Abstract_socket_names_starting_with_at_are_reached()
+    public async Task Without_notify_socket_nothing_is_sent_and_nothing_fails()
     {
-        var name = $"semedge-test-{Guid.NewGuid():N}";
-        using var abstractSocket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        abstractSocket.Bind(new UnixDomainSocketEndPoint("\0" + name));
-        using var notify = new NotifySocket("@" + name);
+        var progress = new PipelineProgress(TimeProvider.System);
+        using var notifications = NotifierAt.Notifications(_socketPath, progress, TimeProvider.System, environmentSocket: null);
 
-        notify.Send("READY=1");
+        progress.MarkReady();
+        await notifications.StartAsync(CancellationToken.None);
+        await notifications.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(10));
 
-        var buffer = new byte[64];
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        var length = await abstractSocket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
-        Assert.Equal("READY=1", Encoding.UTF8.GetString(buffer, 0, length));
-    }
-
-    [Fact]
-    public void Without_notify_socket_nothing_is_sent_and_nothing_fails()
-    {
-        using var notify = new NotifySocket(null);
-        Assert.False(notify.IsEnabled);
-        notify.Send("READY=1");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ReceiveAsync(TimeSpan.FromMilliseconds(300)));
     }
 }

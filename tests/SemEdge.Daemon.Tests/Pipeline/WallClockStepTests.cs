@@ -37,7 +37,7 @@ public sealed class WallClockStepTests : IDisposable
         var time = new SteppingFakeTime();
         var chips = new List<RecordingGpioDriver>();
         using var lines = new RejectLines(
-            new GpioOptions { Driver = "libgpiod", Reject = new GpioPulseLineOptions { Chip = 0, Line = 17, PulseMs = 50 } },
+            new GpioOptions { Driver = GpioDriverKind.Libgpiod, Reject = new GpioPulseLineOptions { Chip = 0, Line = 17, Pulse = TimeSpan.FromMilliseconds(50) } },
             chip =>
             {
                 var driver = new RecordingGpioDriver(chip, time);
@@ -95,15 +95,7 @@ public sealed class WallClockStepTests : IDisposable
         systemd.Bind(new UnixDomainSocketEndPoint(socketPath));
         var time = new SteppingFakeTime();
         var progress = new PipelineProgress(time);
-        var notifications = new ServiceManagerNotifications(
-            new NotifySocket(socketPath),
-            new ServiceManagerEnvironment(socketPath, TimeSpan.FromSeconds(10)),
-            progress,
-            new PipelineCounters(),
-            Options.Create(new SystemdOptions { StallLimit = TimeSpan.FromSeconds(30) }),
-            new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance),
-            time,
-            NullLogger<ServiceManagerNotifications>.Instance);
+        var notifications = NotifierAt.Notifications(socketPath, progress, time);
 
         progress.Started("slow.png");
         time.StepWallClock(TimeSpan.FromDays(days));
@@ -127,14 +119,14 @@ public sealed class WallClockStepTests : IDisposable
         using var publisher = new MqttPublisher(
             Options.Create(new MqttOptions
             {
-                Mode = MqttOptions.ModeExternal,
+                Mode = MqttMode.External,
                 Host = "127.0.0.1",
                 Port = broker.Port,
                 NodeId = "cell-7",
                 TopicPrefix = "fab",
-                HeartbeatSeconds = 0.2,
-                ReconnectMinSeconds = 0.05,
-                ReconnectMaxSeconds = 0.4,
+                HeartbeatInterval = TimeSpan.FromSeconds(0.2),
+                ReconnectMin = TimeSpan.FromSeconds(0.05),
+                ReconnectMax = TimeSpan.FromSeconds(0.4),
             }),
             outbox,
             new PipelineCounters(),

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Formatter;
@@ -24,8 +25,8 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
     private const string Forged = """{"seq":999,"image":"forged.tif","label":"clean","action":"pass"}""";
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(60);
     private readonly TempFolder _dir = new();
-    private readonly ListLogger<EmbeddedBroker> _brokerLog = new();
-    private readonly ListLogger<MqttPublisher> _publisherLog = new();
+    private readonly FakeLogger<EmbeddedBroker> _brokerLog = new();
+    private readonly FakeLogger<MqttPublisher> _publisherLog = new();
     private readonly List<IAsyncDisposable> _cleanup = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -37,12 +38,12 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
             await item.DisposeAsync();
         }
 
-        foreach (var (level, message) in _brokerLog.Lines)
+        foreach (var (level, message) in _brokerLog.Collector.GetSnapshot().Select(r => (r.Level, r.Message)))
         {
             output.WriteLine($"broker {level}: {message}");
         }
 
-        foreach (var (level, message) in _publisherLog.Lines)
+        foreach (var (level, message) in _publisherLog.Collector.GetSnapshot().Select(r => (r.Level, r.Message)))
         {
             output.WriteLine($"publisher {level}: {message}");
         }
@@ -102,22 +103,22 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
     public async Task A_second_daemon_configured_with_the_same_client_id_logs_that_its_id_is_refused()
     {
         var (options, publisher, _) = await StartDaemonAsync(new MqttEmbeddedBrokerOptions());
-        var log = new ListLogger<MqttPublisher>();
+        var log = new FakeLogger<MqttPublisher>();
         var twin = new MqttOptions
         {
-            Mode = MqttOptions.ModeExternal,
+            Mode = MqttMode.External,
             Host = "127.0.0.1",
             Port = options.Embedded.Port,
             ClientId = options.EffectiveClientId,
-            ReconnectMinSeconds = 0.05,
-            ReconnectMaxSeconds = 0.2,
+            ReconnectMin = TimeSpan.FromSeconds(0.05),
+            ReconnectMax = TimeSpan.FromSeconds(0.2),
         };
         using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Combine("twin-outbox") }), NullLogger<VerdictOutbox>.Instance);
         using var second = new MqttPublisher(Options.Create(twin), outbox, new PipelineCounters(), TimeProvider.System, log);
         await second.StartAsync(default);
         try
         {
-            await Eventually.TrueAsync(() => log.Lines.Any(l => l.Message.Contains("unavailable", StringComparison.Ordinal)), "the twin's failed connect");
+            await Eventually.TrueAsync(() => log.Collector.GetSnapshot().Any(l => l.Message.Contains("unavailable", StringComparison.Ordinal)), "the twin's failed connect");
         }
         finally
         {
@@ -365,9 +366,9 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
         var options = new MqttOptions
         {
             NodeId = nodeId,
-            HeartbeatSeconds = 0.5,
-            ReconnectMinSeconds = 0.05,
-            ReconnectMaxSeconds = 0.2,
+            HeartbeatInterval = TimeSpan.FromSeconds(0.5),
+            ReconnectMin = TimeSpan.FromSeconds(0.05),
+            ReconnectMax = TimeSpan.FromSeconds(0.2),
             Embedded = embedded,
         };
         var validation = new MqttOptionsValidator().Validate(null, options);

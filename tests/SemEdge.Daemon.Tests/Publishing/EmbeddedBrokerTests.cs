@@ -17,12 +17,12 @@ public sealed class EmbeddedBrokerTests : IDisposable
     {
         var options = new MqttOptions
         {
-            Mode = MqttOptions.ModeEmbedded,
+            Mode = MqttMode.Embedded,
             NodeId = "cell-3",
             TopicPrefix = "fab/semedge",
-            HeartbeatSeconds = 0.2,
-            ReconnectMinSeconds = 0.05,
-            ReconnectMaxSeconds = 0.2,
+            HeartbeatInterval = TimeSpan.FromSeconds(0.2),
+            ReconnectMin = TimeSpan.FromSeconds(0.05),
+            ReconnectMax = TimeSpan.FromSeconds(0.2),
             Embedded = new MqttEmbeddedBrokerOptions { BindAddress = "127.0.0.1", Port = FreePort.Next() },
         };
         using var broker = new EmbeddedBroker(Options.Create(options), NullLogger<EmbeddedBroker>.Instance);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using SemEdge.Inference;
 using SemEdge.Publishing;
@@ -184,11 +185,11 @@ public sealed class MqttPublisherTests : IAsyncLifetime
     {
         await _broker.StopAsync();
         using var outbox = OpenOutbox();
-        var logger = new ListLogger<MqttPublisher>();
+        var logger = new FakeLogger<MqttPublisher>();
         var publisher = await StartPublisherAsync(Options(_broker.Port), outbox, logger: logger);
         await outbox.AppendAsync(Verdicts.Make("early.tif"), default);
-        await Eventually.TrueAsync(() => logger.Lines.Count(l => l.Message.Contains("retrying in", StringComparison.Ordinal)) >= 3, "three failed attempts");
-        var delays = logger.Lines
+        await Eventually.TrueAsync(() => logger.Collector.GetSnapshot().Count(l => l.Message.Contains("retrying in", StringComparison.Ordinal)) >= 3, "three failed attempts");
+        var delays = logger.Collector.GetSnapshot()
             .Where(l => l.Message.Contains("retrying in", StringComparison.Ordinal))
             .Select(l => int.Parse(l.Message.Split("retrying in ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture))
             .Take(3)
@@ -203,16 +204,16 @@ public sealed class MqttPublisherTests : IAsyncLifetime
 
     private static MqttOptions Options(int port) => new()
     {
-        Mode = MqttOptions.ModeExternal,
+        Mode = MqttMode.External,
         Host = "127.0.0.1",
         Port = port,
         NodeId = Node,
         TopicPrefix = Prefix,
-        KeepAliveSeconds = 5,
-        OperationTimeoutSeconds = 5,
-        ReconnectMinSeconds = 0.05,
-        ReconnectMaxSeconds = 0.4,
-        HeartbeatSeconds = 0.2,
+        KeepAlive = TimeSpan.FromSeconds(5),
+        OperationTimeout = TimeSpan.FromSeconds(5),
+        ReconnectMin = TimeSpan.FromSeconds(0.05),
+        ReconnectMax = TimeSpan.FromSeconds(0.4),
+        HeartbeatInterval = TimeSpan.FromSeconds(0.2),
     };
 
     private VerdictOutbox OpenOutbox() =>

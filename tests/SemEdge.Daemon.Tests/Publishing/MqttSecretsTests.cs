@@ -99,7 +99,7 @@ public sealed class MqttSecretsTests : IDisposable
 
     private static MqttOptions External(Action<MqttOptions> edit)
     {
-        var options = new MqttOptions { Mode = MqttOptions.ModeExternal, Host = "127.0.0.1", Username = "semedge" };
+        var options = new MqttOptions { Mode = MqttMode.External, Host = "127.0.0.1", Username = "semedge" };
         edit(options);
         return options;
     }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using SemEdge.Publishing;
 using SemEdge.Telemetry;
@@ -58,7 +59,7 @@ public sealed class MqttTlsTests : IAsyncLifetime
     public async Task Tls_with_a_wrong_ca_never_connects_and_says_why()
     {
         using var outbox = OpenOutbox("bad");
-        var logger = new ListLogger<MqttPublisher>();
+        var logger = new FakeLogger<MqttPublisher>();
         using var publisher = Publisher(Tls("other-ca.crt"), outbox, logger);
         await publisher.StartAsync(default);
         try
@@ -79,13 +80,13 @@ public sealed class MqttTlsTests : IAsyncLifetime
 
     private MqttOptions Tls(string caFile) => new()
     {
-        Mode = MqttOptions.ModeExternal,
+        Mode = MqttMode.External,
         Host = "127.0.0.1",
         Port = _broker.Port,
         NodeId = "cell-7",
-        ReconnectMinSeconds = 0.05,
-        ReconnectMaxSeconds = 0.2,
-        OperationTimeoutSeconds = 5,
+        ReconnectMin = TimeSpan.FromSeconds(0.05),
+        ReconnectMax = TimeSpan.FromSeconds(0.2),
+        OperationTimeout = TimeSpan.FromSeconds(5),
         Tls = new MqttTlsOptions
         {
             Enabled = true,

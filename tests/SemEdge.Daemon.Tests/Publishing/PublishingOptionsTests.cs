@@ -27,7 +27,7 @@ public sealed class PublishingOptionsTests : IDisposable
     {
         var options = new MqttOptions
         {
-            Mode = "external",
+            Mode = MqttMode.External,
             Tls = new MqttTlsOptions { Enabled = true, CaFile = "/etc/semedge/missing-ca.pem" },
         };
         var result = new MqttOptionsValidator().Validate(null, options);
@@ -36,12 +36,11 @@ public sealed class PublishingOptionsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("Mode", "cloud", "Mqtt:Mode is 'cloud'")]
     [InlineData("NodeId", "cell/7", "Mqtt:NodeId is 'cell/7'")]
     [InlineData("TopicPrefix", "fab/#", "Mqtt:TopicPrefix is 'fab/#'")]
     [InlineData("Port", "0", "Mqtt:Port is 0")]
     [InlineData("Embedded:BindAddress", "board.local", "Mqtt:Embedded:BindAddress 'board.local' is not an IP address")]
-    [InlineData("ReconnectMaxSeconds", "0.1", "Mqtt:ReconnectMaxSeconds is 0.1")]
+    [InlineData("ReconnectMax", "00:00:00.1", "Mqtt:ReconnectMax is 00:00:00.1000000: use at least Mqtt:ReconnectMin")]
     [InlineData("Tls:CaFile", "/tmp/ca.pem", "Mqtt:Tls has certificate files set but Mqtt:Tls:Enabled is false")]
     [InlineData("Password", "secret", "Mqtt:Username and the password settings are for an external broker, but Mqtt:Mode is embedded")]
     public void Bad_settings_fail_at_start_with_a_readable_message(string key, string value, string message)

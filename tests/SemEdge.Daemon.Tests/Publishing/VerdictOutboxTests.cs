@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using SemEdge.Decision;
 using SemEdge.Publishing;
@@ -9,7 +10,7 @@ namespace SemEdge.Tests.Publishing;
 public sealed class VerdictOutboxTests : IDisposable
 {
     private readonly TempFolder _dir = new();
-    private readonly ListLogger<VerdictOutbox> _log = new();
+    private readonly FakeLogger<VerdictOutbox> _log = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -236,6 +237,50 @@ public sealed class VerdictOutboxTests : IDisposable
         await outbox.CompactAsync(default);
         Assert.True(outbox.IsAccepting);
         Assert.Equal(accepted + 1, (await outbox.AppendAsync(Verdicts.Make("more.tif"), default)).Seq);
+    }
+
+    [Fact]
+    public async Task A_group_commit_records_the_verdicts_in_order_with_consecutive_seqs_that_survive_a_reopen()
+    {
+        using (var outbox = Open())
+        {
+            await outbox.AppendAsync(Verdicts.Make("0.tif"), default);
+            var together = await outbox.AppendAsync([Verdicts.Make("1.tif"), Verdicts.Make("2.tif"), Verdicts.Make("3.tif")], default);
+            Assert.Equal([2L, 3, 4], together.Select(v => v.Seq));
+            Assert.Equal(["1.tif", "2.tif", "3.tif"], together.Select(v => v.Image));
+            Assert.True(outbox.TryFindByImage("3.tif", out var found));
+            Assert.Equal(4, found.Seq);
+        }
+
+        using var reopened = Open();
+        Assert.Equal([1L, 2, 3, 4], Drain(reopened).Select(v => v.Seq));
+        Assert.Equal(5, (await reopened.AppendAsync(Verdicts.Make("4.tif"), default)).Seq);
+    }
+
+    [Fact]
+    public async Task A_group_commit_that_does_not_fit_writes_none_of_its_verdicts()
+    {
+        using var outbox = Open(o => o.MaxEntries = 3);
+        await outbox.AppendAsync(Verdicts.Make("1.tif"), default);
+        var size = outbox.SizeBytes;
+
+        await Assert.ThrowsAsync<OutboxFullException>(() => outbox.AppendAsync([Verdicts.Make("2.tif"), Verdicts.Make("3.tif"), Verdicts.Make("4.tif")], default));
+        Assert.Equal(size, outbox.SizeBytes);
+        Assert.Equal(1, outbox.LastSeq);
+        Assert.Equal([2L, 3], (await outbox.AppendAsync([Verdicts.Make("2.tif"), Verdicts.Make("3.tif")], default)).Select(v => v.Seq));
+    }
+
+    [Fact]
+    public async Task An_ack_written_without_its_own_fsync_is_in_the_log_for_the_next_start()
+    {
+        using (var outbox = Open())
+        {
+            await outbox.AppendAsync([Verdicts.Make("1.tif"), Verdicts.Make("2.tif")], default);
+            await outbox.MarkSentAsync(1, default);
+        }
+
+        using var reopened = Open();
+        Assert.Equal(["2.tif"], Drain(reopened).Select(v => v.Image));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using SemEdge.Decision;
 using SemEdge.Hosting;
 using SemEdge.Inference;
@@ -55,7 +56,7 @@ public sealed class ClassNumberTests(ITestOutputHelper output) : IDisposable
         TestModels.Install(v1 with { Version = "2", Classes = renamed }, Path.Combine(run.Models, "classifier-v2.json"));
 
         await Eventually.TrueAsync(
-            () => run.Daemon.Log.Lines.Any(l => l.Contains("Refused new model", StringComparison.Ordinal) && l.Contains("'residue'", StringComparison.Ordinal)),
+            () => run.Daemon.Log.GetSnapshot().Any(l => l.Message.Contains("Refused new model", StringComparison.Ordinal) && l.Message.Contains("'residue'", StringComparison.Ordinal)),
             "the swap refused, naming the unknown class", 60);
         Assert.Equal("1", run.Store.Announcement.Version);
 
@@ -78,7 +79,7 @@ public sealed class ClassNumberTests(ITestOutputHelper output) : IDisposable
         var announced = run.LastModelAnnouncement();
         Assert.Equal(["scratch"], announced.GetProperty("missing").EnumerateArray().Select(e => e.GetString()!));
         Assert.Equal(10, announced.GetProperty("classTable").GetArrayLength());
-        Assert.Contains(run.Daemon.Log.Lines, l => l.Contains("cannot produce the class table's scratch", StringComparison.Ordinal));
+        Assert.Contains(run.Daemon.Log.GetSnapshot(), l => l.Message.Contains("cannot produce the class table's scratch", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -94,15 +95,15 @@ public sealed class ClassNumberTests(ITestOutputHelper output) : IDisposable
         File.Copy(DetachedSignature.PathFor(run.Classifier), DetachedSignature.PathFor(relabelled));
         TestModels.Install(v1 with { Version = "2", Classes = swapped }, relabelled, sign: false);
         await Eventually.TrueAsync(
-            () => run.Daemon.Log.Lines.Any(l => l.Contains("Refused new model", StringComparison.Ordinal) && l.Contains("classifier-v2.json", StringComparison.Ordinal)
-                && l.Contains("does not match its bytes", StringComparison.Ordinal)),
+            () => run.Daemon.Log.GetSnapshot().Any(l => l.Message.Contains("Refused new model", StringComparison.Ordinal) && l.Message.Contains("classifier-v2.json", StringComparison.Ordinal)
+                && l.Message.Contains("does not match its bytes", StringComparison.Ordinal)),
             "the relabelled manifest refused", 60);
 
         // No signature at all, still higher.
         File.Delete(DetachedSignature.PathFor(relabelled));
         TestModels.Install(v1 with { Version = "3", Classes = swapped }, Path.Combine(run.Models, "classifier-v3.json"), sign: false);
         await Eventually.TrueAsync(
-            () => run.Daemon.Log.Lines.Any(l => l.Contains("Refused new model", StringComparison.Ordinal) && l.Contains("classifier-v3.json is not signed", StringComparison.Ordinal)),
+            () => run.Daemon.Log.GetSnapshot().Any(l => l.Message.Contains("Refused new model", StringComparison.Ordinal) && l.Message.Contains("classifier-v3.json is not signed", StringComparison.Ordinal)),
             "the unsigned manifest refused", 60);
 
         Assert.Equal("1", run.Store.Announcement.Version);
@@ -117,14 +118,14 @@ public sealed class ClassNumberTests(ITestOutputHelper output) : IDisposable
         var manifest = TestModels.Classifier(models, "classifier", ClassTable.DefaultNames, sign: false);
         DetachedSignature.Sign(manifest, DetachedSignature.ModelManifestPurpose, PrivateSigningKey.Generate("stranger"));
         await using var broker = await Mosquitto.StartAsync(_root.Combine("mosquitto"));
-        var log = new LogCapture();
+        var log = DaemonUnderTest.WarningsAndErrors();
         using var host = DaemonHost.Build(new DaemonHostSettings
         {
             Overrides = DaemonUnderTest.Settings(_root.Combine("daemon"), DaemonUnderTest.External(broker.Port), [$"--Inference:ClassifierManifest={manifest}"]),
             ReadEnvironment = false,
             SiteConfig = EmptySite(),
             ServiceManager = new ServiceManagerEnvironment(null, null),
-            ConfigureServices = services => services.AddSingleton<ILoggerProvider>(log),
+            ConfigureServices = services => services.AddSingleton<ILoggerProvider>(new FakeLoggerProvider(log)),
         });
 
         await host.StartAsync();
@@ -132,7 +133,7 @@ public sealed class ClassNumberTests(ITestOutputHelper output) : IDisposable
         await Eventually.TrueAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, "the daemon gives up starting", 60);
         await host.StopAsync();
 
-        var line = Assert.Single(log.Lines, l => l.Contains("Cannot start the pipeline", StringComparison.Ordinal));
+        var line = Assert.Single(log.GetSnapshot(), l => l.Message.Contains("Cannot start the pipeline", StringComparison.Ordinal)).Message;
         output.WriteLine(line);
         Assert.Contains("which is not trusted", line);
         Assert.False(host.Services.GetRequiredService<PipelineProgress>().Ready.IsCompleted);
@@ -144,11 +145,11 @@ public sealed class ClassNumberTests(ITestOutputHelper output) : IDisposable
         var models = _root.Combine("live");
         var unsigned = TestModels.Classifier(models, "classifier", ClassTable.DefaultNames, sign: false);
         await using var run = await LiveAsync(unsigned, "--Inference:AllowUnsignedModelsAtStart=true");
-        Assert.Contains(run.Daemon.Log.Lines, l => l.Contains("Starting with an untrusted model", StringComparison.Ordinal) && l.Contains("is not signed", StringComparison.Ordinal));
+        Assert.Contains(run.Daemon.Log.GetSnapshot(), l => l.Message.Contains("Starting with an untrusted model", StringComparison.Ordinal) && l.Message.Contains("is not signed", StringComparison.Ordinal));
 
         TestModels.Classifier(models, "classifier-v2", TestModels.Reordered, version: "2", sign: false);
         await Eventually.TrueAsync(
-            () => run.Daemon.Log.Lines.Any(l => l.Contains("Refused new model", StringComparison.Ordinal) && l.Contains("classifier-v2.json is not signed", StringComparison.Ordinal)),
+            () => run.Daemon.Log.GetSnapshot().Any(l => l.Message.Contains("Refused new model", StringComparison.Ordinal) && l.Message.Contains("classifier-v2.json is not signed", StringComparison.Ordinal)),
             "the unsigned swap refused even with the development switch", 60);
         Assert.Equal("1", run.Store.Announcement.Version);
 

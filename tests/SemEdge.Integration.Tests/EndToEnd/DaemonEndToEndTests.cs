@@ -2,14 +2,15 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using SemEdge.Cli;
 using SemEdge.Inference;
 using SemEdge.Pipeline;
 using SemEdge.Publishing;
 using SemEdge.Tests.Inference;
+using SemEdge.Tests.Platform;
 using SemEdge.Tests.Publishing;
 using Xunit.Abstractions;
-using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.EndToEnd;
 
@@ -71,7 +72,7 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
         // A reject pulse for each reject: every reject verdict was signalled once, and each pulse that started is one
         // rising edge on the reject line (a reject arriving during a pulse extends it: the gate stays open for both).
         var rejects = verdicts.Where(v => v.Action == "reject").Select(v => v.Image).Order().ToList();
-        var signalled = daemon.RejectLog.Lines.Where(l => l.Message.StartsWith("reject pulse for ", StringComparison.Ordinal)).ToList();
+        var signalled = daemon.RejectLog.Collector.GetSnapshot().Where(l => l.Message.StartsWith("reject pulse for ", StringComparison.Ordinal)).ToList();
         Assert.Equal(rejects, signalled.Select(l => l.Message.Split(' ')[3]).Order());
         Assert.Equal(signalled.Count(l => l.Message.Contains(" started ", StringComparison.Ordinal)), daemon.Pulses(DaemonUnderTest.RejectLine));
 
@@ -116,7 +117,7 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
         await Eventually.TrueAsync(() => daemon.Counters.Inspected == 80, "all 80 images decided while the broker is down", 60);
 
         // The publisher marks as replays what was in the outbox at its last failed connection attempt (attempts come
-        // at most Mqtt:ReconnectMaxSeconds = 0.5 s apart here): let one more fail after the last verdict.
+        // at most Mqtt:ReconnectMax = TimeSpan.FromSeconds(0.5) s apart here): let one more fail after the last verdict.
         await Task.Delay(TimeSpan.FromSeconds(2));
         var held = daemon.Host.Services.GetRequiredService<VerdictOutbox>().PendingCount;
         var outageEnd = DateTimeOffset.UtcNow;
@@ -230,7 +231,7 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
         var archived = Directory.GetFiles(daemon.Archive, "*.png", SearchOption.AllDirectories).Select(Path.GetFileName).Order();
         Assert.Equal(["good.png", "slow.png"], archived);
         Assert.Equal(good, await File.ReadAllBytesAsync(Directory.GetFiles(daemon.Archive, "slow.png", SearchOption.AllDirectories).Single()));
-        Assert.Contains(daemon.Log.Lines, l => l.Contains("Quarantined huge.png (too-large)", StringComparison.Ordinal));
+        Assert.Contains(daemon.Log.GetSnapshot(), l => l.Message.Contains("Quarantined huge.png (too-large)", StringComparison.Ordinal));
 
         void Write(string name, byte[] bytes)
         {
@@ -271,7 +272,7 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
         File.WriteAllBytes(Path.Combine(models, "classifier-v2.onnx"), [.. File.ReadAllBytes(Path.Combine(models, "classifier.onnx")), 0]);
         TestModels.Install(v1 with { Version = "2", File = "classifier-v2.onnx" }, Path.Combine(models, "classifier-v2.json"));
         await Eventually.TrueAsync(
-            () => daemon.Log.Lines.Any(l => l.Contains("Refused new model", StringComparison.Ordinal) && l.Contains("classifier-v2.json", StringComparison.Ordinal)),
+            () => daemon.Log.GetSnapshot().Any(l => l.Message.Contains("Refused new model", StringComparison.Ordinal) && l.Message.Contains("classifier-v2.json", StringComparison.Ordinal)),
             "the bad model refused with a log line");
         Assert.Equal("1", store.Announcement.Version);
 

@@ -42,9 +42,11 @@ internal sealed class DaemonProcess : IAsyncDisposable
         Directory.CreateDirectory(root);
         var site = Path.Combine(root, "site.json");
         File.WriteAllText(site, "{}\n");
-        var socketPath = Path.Combine(root, $"notify-{Guid.NewGuid():N}"[..20]);
+        // An abstract socket (NOTIFY_SOCKET=@name, as systemd itself often passes): the daemon's SystemdNotifier must
+        // turn the '@' into the leading NUL, and no file mode stands between it and a daemon run as another user.
+        var socketName = $"semedge-test-{Guid.NewGuid():N}";
         using var systemd = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        systemd.Bind(new UnixDomainSocketEndPoint(socketPath));
+        systemd.Bind(new UnixDomainSocketEndPoint("\0" + socketName));
 
         var script = Path.Combine(RepoPaths.Scripts, "semedge");
         var info = new ProcessStartInfo(runAs is null ? script : "setpriv")
@@ -61,7 +63,6 @@ internal sealed class DaemonProcess : IAsyncDisposable
                 await build.WaitForExitAsync();
             }
 
-            File.SetUnixFileMode(socketPath, (UnixFileMode)0x1FF);
             foreach (var argument in new[] { $"--reuid={runAs}", $"--regid={runAsGroup ?? runAs}", "--init-groups", "--", script })
             {
                 info.ArgumentList.Add(argument);
@@ -81,7 +82,7 @@ internal sealed class DaemonProcess : IAsyncDisposable
             info.ArgumentList.Add(setting);
         }
 
-        info.Environment["NOTIFY_SOCKET"] = socketPath;
+        info.Environment["NOTIFY_SOCKET"] = "@" + socketName;
         // scripts/semedge run makes and trusts a development key: in the test's folder, not the user's home.
         info.Environment["SEMEDGE_KEY_DIR"] = Path.Combine(root, "keys");
         var daemon = new DaemonProcess(Process.Start(info) ?? throw new InvalidOperationException("semedge did not start"));
@@ -106,7 +107,6 @@ internal sealed class DaemonProcess : IAsyncDisposable
 
             if (Encoding.UTF8.GetString(buffer, 0, length).StartsWith("READY=1", StringComparison.Ordinal))
             {
-                File.Delete(socketPath);
                 return daemon;
             }
         }

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using SemEdge.Pipeline;
 using SemEdge.Tests.Hosting;
 using SemEdge.Tests.Publishing;
 using Xunit.Abstractions;
@@ -12,6 +11,8 @@ namespace SemEdge.Tests.EndToEnd;
 [Collection(DaemonCollection.Name)]
 public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutputHelper output) : IDisposable
 {
+    private const int AlarmLine = 24;
+
     private readonly TempFolder _root = new();
 
     public void Dispose() => _root.Dispose();
@@ -21,11 +22,8 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
     {
         using var gate = new SemaphoreSlim(0);
         var inspector = new FakeInspector("1", gate);
-        var daemon = await DaemonUnderTest.StartAsync(
-            _root.Combine("daemon"),
-            DaemonUnderTest.Embedded(FreePort.Next()),
-            ["--Pipeline:Workers=1", "--Pipeline:QueueCapacity=8"],
-            configure: services => services.Replace(ServiceDescriptor.Singleton<IInspectorLoader>(new FakeInspectorLoader(inspector))));
+        var daemon = await DaemonUnderTest.StartWithInspectorAsync(
+            _root.Combine("daemon"), inspector, ["--Pipeline:Workers=1", "--Pipeline:QueueCapacity=8"]);
         var staged = images.Stage(daemon.Drop, 6);
         foreach (var file in staged)
         {
@@ -56,8 +54,8 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
         await using var plc = await MqttProbe.ConnectAsync(broker.Port, "semedge/test/#", persistent: true, clientId: "plc-alarm");
         var root = _root.Combine("daemon");
         // Every class rejects, so the first image needs a pulse.
-        var settings = DaemonUnderTest.Settings(root, DaemonUnderTest.External(broker.Port),
-            ["--Decision:Actions:clean=Reject", "--Decision:DefaultMinConfidence=0", "--Pipeline:Workers=1"]);
+        string[] extra = ["--Decision:Actions:clean=Reject", "--Decision:DefaultMinConfidence=0", "--Pipeline:Workers=1"];
+        var settings = DaemonUnderTest.Settings(root, DaemonUnderTest.External(broker.Port), extra);
         var daemon = await DaemonProcess.StartAsync(root, [.. settings, "--Pipeline:TestOnlyKillBeforePulse=true"]);
         string image;
         try
@@ -80,7 +78,9 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
 
         Assert.Single(Directory.GetFiles(Path.Combine(root, "processing")));
         Assert.Contains("\"seq\":1", File.ReadAllText(Path.Combine(root, "outbox", "outbox.log")), StringComparison.Ordinal);
-        daemon = await DaemonProcess.StartAsync(root, settings);
+
+        // The restart in this process, on the recording GPIO driver, with the optional alarm line wired.
+        var restarted = await DaemonUnderTest.StartAsync(root, DaemonUnderTest.External(broker.Port), [.. extra, $"--Gpio:Alarm:Line={AlarmLine}"]);
         try
         {
             await Eventually.TrueAsync(() => plc.Payloads("alarm").Count > 0, "the missed-pulse alarm", 60);
@@ -91,18 +91,26 @@ public sealed class DaemonStopAndRecoveryTests(SyntheticImages images, ITestOutp
             Assert.Equal("reject", alarm.RootElement.GetProperty("action").GetString());
             await Eventually.TrueAsync(() => plc.Verdicts().Any(v => v.GetProperty("seq").GetInt64() == 1), "verdict seq 1", 60);
             await Eventually.TrueAsync(() => !Directory.EnumerateFiles(Path.Combine(root, "outbox", "alarms")).Any(), "alarm removed after its PUBACK", 30);
-            Assert.Equal(0, await daemon.StopAsync());
+            await Eventually.TrueAsync(() => restarted.Pulses(AlarmLine) == 1, "one pulse on the alarm line", 30);
+
+            // A late reject pulse would hit another part: the alarm line fires, the reject line does not.
+            Assert.Equal(0, restarted.Pulses(DaemonUnderTest.RejectLine));
         }
         catch
         {
-            output.WriteLine(daemon.Output);
+            foreach (var record in restarted.Log.GetSnapshot())
+            {
+                output.WriteLine($"{record.Level}: {record.Message}");
+            }
+
             throw;
         }
         finally
         {
-            await daemon.DisposeAsync();
+            await restarted.DisposeAsync();
         }
 
+        Assert.Equal(1, restarted.Pulses(AlarmLine));
         Assert.Empty(Directory.GetFiles(Path.Combine(root, "processing")));
         Assert.Single(Directory.GetFiles(Path.Combine(root, "archive"), "*.png", SearchOption.AllDirectories));
         Assert.Single(plc.Payloads("alarm"));

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using SemEdge.Actuation;
 using SemEdge.Hosting;
@@ -22,7 +24,7 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     public const int RejectLine = 17;
     public const int ReviewLine = 27;
 
-    private DaemonUnderTest(string root, IHost host, RecordingGpioDriver gpio, ListLogger<RejectLines> rejectLog, LogCapture log)
+    private DaemonUnderTest(string root, IHost host, RecordingGpioDriver gpio, FakeLogger<RejectLines> rejectLog, FakeLogCollector log)
     {
         Root = root;
         Host = host;
@@ -32,10 +34,11 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     }
 
     /// <summary>What RejectLines logged: one "pulse for IMAGE (seq N) started|extends" line per signalled verdict.</summary>
-    public ListLogger<RejectLines> RejectLog { get; }
+    public FakeLogger<RejectLines> RejectLog { get; }
 
     /// <summary>Every warning and error the daemon logged.</summary>
-    public LogCapture Log { get; }
+    /// <summary>Warnings and errors from every category, as a technician would read them.</summary>
+    public FakeLogCollector Log { get; }
 
     public string Root { get; }
 
@@ -69,8 +72,8 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         $"--Outbox:Path={Path.Combine(root, "outbox")}",
         .. mqtt.Split(' ', StringSplitOptions.RemoveEmptyEntries),
         "--Mqtt:NodeId=test",
-        "--Mqtt:ReconnectMinSeconds=0.1",
-        "--Mqtt:ReconnectMaxSeconds=0.5",
+        "--Mqtt:ReconnectMin=00:00:00.1",
+        "--Mqtt:ReconnectMax=00:00:00.5",
         // Signed copies: the daemon refuses a manifest without a valid signature by a trusted key.
         $"--Inference:ClassifierManifest={SemEdge.Tests.Inference.TestModels.SignedCopy(Path.Combine(FixtureModels, "classifier.json"), Path.Combine(root, "models"))}",
         $"--Inference:ScreenManifest={SemEdge.Tests.Inference.TestModels.SignedCopy(Path.Combine(FixtureModels, "screen.json"), Path.Combine(root, "models"))}",
@@ -94,6 +97,16 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
     /// <summary>MQTT settings for the daemon's embedded broker on <paramref name="port"/>.</summary>
     public static string Embedded(int port) => $"--Mqtt:Mode=embedded --Mqtt:Embedded:Port={port}";
 
+    /// <summary>A log collector that keeps warnings and errors only (what a daemon test looks for).</summary>
+    public static FakeLogCollector WarningsAndErrors() =>
+        FakeLogCollector.Create(new FakeLogCollectorOptions { FilteredLevels = { LogLevel.Warning, LogLevel.Error, LogLevel.Critical } });
+
+    /// <summary>The daemon on its embedded broker with <paramref name="inspector"/> in place of the ONNX models.</summary>
+    public static Task<DaemonUnderTest> StartWithInspectorAsync(
+        string root, IInspector inspector, IEnumerable<string> extra, ServiceManagerEnvironment? serviceManager = null) =>
+        StartAsync(root, Embedded(FreePort.Next()), extra, serviceManager,
+            services => services.Replace(ServiceDescriptor.Singleton<IInspectorLoader>(new Hosting.FakeInspectorLoader(inspector))));
+
     public static async Task<DaemonUnderTest> StartAsync(
         string root,
         string mqtt,
@@ -102,8 +115,8 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
         Action<IServiceCollection>? configure = null)
     {
         var gpio = new RecordingGpioDriver(0, TimeProvider.System);
-        var rejectLog = new ListLogger<RejectLines>();
-        var log = new LogCapture();
+        var rejectLog = new FakeLogger<RejectLines>();
+        var log = WarningsAndErrors();
         var host = DaemonHost.Build(new DaemonHostSettings
         {
             Overrides = Settings(root, mqtt, extra),
@@ -114,7 +127,12 @@ internal sealed class DaemonUnderTest : IAsyncDisposable
             {
                 services.AddSingleton(sp => new RejectLines(
                     sp.GetRequiredService<IOptions<GpioOptions>>().Value, _ => gpio, TimeProvider.System, rejectLog));
-                services.AddSingleton<ILoggerProvider>(log);
+                services.AddSingleton<ILoggerProvider>(new FakeLoggerProvider(log));
+                if (serviceManager?.NotifySocket is { } notifySocket)
+                {
+                    services.Replace(ServiceDescriptor.Singleton(Hosting.NotifierAt.Socket(notifySocket)));
+                }
+
                 configure?.Invoke(services);
             },
         });

@@ -36,12 +36,11 @@ public sealed class DaemonSystemdTests : IDisposable
     {
         using var gate = new SemaphoreSlim(0);
         var inspector = new FakeInspector("1", gate);
-        var daemon = await DaemonUnderTest.StartAsync(
+        var daemon = await DaemonUnderTest.StartWithInspectorAsync(
             _root.Combine("daemon"),
-            DaemonUnderTest.Embedded(FreePort.Next()),
+            inspector,
             ["--Systemd:StallLimit=00:00:01", "--Systemd:StatusInterval=00:00:00.2", "--Pipeline:Workers=1"],
-            new ServiceManagerEnvironment(_socketPath, TimeSpan.FromMilliseconds(400)),
-            services => services.Replace(ServiceDescriptor.Singleton<IInspectorLoader>(new FakeInspectorLoader(inspector))));
+            new ServiceManagerEnvironment(_socketPath, TimeSpan.FromMilliseconds(400)));
         try
         {
             var first = await ReceiveAsync(TimeSpan.FromSeconds(10));

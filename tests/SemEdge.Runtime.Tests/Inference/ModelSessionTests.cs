@@ -88,7 +88,7 @@ public class ModelSessionTests
     {
         var p = new float[3];
 
-        var best = ModelSession.Softmax([1000f, 1001f, 999f], p);
+        var best = LogitMath.Softmax([1000f, 1001f, 999f], p, 1f);
 
         Assert.Equal(1, best);
         Assert.Equal(1f, p.Sum(), 1e-6f);

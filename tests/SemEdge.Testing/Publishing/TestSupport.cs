@@ -2,27 +2,16 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using SemEdge.Decision;
 
 namespace SemEdge.Tests.Publishing;
 
-/// <summary>Logger that keeps every formatted line, so tests can assert what a technician would read.</summary>
-internal sealed class ListLogger<T> : ILogger<T>
+/// <summary>Questions tests ask of a <see cref="FakeLogger"/>'s lines (what a technician would read).</summary>
+internal static class FakeLoggerLines
 {
-    private readonly ConcurrentQueue<(LogLevel Level, string Message)> _lines = new();
-
-    public IReadOnlyList<(LogLevel Level, string Message)> Lines => [.. _lines];
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        _lines.Enqueue((logLevel, formatter(state, exception)));
-
-    public bool Contains(LogLevel level, string fragment) =>
-        _lines.Any(l => l.Level == level && l.Message.Contains(fragment, StringComparison.Ordinal));
+    public static bool Contains(this FakeLogger logger, LogLevel level, string fragment) =>
+        logger.Collector.GetSnapshot().Any(r => r.Level == level && r.Message.Contains(fragment, StringComparison.Ordinal));
 }
 
 internal static class Verdicts

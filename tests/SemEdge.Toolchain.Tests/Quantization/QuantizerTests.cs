@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using SemEdge.Inference;
 using SemEdge.Toolchain.Onnx;
 using SemEdge.Toolchain.Quantization;
 
@@ -17,7 +18,7 @@ public class QuantizerTests(QuantizedMobileNet mobileNet) : IClassFixture<Quanti
         {
             var a = Agreement.Logits(fp32, input, ToolchainFixtures.InputShape);
             var b = Agreement.Logits(int8, input, ToolchainFixtures.InputShape);
-            agreements += Agreement.ArgMax(a) == Agreement.ArgMax(b) ? 1 : 0;
+            agreements += LogitMath.ArgMax(a) == LogitMath.ArgMax(b) ? 1 : 0;
             maxDiff = Math.Max(maxDiff, a.Zip(b, (x, y) => Math.Abs(x - y)).Max());
         }
 

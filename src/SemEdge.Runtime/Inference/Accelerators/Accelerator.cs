@@ -41,7 +41,7 @@ public sealed class Accelerator
 
     /// <summary>The order <c>auto</c> tries: newest BSP first.</summary>
     public static IReadOnlyList<IExecutionProvider> NpuProviders { get; } =
-        [new VsiNpuProvider(), new NnapiProvider(), new VsiNpuLegacyProvider()];
+        [new VsiNpuProvider(), EntryPointProvider.Nnapi, EntryPointProvider.VsiNpuLegacy];
 
     private static readonly CpuProvider CpuOnly = new();
 

@@ -4,7 +4,7 @@ namespace SemEdge.Inference.Accelerators;
 
 /// <summary>
 /// One way of running a model: the seam behind which each execution provider lives in its own small file
-/// (<see cref="CpuProvider"/>, <see cref="VsiNpuProvider"/>, <see cref="NnapiProvider"/>, <see cref="VsiNpuLegacyProvider"/>).
+/// (<see cref="CpuProvider"/>, <see cref="VsiNpuProvider"/>, <see cref="EntryPointProvider"/> for NNAPI and the legacy VsiNpu).
 /// </summary>
 public interface IExecutionProvider
 {
