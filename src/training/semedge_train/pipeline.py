@@ -531,6 +531,9 @@ def _ship(trained: Path, reports_dir: Path, out: Path, figures: dict, reports: d
     if shipped_reports.exists():
         shutil.rmtree(shipped_reports)
     shutil.copytree(reports_dir, shipped_reports)
+    # `semedge evaluate` names its model and data by absolute path; what ships names them from the repository root.
+    for report in shipped_reports.rglob("report.json"):
+        report.write_text(report.read_text().replace(f"{REPO.as_posix()}/", ""))
     (shipped_reports / "training").mkdir(parents=True, exist_ok=True)
     for name in ("classifier", "screen"):
         for suffix in (".metrics.json", ".curve.png"):
