@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 VcS5+VbUZVUrUOL7h5g0ghpXEeKFfyQvNSphYe9ORSpf2nZL+Lyaylien3il8HK7Fcm9UNxldBP+ErFmXA7tCw==
+ed25519 W+vOi9Kqw1uqHEyr0SajqeUnUdvSslDleg/ttdvUU9EiadumgfvPnWORj1UffXahIqO+j5cOupdo6uKRxAOcAQ==

@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 53Ovbk0hCCadETspw5ixLMBhtJ7XBeJiSBf16flEYFiKmDU+hxZNwS3CWciCJNQGWTiZWxjx6pibvdL/Y3E5Bw==
+ed25519 vv2AyBnT1Hnmi25alIZH4S9F1tLBQWutDyM6djlAdfXiqwVrcCBdn9BtmSEGcxBY8Nax8HAlWN3Ba1IuaE66AA==

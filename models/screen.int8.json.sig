@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 3kvEtL5gxsZg2JKnywb0iYavLZwnAm2j3xbF2XbZQuKMbnegYHyw3ruGEkS5/IBtBweA7LVUBhdAulls+8jACA==
+ed25519 w/zEFCt8LNqXYjHH/E1ow1Jc0PwmylrCa0/Zk3oX3YfG8y6kWnhHmgO7CSkmRiASBtdvQYGL7K7x+IFxbZTpBg==

@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--build-only", action="store_true", help="write the proxy data set and stop")
     p.add_argument("--chosen-only", action="store_true",
                    help="evaluate only the chosen model on test, not every starting point (much quicker)")
+    p.add_argument("--models", type=Path, default=REPO / "models",
+                   help="the models to start from and to measure as they are (default: the shipped ones); their "
+                        "classifier.pt, screen.pt and teacher.pt (when present) become --init, --screen-init and "
+                        "--teacher-init, and the results go to WORK/out-NAME, NAME the folder's name")
     p.add_argument("train_models_args", nargs="*", help="extra arguments for scripts/train-models (after --)")
     args = p.parse_args(argv)
     log = lambda m: print(m, flush=True)  # noqa: E731
@@ -159,26 +163,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_only:
         return 0
     mapping = ",".join(f"{v}={k}" for k, v in FAB_NAMES.items())
-    out = args.work / "out"
-    shipped = args.work / "shipped"
+    models = args.models.resolve()
+    label = models.name
+    out = args.work / f"out-{label}"
+    shipped = args.work / f"as-is-{label}"
     test = args.work / "test-mapped"
     if not test.exists():
         for folder in (fab / "test").iterdir():
             target = test / {v: k for k, v in FAB_NAMES.items()}.get(folder.name, folder.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(folder.resolve())
-    subprocess.run([str(SEMEDGE), "evaluate", str(REPO / "models" / "classifier.int8.json"), "--data", str(test),
+    subprocess.run([str(SEMEDGE), "evaluate", str(models / "classifier.int8.json"), "--data", str(test),
                     "--out", str(shipped)], check=True, stdout=subprocess.DEVNULL)
     baseline = json.loads((shipped / "report.json").read_text())["classifier"]["accuracy"]
     started = time.monotonic()
     cmd = [str(REPO / "scripts" / "train-models"), "--data", str(fab), "--out", str(out), "--map", mapping,
            "--minutes", str(args.minutes), *([] if args.chosen_only else ["--report-candidates"]),
+           "--init", str(models / "classifier.pt"), "--screen-init", str(models / "screen.pt"),
+           *(["--teacher-init", str(models / "teacher.pt")] if (models / "teacher.pt").exists() else []),
            *args.train_models_args]
     log("==> " + " ".join(cmd))
     subprocess.run(cmd, check=True)
     minutes = (time.monotonic() - started) / 60
     summary = json.loads((out / "reports" / "summary.json").read_text())
-    rows = [("shipped synthetic model, not retrained", None, None, baseline)]
+    rows = [(f"{label}/ synthetic model, not retrained", None, None, baseline)]
     for c in summary["candidates"]:
         figures = summary["candidateTest"].get(c["name"], {})
         rows.append((c["name"], c["valAccuracy"], figures.get("testFP32"), figures.get("testINT8")))

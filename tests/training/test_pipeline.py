@@ -1,6 +1,7 @@
 import json
 import sys
 
+from conftest import REPO
 from semedge_train import DEFAULT_CLASSES
 from semedge_train.modelcard import write_model_card
 from semedge_train.pipeline import Steps, _calibration_sample, parse_parity, summarise
@@ -109,3 +110,16 @@ def test_when_the_first_parallel_job_ends_the_flag_tells_the_other_to_take_its_c
          "quick": [sys.executable, "-c", "import time; time.sleep(2); print('done')"]}, finished_flag=flag)
     assert results["quick"].strip() == "done"
     assert results["waits"].strip() == "flag seen"
+
+
+def test_the_full_build_starts_its_students_from_the_committed_pretrained_semnets():
+    from semedge_train.loop import load_checkpoint
+    from semedge_train.pipeline import FULL, PRETRAINED_STUDENTS, QUICK
+
+    assert FULL.student_init == PRETRAINED_STUDENTS and QUICK.student_init is None
+    for kind, path in PRETRAINED_STUDENTS.items():
+        # Kept in the repository, so that a build starts from the same weights whatever models/ holds then.
+        assert path.is_relative_to(REPO / "models" / "pretraining"), path
+        checkpoint = load_checkpoint(path)
+        assert checkpoint["kind"] == kind and checkpoint["arch"]["family"] == "semnet"
+        assert len(checkpoint["classes"]) == (10 if kind == "classifier" else 2)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .export import sha256_file
+from .loop import load_checkpoint
 from .model import ArchSpec, build_model
 
 
@@ -46,9 +47,7 @@ class DistillConfig:
 
 def load_teacher(path: Path) -> tuple[nn.Module, dict]:
     """A trained teacher (NAME.pt written by train.py) in eval mode, and its metadata (classes, mean, std)."""
-    from .train import _load_checkpoint  # train.py imports this module
-
-    checkpoint = _load_checkpoint(path)
+    checkpoint = load_checkpoint(path)
     meta = {k: v for k, v in checkpoint.items() if k != "state_dict"}
     model = build_model(len(meta["classes"]), ArchSpec(**meta["arch"]))
     model.load_state_dict(checkpoint["state_dict"])

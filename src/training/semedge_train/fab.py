@@ -31,7 +31,8 @@ from .fab_train import FitResult, Recipe, accuracy, fit, fit_temperature, predic
     summarise_candidates
 from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_ARCH, TEACHER_FAMILY, ArchSpec, build_model
 from .plot import draw_curves
-from .train import _init_from, _load_checkpoint, choose_defect_threshold, defect_auc, describe_path, \
+from .loop import init_from, load_checkpoint
+from .train import choose_defect_threshold, defect_auc, describe_path, \
     resolve_precision, screen_figures
 
 SIZE, MEAN, STD = 128, 0.5, 0.25
@@ -108,12 +109,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def _student(init: Path | None, log) -> torch.nn.Module:
     model = build_model(len(DEFAULT_CLASSES), CLASSIFIER_ARCH)
     if init is not None:
-        checkpoint = _load_checkpoint(init)
+        checkpoint = load_checkpoint(init)
         if tuple(checkpoint["classes"]) != DEFAULT_CLASSES:
             raise FabDataError(f"{init}: classes {checkpoint['classes']} are not the model's {list(DEFAULT_CLASSES)}")
         if ArchSpec(**checkpoint["arch"]) != CLASSIFIER_ARCH:
             model = build_model(len(DEFAULT_CLASSES), ArchSpec(**checkpoint["arch"]))
-        _init_from(model, checkpoint, log)
+        init_from(model, checkpoint, log)
     return model
 
 
@@ -123,12 +124,12 @@ def build_teacher(init: Path | None, log) -> tuple[torch.nn.Module, ArchSpec, st
     of the NuGet package (semedge_train/teacher.py), with a new 10-class head."""
     from .teacher import build_imagenet_teacher, describe_source
     if init is not None and init.exists():
-        checkpoint = _load_checkpoint(init)
+        checkpoint = load_checkpoint(init)
         arch = ArchSpec(**checkpoint["arch"])
         if arch.family != TEACHER_FAMILY:
             raise FabDataError(f"--teacher-init {init}: family {arch.family}, expected {TEACHER_FAMILY}")
         model = build_model(len(DEFAULT_CLASSES), arch)
-        _init_from(model, checkpoint, log)
+        init_from(model, checkpoint, log)
         return model, arch, f"{init.name} (ImageNet ResNet-18 trained on synthetic images)"
     model = build_imagenet_teacher(len(DEFAULT_CLASSES), TEACHER_ARCH.stages, MEAN, STD, log=log,
                                    dropout=TEACHER_ARCH.dropout, work_size=TEACHER_ARCH.work_size)
@@ -281,10 +282,10 @@ def train_screen(args, pre: Preprocessed, deadline: float, precision: str, progr
     arch = replace(SCREEN_ARCH, cell_classes=len(DEFAULT_CLASSES))
     model = build_model(len(SCREEN_CLASSES), arch)
     if args.screen_init.exists():
-        checkpoint = _load_checkpoint(args.screen_init)
+        checkpoint = load_checkpoint(args.screen_init)
         arch = ArchSpec(**checkpoint["arch"])
         model = build_model(len(SCREEN_CLASSES), arch)
-        _init_from(model, checkpoint, progress.log)
+        init_from(model, checkpoint, progress.log)
     usable = all(len(set(y.tolist())) == 2 for y in (ty, vy))
     info: dict = {"arch": arch.to_dict(), "init": str(args.screen_init) if args.screen_init.exists() else None}
     if not usable:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Augmentation
+from .loop import BestEpoch, WarmupCosine
 from .model import recompute_bn_statistics
 
 # The transfer augmentation of the pretraining (data.py: zoom 1/1.35x to 1.35x, gamma, blur, noise, JPEG) with more
@@ -216,17 +217,12 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
     labelled_rows = train_y >= 0
     weights = balanced_sampler_weights(train_y, num_classes)
     steps_per_epoch = max(1, math.ceil(int(labelled_rows.sum()) / recipe.batch_size))
-    total_steps = recipe.max_epochs * steps_per_epoch
     warmup = int(recipe.warmup_epochs * steps_per_epoch)
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(total_steps - warmup, 1))))
+    lr_factor = WarmupCosine(warmup, recipe.max_epochs * steps_per_epoch)
 
     temperature = recipe.distil_temperature
     history: list[dict] = []
-    best_key, best_state, best_epoch, stale = None, None, 0, 0
+    best = BestEpoch(recipe.patience)
     stop = f"ran all {recipe.max_epochs} epochs"
     step = 0
     for epoch in range(1, recipe.max_epochs + 1):
@@ -283,12 +279,8 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
                "valAccuracy": accuracy(val_logits, val_y), "score": list(key),
                "seconds": round(time.monotonic() - epoch_start, 2)}
         history.append(row)
-        if best_key is None or key > best_key:
-            best_key, best_epoch, stale = key, epoch, 0
-            best_state = copy.deepcopy(ema.state_dict())
-        else:
-            stale += 1
-        if stale >= recipe.patience:
+        best.offer(key, epoch, ema)
+        if best.patience_ran_out:
             stop = f"early stop: no validation gain for {recipe.patience} epochs"
             break
         if deadline is not None:
@@ -296,8 +288,8 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
             if time.monotonic() + mean_epoch > deadline:
                 stop = f"time budget reached after {epoch} epochs"
                 break
-    assert best_state is not None
-    ema.load_state_dict(best_state)
+    best.restore(ema)
+    best_epoch = best.epoch
     labelled_images = train_x[labelled_rows] if labelled_rows.any() else train_x
     recompute_bn_statistics(ema, to_input(labelled_images))
     ema.eval()

@@ -85,6 +85,14 @@ def _validation_sentence(validation: dict) -> str:
     return text + "."
 
 
+def _init_sentence(student_init: dict | None) -> str:
+    if not student_init:
+        return "The students start from random weights."
+    return (f"The students start from the SemNets of the 2026-11-30 build, trained on the legacy generator "
+            f"(`{student_init.get('classifier')}`, `{student_init.get('screen')}`), and fine-tune at a peak learning "
+            "rate of 2e-3 with a 0.2-epoch warm-up.")
+
+
 def write_model_card(out: Path, summary: dict) -> Path:
     f = summary["figures"]
     sizes = summary["sizes"]
@@ -202,6 +210,7 @@ review images: flips, quarter turns, a random zoom (1/1.35x to 1.35x) with small
 images, gamma, brightness/contrast, Gaussian blur, noise and JPEG round trips. AdamW with a cosine schedule fitted
 to the time budget, early stopping on validation accuracy (the screen: clean images passed at its recall threshold,
 then the ROC AUC of P(defect)), BatchNorm statistics recomputed over 4,096 training images before export.
+{_init_sentence(summary.get('studentInit'))}
 Classifier: {train['classifier']['epochs']} epochs (best {train['classifier']['bestEpoch']}, {train['classifier']['stop']});
 screen: {train['screen']['epochs']} epochs (best {train['screen']['bestEpoch']}, {train['screen']['stop']}).
 {_precision_sentence(train)}
@@ -223,12 +232,10 @@ scripts/train-models            # synth -> teacher -> soft labels -> students ->
 scripts/train-models --quick --out /tmp/smoke   # the CI smoke run
 ```
 
-Fine-tune on a fab's own images (class folders `train/`, `val/`, optionally `test/`):
+Retrain on a fab's own images (class folders `train/`, `val/`, optionally `test/`; see `docs/retraining.md`):
 
 ```bash
-/usr/bin/python3 src/training/train.py --data FAB_DATA --out out --init models/classifier.pt --epochs 15 --lr 5e-4
-scripts/semedge quantize out/classifier.fp32.onnx --calib FAB_DATA/train --out out/classifier.int8.onnx
-scripts/semedge evaluate out/classifier.int8.json --data FAB_DATA/test
+scripts/train-models --data FAB_DATA --out out   # candidates chosen on val, INT8, calibrated, signed, ready to install
 ```
 
 ## Limits

@@ -11,8 +11,6 @@ Writes into the output folder, for a model NAME:
 
 from __future__ import annotations
 
-import copy
-import inspect
 import json
 import math
 import os
@@ -33,6 +31,7 @@ from .allocator import keep_freed_memory
 from .data import Augmentation, DatasetError, Progress, Split, batches, box_masks, load_boxes, load_split, \
     to_screen_labels
 from .distill import DistillConfig, cached_soft_labels, distillation_loss, teacher_targets, trusted_teacher
+from .loop import BestEpoch, WarmupCosine, init_from, load_checkpoint
 from .export import build_manifest, export_onnx, write_json, write_parity_reference
 from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_FAMILY, ArchSpec, build_model, count_parameters, \
     int8_size_estimate, recompute_bn_statistics
@@ -192,30 +191,6 @@ def _seed_everything(seed: int) -> torch.Generator:
     return generator
 
 
-def _load_checkpoint(path: Path) -> dict:
-    kwargs = {"map_location": "cpu"}
-    if "weights_only" in inspect.signature(torch.load).parameters:
-        kwargs["weights_only"] = True
-    checkpoint = torch.load(str(path), **kwargs)
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "meta" not in checkpoint:
-        raise ValueError(f"{path}: not a SemEdge training checkpoint (NAME.pt written by this trainer)")
-    return {**json.loads(checkpoint["meta"]), "state_dict": checkpoint["state_dict"]}
-
-
-def _init_from(model: nn.Module, checkpoint: dict, log: Callable[[str], None]) -> None:
-    """Copies every tensor whose name and shape match; a different class list re-initialises the head."""
-    own = model.state_dict()
-    taken, skipped = {}, []
-    for key, value in checkpoint["state_dict"].items():
-        if key in own and own[key].shape == value.shape:
-            taken[key] = value
-        else:
-            skipped.append(key)
-    own.update(taken)
-    model.load_state_dict(own)
-    log(f"init: {len(taken)} tensors from checkpoint" + (f", re-initialised {', '.join(skipped)}" if skipped else ""))
-
-
 def _to_input(images: np.ndarray | torch.Tensor, mean: float, std: float) -> torch.Tensor:
     x = torch.as_tensor(images, dtype=torch.float32)
     if x.dim() == 3:
@@ -317,21 +292,50 @@ def _public(figures: dict) -> dict:
     return {k: v for k, v in figures.items() if not k.startswith("_")}
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
-    started = time.time()
-    handoff = CoreHandoff(cfg.cores_freed_flag)
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    generator = _seed_everything(cfg.seed)
-    precision = resolve_precision(cfg.precision)
-    reuses_memory = keep_freed_memory()
-    out = cfg.out
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass
+class _Data:
+    """The splits a run trains and judges on, with labels in the model's own class space."""
 
+    train: Split
+    val: Split
+    test: Split | None
+    classes: tuple[str, ...]
+    y_train: np.ndarray
+    y_val: np.ndarray
+    y_test: np.ndarray | None
+    counts: np.ndarray
+    # Class weights of the loss (the screen: inverse frequency), None for the classifier.
+    weights: torch.Tensor | None
+
+
+@dataclass
+class _Pool:
+    """What the epochs draw batches from: the labelled training images, then any unlabelled ones, with their
+    targets, defect boxes and the teacher's soft labels."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    cell_targets: torch.Tensor
+    labelled: torch.Tensor
+    soft: torch.Tensor | None = None
+    trusted: torch.Tensor | None = None
+    trust_share: float | None = None
+    unlabelled_count: int = 0
+    boxes: torch.Tensor | None = None
+
+
+@dataclass
+class _Run:
+    history: list[dict]
+    best_epoch: int
+    stop_reason: str
+    budget_note: str | None
+
+
+def _load_data(cfg: TrainConfig, log: Callable[[str], None]) -> _Data:
     train_split = load_split(cfg.data / "train", cfg.classes, cfg.size, cfg.cache, log=log)
     val_split = load_split(cfg.data / "val", cfg.classes, cfg.size, cfg.cache, log=log)
     test_split = load_split(cfg.test, cfg.classes, cfg.size, cfg.cache, name="test", log=log) if cfg.test else None
-
     if cfg.kind == "screen":
         classes: tuple[str, ...] = SCREEN_CLASSES
         relabel = lambda s: to_screen_labels(s.labels, cfg.classes)  # noqa: E731
@@ -344,101 +348,154 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     if (counts == 0).any():
         missing = [c for c, n in zip(classes, counts) if n == 0]
         raise DatasetError(f"no training images for: {', '.join(missing)}")
-
     # The screen sees one clean image for every nine defects; weighting classes by inverse frequency keeps
     # it from learning "always defect", and the threshold then buys back recall.
     weights = None
     if cfg.kind == "screen":
         weights = torch.tensor(len(y_train) / (len(classes) * counts), dtype=torch.float32)
+    return _Data(train_split, val_split, test_split, classes, y_train, y_val, y_test, counts, weights)
 
-    checkpoint = _load_checkpoint(cfg.init) if cfg.init else None
+
+def _build_network(cfg: TrainConfig, num_classes: int, log: Callable[[str], None]) -> tuple[nn.Module, ArchSpec]:
+    """The network to train: the checkpoint's architecture and weights (--init), the ImageNet ResNet-18 for the
+    teacher family, or a fresh SemNet."""
+    checkpoint = load_checkpoint(cfg.init) if cfg.init else None
     arch = ArchSpec(**checkpoint["arch"]) if checkpoint else (cfg.arch or (SCREEN_ARCH if cfg.kind == "screen" else CLASSIFIER_ARCH))
     if cfg.kind == "screen" and arch.family == "semnet" and not arch.cell_classes:
         arch = replace(arch, cell_classes=len(cfg.classes))
     if arch.family == TEACHER_FAMILY and not checkpoint:
         from .teacher import build_imagenet_teacher
-        model = build_imagenet_teacher(len(classes), arch.stages or 3, cfg.mean, cfg.std, cache_dir=cfg.imagenet_cache,
+        model = build_imagenet_teacher(num_classes, arch.stages or 3, cfg.mean, cfg.std, cache_dir=cfg.imagenet_cache,
                                        log=log, dropout=arch.dropout, work_size=arch.work_size)
-        log(f"{cfg.name}: ImageNet ResNet-18 weights, cut after stage {arch.stages or 3}, new {len(classes)}-class head")
+        log(f"{cfg.name}: ImageNet ResNet-18 weights, cut after stage {arch.stages or 3}, new {num_classes}-class head")
+    else:
+        model = build_model(num_classes, arch)
+    if checkpoint:
+        init_from(model, checkpoint, log)
     if arch.family == TEACHER_FAMILY and cfg.freeze_stages > 0:
         from .teacher import freeze_early_stages
         frozen = freeze_early_stages(model, cfg.freeze_stages)  # type: ignore[arg-type]
         log(f"{cfg.name}: stem and first {cfg.freeze_stages} stage(s) frozen ({frozen:,} parameters)")
-    else:
-        model = build_model(len(classes), arch)
-    if checkpoint:
-        _init_from(model, checkpoint, log)
-    model = model.to(memory_format=torch.channels_last)
-    params = count_parameters(model)
-    log(f"{cfg.name}: {cfg.kind}, {len(classes)} classes, {params:,} parameters "
-        f"(INT8 estimate {int8_size_estimate(model) / 1e6:.2f} MB), arch {arch.to_dict()}, {precision} training"
-        + ("" if reuses_memory else " (malloc tuning unavailable: not glibc)"))
-    log(f"{cfg.name}: train {len(y_train)} images {counts.tolist()}, val {len(y_val)}"
-        + (f", test {len(y_test)}" if y_test is not None else ""))
+    return model.to(memory_format=torch.channels_last), arch
 
-    images = torch.from_numpy(train_split.images).unsqueeze(1)
-    targets = torch.from_numpy(y_train)
-    # The box loss teaches the cells the dataset's own classes, also where the model's outputs are coarser.
-    cell_targets = torch.from_numpy(train_split.labels)
-    labelled = torch.ones(len(y_train), dtype=torch.bool)
-    soft = None
-    trusted = None
-    trust_share = None
-    unlabelled_count = 0
+
+def _training_pool(cfg: TrainConfig, model: nn.Module, data: _Data, log: Callable[[str], None]) -> _Pool:
+    pool = _Pool(images=torch.from_numpy(data.train.images).unsqueeze(1), targets=torch.from_numpy(data.y_train),
+                 # The box loss teaches the cells the dataset's own classes, also where the model's outputs are coarser.
+                 cell_targets=torch.from_numpy(data.train.labels),
+                 labelled=torch.ones(len(data.y_train), dtype=torch.bool))
     if cfg.distill is not None:
-        teacher_logits_np, teacher_classes = cached_soft_labels(cfg.distill.teacher, train_split.images,
-                                                                train_split.files, cfg.cache, "train", log)
-        soft_parts = [torch.from_numpy(teacher_logits_np)]
-        if cfg.unlabelled is not None:
-            extra = load_split(cfg.unlabelled, cfg.classes, cfg.size, cfg.cache, name="unlabelled", log=log)
-            extra_logits, _ = cached_soft_labels(cfg.distill.teacher, extra.images, extra.files, cfg.cache,
-                                                 "unlabelled", log)
-            unlabelled_count = len(extra)
-            soft_parts.append(torch.from_numpy(extra_logits))
-            images = torch.cat([images, torch.from_numpy(extra.images).unsqueeze(1)])
-            # Placeholders: an unlabelled image's targets never reach a loss (see `labelled`).
-            targets = torch.cat([targets, torch.zeros(len(extra), dtype=targets.dtype)])
-            cell_targets = torch.cat([cell_targets, torch.zeros(len(extra), dtype=cell_targets.dtype)])
-            labelled = torch.cat([labelled, torch.zeros(len(extra), dtype=torch.bool)])
-        all_logits = torch.cat(soft_parts)
-        soft = teacher_targets(all_logits, classes, teacher_classes, cfg.distill.temperature)
-        # Trust is decided in the student's class space (a screen: clean or defect), at T = 1.
-        plain = torch.log(teacher_targets(all_logits, classes, teacher_classes, 1.0).clamp_min(1e-12))
-        trusted = trusted_teacher(plain, targets, labelled) if cfg.distill.trusted_only else None
-        agreement = float((soft[:len(y_train)].argmax(1).numpy() == y_train).mean())
-        log(f"{cfg.name}: distilling {cfg.distill.teacher.name} at T={cfg.distill.temperature:g}, weight "
-            f"{cfg.distill.weight:g}; teacher agrees with {agreement:.1%} of the training labels"
-            + (f"; {unlabelled_count} unlabelled images" if unlabelled_count else "")
-            + (f"; trusted on {float(trusted[:len(y_train)].float().mean()):.1%} of the labelled and "
-               f"{float(trusted[len(y_train):].float().mean()) if unlabelled_count else 0:.1%} of the unlabelled"
-               if trusted is not None else ""))
-        trust_share = None if trusted is None else float(trusted.float().mean())
-    total_images = len(targets)
+        _add_soft_labels(cfg, data, pool, log)
+    if cfg.box_loss > 0 and hasattr(model, "forward_with_boxes"):
+        found = load_boxes(cfg.data / "train", data.train.files)
+        if found is not None and pool.unlabelled_count:
+            found = np.concatenate([found, np.full((pool.unlabelled_count, 4), np.nan, dtype=np.float32)])
+        pool.boxes = torch.from_numpy(found) if found is not None else None
+        log(f"{cfg.name}: box loss " + (f"on ({int((~torch.isnan(pool.boxes[:, 0])).sum())} defect boxes from labels.csv)"
+                                        if pool.boxes is not None else "off (no labels.csv with every training image)"))
+    return pool
 
+
+def _add_soft_labels(cfg: TrainConfig, data: _Data, pool: _Pool, log: Callable[[str], None]) -> None:
+    """The teacher's cached logits for the training images and, with --unlabelled, more images that take part
+    through them alone; which of them the student follows (`trusted_teacher`)."""
+    assert cfg.distill is not None
+    teacher_logits_np, teacher_classes = cached_soft_labels(cfg.distill.teacher, data.train.images, data.train.files,
+                                                            cfg.cache, "train", log)
+    soft_parts = [torch.from_numpy(teacher_logits_np)]
+    if cfg.unlabelled is not None:
+        extra = load_split(cfg.unlabelled, cfg.classes, cfg.size, cfg.cache, name="unlabelled", log=log)
+        extra_logits, _ = cached_soft_labels(cfg.distill.teacher, extra.images, extra.files, cfg.cache,
+                                             "unlabelled", log)
+        pool.unlabelled_count = len(extra)
+        soft_parts.append(torch.from_numpy(extra_logits))
+        pool.images = torch.cat([pool.images, torch.from_numpy(extra.images).unsqueeze(1)])
+        # Placeholders: an unlabelled image's targets never reach a loss (see `labelled`).
+        pool.targets = torch.cat([pool.targets, torch.zeros(len(extra), dtype=pool.targets.dtype)])
+        pool.cell_targets = torch.cat([pool.cell_targets, torch.zeros(len(extra), dtype=pool.cell_targets.dtype)])
+        pool.labelled = torch.cat([pool.labelled, torch.zeros(len(extra), dtype=torch.bool)])
+    all_logits = torch.cat(soft_parts)
+    pool.soft = teacher_targets(all_logits, data.classes, teacher_classes, cfg.distill.temperature)
+    # Trust is decided in the student's class space (a screen: clean or defect), at T = 1.
+    plain = torch.log(teacher_targets(all_logits, data.classes, teacher_classes, 1.0).clamp_min(1e-12))
+    pool.trusted = trusted_teacher(plain, pool.targets, pool.labelled) if cfg.distill.trusted_only else None
+    labelled_count = len(data.y_train)
+    agreement = float((pool.soft[:labelled_count].argmax(1).numpy() == data.y_train).mean())
+    trusted = pool.trusted
+    log(f"{cfg.name}: distilling {cfg.distill.teacher.name} at T={cfg.distill.temperature:g}, weight "
+        f"{cfg.distill.weight:g}; teacher agrees with {agreement:.1%} of the training labels"
+        + (f"; {pool.unlabelled_count} unlabelled images" if pool.unlabelled_count else "")
+        + (f"; trusted on {float(trusted[:labelled_count].float().mean()):.1%} of the labelled and "
+           f"{float(trusted[labelled_count:].float().mean()) if pool.unlabelled_count else 0:.1%} of the unlabelled"
+           if trusted is not None else ""))
+    pool.trust_share = None if trusted is None else float(trusted.float().mean())
+
+
+def _batch_loss(cfg: TrainConfig, model: nn.Module, pool: _Pool, index: torch.Tensor, weights: torch.Tensor | None,
+                generator: torch.Generator, precision: str) -> torch.Tensor:
+    """The loss of one batch: hard labels (or distillation) on the image logits, plus the box loss on the cells."""
+    y = pool.targets[index]
+    if pool.boxes is None:
+        x, mask = _to_input(cfg.augmentation(pool.images[index], generator), cfg.mean, cfg.std), None
+    else:
+        augmented, mask = cfg.augmentation(pool.images[index], generator, box_masks(pool.boxes[index], cfg.size))
+        x = _to_input(augmented, cfg.mean, cfg.std)
+    # Only the network runs in bfloat16; the losses take float32 logits.
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits, cells = model.forward_with_boxes(x) if mask is not None else (model(x), None)
+    known = pool.labelled[index]
+    if pool.soft is not None:
+        assert cfg.distill is not None
+        loss = distillation_loss(logits.float(), pool.soft[index], y, known, cfg.distill.temperature,
+                                 cfg.distill.weight, cfg.label_smoothing, weights,
+                                 None if pool.trusted is None else pool.trusted[index])
+    else:
+        loss = F.cross_entropy(logits.float(), y, weight=weights, label_smoothing=cfg.label_smoothing)
+    if cells is not None and bool(known.any()):
+        # Boxes are labels too: an unlabelled image's cells are left to the image-level loss.
+        loss = loss + cfg.box_loss * _box_loss(cells[known].float(), mask[known], pool.cell_targets[index][known],
+                                               cfg.box_positive_weight)
+    return loss
+
+
+def _selection_key(cfg: TrainConfig, val: dict, y_val: np.ndarray, row: dict) -> tuple:
+    """What picks the epoch that is kept. A screen: the share of clean images it lets pass at the threshold that
+    keeps the required defect recall; while that is zero (early on, usually), the ROC AUC of P(defect) ranks it.
+    The classifier: validation accuracy, then the lower loss."""
+    if cfg.kind != "screen":
+        return val["accuracy"], -val["loss"]
+    p_defect = val["_probabilities"][:, 1]
+    threshold = choose_defect_threshold(p_defect, y_val, cfg.min_defect_recall, cfg.threshold_margin)
+    row["valCleanPassed"] = screen_figures(p_defect, y_val, threshold)["cleanRecall"]
+    row["valAuc"] = defect_auc(p_defect, y_val)
+    return row["valCleanPassed"], row["valAuc"], -val["loss"]
+
+
+def _replan_epochs(cfg: TrainConfig, history: list[dict], epoch: int, started: float) -> int:
+    """The epochs that fit the time budget, from the mean time of the last few (a shared machine speeds up and
+    slows down, and freed cores speed this run up), keeping time for the BN pass, final evaluations and export."""
+    assert cfg.max_minutes is not None
+    recent = history[-RECENT_EPOCHS:]
+    mean_epoch = sum(h["seconds"] for h in recent) / len(recent)
+    remaining = cfg.max_minutes * 60 - (time.time() - started) - (30 + 0.5 * mean_epoch)
+    fits = epoch + max(0, int(remaining // max(mean_epoch, 1e-3)))
+    return max(epoch, min(cfg.epochs, fits))
+
+
+def _fit(cfg: TrainConfig, model: nn.Module, data: _Data, pool: _Pool, generator: torch.Generator, precision: str,
+         handoff: CoreHandoff, started: float, log: Callable[[str], None]) -> _Run:
+    """The epochs: AdamW on a warm-up and cosine schedule that follows the time budget, the best validation epoch
+    kept (restored into `model` at the end), early stopping."""
+    total_images = len(pool.targets)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
                                   weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, total_images // cfg.batch_size)
     planned_epochs = cfg.epochs
     warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(cfg.epochs * steps_per_epoch - 1, 0))
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        total_steps = planned_epochs * steps_per_epoch
-        progress = (step - warmup) / max(total_steps - warmup, 1)
-        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    boxes = None
-    if cfg.box_loss > 0 and hasattr(model, "forward_with_boxes"):
-        found = load_boxes(cfg.data / "train", train_split.files)
-        if found is not None and unlabelled_count:
-            found = np.concatenate([found, np.full((unlabelled_count, 4), np.nan, dtype=np.float32)])
-        boxes = torch.from_numpy(found) if found is not None else None
-        log(f"{cfg.name}: box loss " + (f"on ({int((~torch.isnan(boxes[:, 0])).sum())} defect boxes from labels.csv)"
-                                        if boxes is not None else "off (no labels.csv with every training image)"))
+    schedule = WarmupCosine(warmup, planned_epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     history: list[dict] = []
-    best_state, best_key, best_epoch, stale = None, None, 0, 0
+    best = BestEpoch(cfg.patience)
     stop_reason = "ran all planned epochs"
     budget_note = None
     epoch = 0
@@ -451,27 +508,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         total_loss, seen = 0.0, 0
         for index in batches(total_images, cfg.batch_size, generator, drop_last=True):
             handoff.take_freed_cores(epoch, log)
-            y = targets[index]
-            if boxes is None:
-                x, mask = _to_input(cfg.augmentation(images[index], generator), cfg.mean, cfg.std), None
-            else:
-                augmented, mask = cfg.augmentation(images[index], generator, box_masks(boxes[index], cfg.size))
-                x = _to_input(augmented, cfg.mean, cfg.std)
-            # Only the network runs in bfloat16; the losses take float32 logits.
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-                logits, cells = model.forward_with_boxes(x) if mask is not None else (model(x), None)
-            known = labelled[index]
-            if soft is not None:
-                assert cfg.distill is not None
-                loss = distillation_loss(logits.float(), soft[index], y, known, cfg.distill.temperature,
-                                         cfg.distill.weight, cfg.label_smoothing, weights,
-                                         None if trusted is None else trusted[index])
-            else:
-                loss = F.cross_entropy(logits.float(), y, weight=weights, label_smoothing=cfg.label_smoothing)
-            if cells is not None and bool(known.any()):
-                # Boxes are labels too: an unlabelled image's cells are left to the image-level loss.
-                loss = loss + cfg.box_loss * _box_loss(cells[known].float(), mask[known], cell_targets[index][known],
-                                                       cfg.box_positive_weight)
+            loss = _batch_loss(cfg, model, pool, index, data.weights, generator, precision)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -479,63 +516,61 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
             total_loss += float(loss) * len(index)
             seen += len(index)
             progress.update(len(index), f"loss {total_loss / seen:.4f}")
-        val = _evaluate(model, val_split, y_val, classes, cfg, weights)
+        val = _evaluate(model, data.val, data.y_val, data.classes, cfg, data.weights)
         seconds = time.time() - epoch_start
         row = {"epoch": epoch, "trainLoss": total_loss / max(seen, 1), "valLoss": val["loss"],
                "valAccuracy": val["accuracy"], "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1)}
         history.append(row)
         progress.close(f"loss {row['trainLoss']:.4f} val loss {val['loss']:.4f} val acc {val['accuracy']:.4f} "
                        f"({seconds:.0f} s)")
-        if cfg.kind == "screen":
-            # What a screen is for: the share of clean images it lets pass at the threshold that keeps the
-            # required defect recall; while that is zero (early on, usually), the ROC AUC of P(defect) ranks it.
-            p_defect = val["_probabilities"][:, 1]
-            threshold = choose_defect_threshold(p_defect, y_val, cfg.min_defect_recall, cfg.threshold_margin)
-            row["valCleanPassed"] = screen_figures(p_defect, y_val, threshold)["cleanRecall"]
-            row["valAuc"] = defect_auc(p_defect, y_val)
-            key = (row["valCleanPassed"], row["valAuc"], -val["loss"])
-        else:
-            key = (val["accuracy"], -val["loss"])
-        if best_key is None or key > best_key:
-            best_key, best_epoch, stale = key, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-        if stale >= cfg.patience:
+        best.offer(_selection_key(cfg, val, data.y_val, row), epoch, model)
+        if best.patience_ran_out:
             stop_reason = (f"early stop: no val {'clean-pass/AUC' if cfg.kind == 'screen' else 'accuracy'} gain "
                            f"for {cfg.patience} epochs")
             break
         if cfg.max_minutes is not None:
-            # Re-plan after every epoch from the mean time of the last few (a shared machine speeds up and slows
-            # down, and freed cores speed this run up), keeping time for the BN pass, final evaluations and
-            # export; the cosine schedule follows the plan, so it still ends near zero instead of being cut off.
-            recent = history[-RECENT_EPOCHS:]
-            mean_epoch = sum(h["seconds"] for h in recent) / len(recent)
-            remaining = cfg.max_minutes * 60 - (time.time() - started) - (30 + 0.5 * mean_epoch)
-            fits = epoch + max(0, int(remaining // max(mean_epoch, 1e-3)))
-            new_plan = max(epoch, min(cfg.epochs, fits))
+            new_plan = _replan_epochs(cfg, history, epoch, started)
             if new_plan != planned_epochs:
+                mean_epoch = sum(h["seconds"] for h in history[-RECENT_EPOCHS:]) / len(history[-RECENT_EPOCHS:])
                 budget_note = (f"epochs planned {new_plan} of {cfg.epochs} to fit {cfg.max_minutes:g} min "
                                f"(mean epoch {mean_epoch:.0f} s)")
                 log(f"{cfg.name}: {budget_note}")
                 planned_epochs = new_plan
+                # The cosine follows the plan, so it still ends near zero instead of being cut off.
+                schedule.total_steps = planned_epochs * steps_per_epoch
             if epoch >= planned_epochs:
                 stop_reason = f"time budget of {cfg.max_minutes:g} min reached"
                 break
-    log(f"{cfg.name}: {stop_reason}; best epoch {best_epoch}")
+    log(f"{cfg.name}: {stop_reason}; best epoch {best.epoch}")
+    best.restore(model)
+    return _Run(history, best.epoch, stop_reason, budget_note)
 
-    assert best_state is not None
-    model.load_state_dict(best_state)
+
+@dataclass
+class _Final:
+    val: dict
+    train_eval: dict
+    test: dict | None
+    metrics: dict
+    threshold: float | None
+    screen_val: dict | None
+    bn_images: int
+
+
+def _finalise(cfg: TrainConfig, model: nn.Module, data: _Data, log: Callable[[str], None]) -> _Final:
+    """BatchNorm statistics recomputed, then the kept model judged on validation, training and test images (and
+    the screen's threshold set on validation)."""
     # Exact BN statistics over (unaugmented) training images: the running averages only approximate them, and
     # the runtime sees unaugmented images. An even spread of a few thousand images pins the averages and the
     # training accuracy as well as all of them do, in a fraction of the time a time budget would lose to it.
+    y_train, y_val, y_test = data.y_train, data.y_val, data.y_test
     spread = np.unique(np.linspace(0, len(y_train) - 1, num=min(len(y_train), FINAL_PASS_IMAGES)).round().astype(int))
-    train_sample = Split(train_split.name, train_split.images[spread], train_split.labels[spread],
-                         tuple(train_split.files[i] for i in spread))
+    train_sample = Split(data.train.name, data.train.images[spread], data.train.labels[spread],
+                         tuple(data.train.files[i] for i in spread))
     recompute_bn_statistics(model, _to_input(train_sample.images, cfg.mean, cfg.std))
     model.eval()
-    val = _evaluate(model, val_split, y_val, classes, cfg, weights)
-    train_eval = _evaluate(model, train_sample, y_train[spread], classes, cfg, weights)
+    val = _evaluate(model, data.val, y_val, data.classes, cfg, data.weights)
+    train_eval = _evaluate(model, train_sample, y_train[spread], data.classes, cfg, data.weights)
     log(f"{cfg.name}: after BN recompute: val acc {val['accuracy']:.4f}, train acc {train_eval['accuracy']:.4f}")
 
     metrics: dict = {"valAccuracy": val["accuracy"], "valLoss": val["loss"], "trainAccuracy": train_eval["accuracy"],
@@ -551,8 +586,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         log(f"{cfg.name}: defectThreshold {threshold:.4g}: val defect recall {screen_val['defectRecall']:.4f}, "
             f"clean precision {screen_val['cleanPrecision']:.4f}, clean recall {screen_val['cleanRecall']:.4f}")
     test = None
-    if test_split is not None and y_test is not None:
-        test = _evaluate(model, test_split, y_test, classes, cfg, weights)
+    if data.test is not None and y_test is not None:
+        test = _evaluate(model, data.test, y_test, data.classes, cfg, data.weights)
         metrics["torchTestAccuracy"] = test["accuracy"]
         metrics["testImages"] = test["images"]
         if threshold is not None:
@@ -560,35 +595,29 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
             metrics.update({"torchTestDefectRecall": screen_test["defectRecall"],
                             "torchTestCleanPrecision": screen_test["cleanPrecision"]})
         log(f"{cfg.name}: torch FP32 test accuracy {test['accuracy']:.4f} on {test['images']} images")
+    return _Final(val, train_eval, test, metrics, threshold, screen_val, len(spread))
 
-    seconds = time.time() - started
-    name = cfg.name
-    # Checkpoint and ONNX file hold plain contiguous weights, whatever layout training used.
-    model = model.to(memory_format=torch.contiguous_format)
-    checkpoint_path = out / f"{name}.pt"
-    # Metadata as a JSON string: torch.load(weights_only=True) on torch 1.13 cannot unpickle floats.
-    meta = {"arch": arch.to_dict(), "classes": list(classes), "kind": cfg.kind, "size": cfg.size,
-            "mean": cfg.mean, "std": cfg.std}
-    torch.save({"meta": json.dumps(meta), "state_dict": model.state_dict()}, str(checkpoint_path))
-    onnx_path = out / f"{name}.fp32.onnx"
-    export_onnx(model, onnx_path, cfg.size)
+
+def _training_record(cfg: TrainConfig, data: _Data, pool: _Pool, run: _Run, arch: ArchSpec, params: int,
+                     precision: str, handoff: CoreHandoff, final: _Final, seconds: float) -> dict:
+    """The manifest's `training` section: how this model was made."""
     training = {
         "dataSeed": cfg.data_seed, "trainSeed": cfg.seed, "data": describe_path(cfg.data),
-        "trainImages": int(len(y_train)), "valImages": int(len(y_val)),
-        "epochs": len(history), "bestEpoch": best_epoch, "maxEpochs": cfg.epochs, "stop": stop_reason,
-        "timeBudget": budget_note,
+        "trainImages": int(len(data.y_train)), "valImages": int(len(data.y_val)),
+        "epochs": len(run.history), "bestEpoch": run.best_epoch, "maxEpochs": cfg.epochs, "stop": run.stop_reason,
+        "timeBudget": run.budget_note,
         "seconds": round(seconds, 1), "torch": torch.__version__, "python": platform.python_version(),
         "threads": torch.get_num_threads(), "threadsRaisedAtEpoch": handoff.raised_at_epoch, "precision": precision,
         "params": params, "arch": arch.to_dict(),
         "optimizer": {"name": "AdamW", "lr": cfg.lr, "weightDecay": cfg.weight_decay, "schedule": "cosine",
                       "warmupEpochs": cfg.warmup_epochs, "batchSize": cfg.batch_size},
-        "labelSmoothing": cfg.label_smoothing, "batchNorm": f"recomputed over {len(spread)} evenly spread training images",
-        "boxLoss": {"weight": cfg.box_loss, "positiveCellWeight": cfg.box_positive_weight} if boxes is not None else None,
+        "labelSmoothing": cfg.label_smoothing, "batchNorm": f"recomputed over {final.bn_images} evenly spread training images",
+        "boxLoss": {"weight": cfg.box_loss, "positiveCellWeight": cfg.box_positive_weight} if pool.boxes is not None else None,
         "init": describe_path(cfg.init),
         "distillation": None if cfg.distill is None else {
             "teacher": describe_path(cfg.distill.teacher), "temperature": cfg.distill.temperature,
-            "weight": cfg.distill.weight, "unlabelledImages": unlabelled_count,
-            "trustedOnly": cfg.distill.trusted_only, "trustedShare": trust_share,
+            "weight": cfg.distill.weight, "unlabelledImages": pool.unlabelled_count,
+            "trustedOnly": cfg.distill.trusted_only, "trustedShare": pool.trust_share,
             "softLabels": "teacher logits on the unaugmented images, computed once"},
         "augmentation": cfg.augmentation.describe(),
     }
@@ -596,33 +625,78 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
         from .teacher import describe_source
         training["imagenet"] = {**describe_source(), "frozenStages": cfg.freeze_stages}
     if cfg.kind == "screen":
-        training["classWeights"] = [round(float(w), 4) for w in weights]  # type: ignore[union-attr]
+        training["classWeights"] = [round(float(w), 4) for w in data.weights]  # type: ignore[union-attr]
         training["thresholdRule"] = (f"val defect recall >= {cfg.min_defect_recall}, "
                                      f"lowered by {cfg.threshold_margin} log-odds, at most 0.5")
-    model_id = f"semedge-{name}"
-    manifest = build_manifest(model_id=model_id, kind=cfg.kind, version=cfg.version, onnx_path=onnx_path,
-                              classes=classes, size=cfg.size, mean=cfg.mean, std=cfg.std,
-                              defect_threshold=threshold, training=training,
-                              metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    return training
+
+
+def _write_outputs(cfg: TrainConfig, model: nn.Module, arch: ArchSpec, data: _Data, pool: _Pool, run: _Run,
+                   final: _Final, params: int, precision: str, handoff: CoreHandoff, started: float,
+                   log: Callable[[str], None]) -> TrainResult:
+    """Checkpoint, FP32 ONNX, manifest, parity reference, metrics and curve (see the module docstring)."""
+    seconds = time.time() - started
+    name, out = cfg.name, cfg.out
+    assert name is not None
+    # Checkpoint and ONNX file hold plain contiguous weights, whatever layout training used.
+    model = model.to(memory_format=torch.contiguous_format)
+    checkpoint_path = out / f"{name}.pt"
+    # Metadata as a JSON string: torch.load(weights_only=True) on torch 1.13 cannot unpickle floats.
+    meta = {"arch": arch.to_dict(), "classes": list(data.classes), "kind": cfg.kind, "size": cfg.size,
+            "mean": cfg.mean, "std": cfg.std}
+    torch.save({"meta": json.dumps(meta), "state_dict": model.state_dict()}, str(checkpoint_path))
+    onnx_path = out / f"{name}.fp32.onnx"
+    export_onnx(model, onnx_path, cfg.size)
+    training = _training_record(cfg, data, pool, run, arch, params, precision, handoff, final, seconds)
+    manifest = build_manifest(model_id=f"semedge-{name}", kind=cfg.kind, version=cfg.version, onnx_path=onnx_path,
+                              classes=data.classes, size=cfg.size, mean=cfg.mean, std=cfg.std,
+                              defect_threshold=final.threshold, training=training,
+                              metrics={k: v for k, v in final.metrics.items() if isinstance(v, (int, float))})
     manifest_path = out / f"{name}.fp32.json"
     write_json(manifest_path, manifest)
 
-    picks = np.linspace(0, len(y_val) - 1, num=min(cfg.parity_cases, len(y_val))).round().astype(int)
+    picks = np.linspace(0, len(data.y_val) - 1, num=min(cfg.parity_cases, len(data.y_val))).round().astype(int)
     parity_path = out / f"{name}.parity.json"
-    write_parity_reference(model, (val_split.images[picks] - cfg.mean) / cfg.std, parity_path)
+    write_parity_reference(model, (data.val.images[picks] - cfg.mean) / cfg.std, parity_path)
 
-    full_metrics = {"name": name, "kind": cfg.kind, "classes": list(classes), "params": params,
+    full_metrics = {"name": name, "kind": cfg.kind, "classes": list(data.classes), "params": params,
                     "seconds": round(seconds, 1), "precision": precision,
-                    "threadsRaisedAtEpoch": handoff.raised_at_epoch, "history": history, "bestEpoch": best_epoch,
-                    "stop": stop_reason,
-                    "val": _public(val), "train": {"accuracy": train_eval["accuracy"], "loss": train_eval["loss"]},
-                    "defectThreshold": threshold, "screenVal": screen_val,
-                    "test": _public(test) if test else None}
+                    "threadsRaisedAtEpoch": handoff.raised_at_epoch, "history": run.history,
+                    "bestEpoch": run.best_epoch, "stop": run.stop_reason,
+                    "val": _public(final.val),
+                    "train": {"accuracy": final.train_eval["accuracy"], "loss": final.train_eval["loss"]},
+                    "defectThreshold": final.threshold, "screenVal": final.screen_val,
+                    "test": _public(final.test) if final.test else None}
     metrics_path = out / f"{name}.metrics.json"
     write_json(metrics_path, full_metrics)
     curve_path = out / f"{name}.curve.png"
-    draw_curves(curve_path, name, [h["trainLoss"] for h in history], [h["valLoss"] for h in history],
-                [h["valAccuracy"] for h in history])
+    draw_curves(curve_path, name, [h["trainLoss"] for h in run.history], [h["valLoss"] for h in run.history],
+                [h["valAccuracy"] for h in run.history])
     log(f"{cfg.name}: wrote {onnx_path.name}, {manifest_path.name}, {parity_path.name} in {out} "
         f"({seconds:.0f} s)")
     return TrainResult(checkpoint_path, onnx_path, manifest_path, parity_path, metrics_path, curve_path, full_metrics)
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
+    """Loads the data, builds the network, trains it, judges it and writes its files into `cfg.out`."""
+    started = time.time()
+    handoff = CoreHandoff(cfg.cores_freed_flag)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    generator = _seed_everything(cfg.seed)
+    precision = resolve_precision(cfg.precision)
+    reuses_memory = keep_freed_memory()
+    cfg.out.mkdir(parents=True, exist_ok=True)
+
+    data = _load_data(cfg, log)
+    model, arch = _build_network(cfg, len(data.classes), log)
+    params = count_parameters(model)
+    log(f"{cfg.name}: {cfg.kind}, {len(data.classes)} classes, {params:,} parameters "
+        f"(INT8 estimate {int8_size_estimate(model) / 1e6:.2f} MB), arch {arch.to_dict()}, {precision} training"
+        + ("" if reuses_memory else " (malloc tuning unavailable: not glibc)"))
+    log(f"{cfg.name}: train {len(data.y_train)} images {data.counts.tolist()}, val {len(data.y_val)}"
+        + (f", test {len(data.y_test)}" if data.y_test is not None else ""))
+    pool = _training_pool(cfg, model, data, log)
+    run = _fit(cfg, model, data, pool, generator, precision, handoff, started, log)
+    final = _finalise(cfg, model, data, log)
+    return _write_outputs(cfg, model, arch, data, pool, run, final, params, precision, handoff, started, log)
