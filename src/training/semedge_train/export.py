@@ -1,4 +1,4 @@
-"""FP32 ONNX export, the model manifest (schema of src/SemEdge/Inference/ModelManifest.cs) and the parity
+"""FP32 ONNX export, the model manifest (schema of src/SemEdge.Runtime/Inference/ModelManifest.cs) and the parity
 reference that `semedge parity` compares ONNX Runtime against."""
 
 from __future__ import annotations

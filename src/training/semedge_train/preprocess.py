@@ -1,4 +1,4 @@
-"""The preprocessing contract of src/SemEdge/Inference/ModelManifest.cs, mirrored in numpy.
+"""The preprocessing contract of src/SemEdge.Runtime/Inference/ModelManifest.cs, mirrored in numpy.
 
 The C# runtime and this trainer must turn the same file into the same tensor, otherwise the model is
 trained on one distribution and run on another. Steps: decode to one channel in [0,1] (8-bit /255,
