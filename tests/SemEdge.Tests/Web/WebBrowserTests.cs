@@ -144,6 +144,10 @@ public sealed class WebBrowserTests(SyntheticImages images, Chromium chromium, I
 
     private async Task SaveScreenshotAsync(IPage page, string file)
     {
+        // Thumbnails deferred during the burst (the server answers 503 while images wait) must all have come in.
+        await page.WaitForFunctionAsync(
+            "() => [...document.querySelectorAll('.tile img, .tile .thumb-wait')].filter(e => e.offsetParent !== null && e.getBoundingClientRect().top < innerHeight)" +
+            ".every(e => e.tagName === 'IMG' && e.complete && e.naturalWidth > 0)");
         var path = Path.Combine(ScreenshotFolder ?? _root.Path, file);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path });
         output.WriteLine($"screenshot: {path}");

@@ -247,6 +247,40 @@ public sealed class WebSecurityTests(SyntheticImages images) : IDisposable
     }
 
     [Fact]
+    public async Task While_images_wait_for_inspection_thumbnails_are_deferred_but_an_opened_image_is_served()
+    {
+        var root = _root.Combine("daemon");
+        await using var daemon = await DaemonUnderTest.StartAsync(root, DaemonUnderTest.Embedded(FreePort.Next()), WebDaemon.PageSettings(root, "127.0.0.1", 0));
+        var address = daemon.Host.Services.GetRequiredService<WebPage>().Address!;
+        var real = Uri.EscapeDataString(WebDaemon.ArchivePathOf(daemon.Archive, (await WebDaemon.DropAndWaitArchivedAsync(images, daemon.Drop, daemon.Archive, 1))[0]));
+        using var http = new HttpClient { BaseAddress = new Uri(address) };
+        using (var idle = await http.GetAsync($"/api/image?size=thumb&path={real}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, idle.StatusCode);
+        }
+
+        // An image queued behind the one being inspected, as in a burst (the pipeline's own progress record).
+        var progress = daemon.Host.Services.GetRequiredService<PipelineProgress>();
+        progress.Enqueued();
+        try
+        {
+            using var deferred = await http.GetAsync($"/api/image?size=thumb&path={real}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, deferred.StatusCode);
+            Assert.NotNull(deferred.Headers.RetryAfter);
+            using var opened = await http.GetAsync($"/api/image?size=full&path={real}");
+            Assert.Equal(HttpStatusCode.OK, opened.StatusCode);
+            Assert.Equal("image/png", opened.Content.Headers.ContentType?.MediaType);
+        }
+        finally
+        {
+            progress.Dequeued();
+        }
+
+        using var after = await http.GetAsync($"/api/image?size=thumb&path={real}");
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
+    [Fact]
     public async Task A_page_that_cannot_listen_leaves_inspection_running()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
