@@ -305,10 +305,20 @@ public sealed class WebPage(
             return;
         }
 
+        var full = context.Request.Query["size"] == "full";
+        if (!full && state.ImagesWaiting)
+        {
+            // A thumbnail costs about one image decode: while images wait for inspection the page asks again later,
+            // so a live view in a burst does not slow the line. The full image a technician opened is always served.
+            context.Response.Headers.RetryAfter = "2";
+            await Error(context, StatusCodes.Status503ServiceUnavailable, "inspecting: thumbnail later");
+            return;
+        }
+
         byte[] png;
         try
         {
-            png = PageImages.RenderPng(file, context.Request.Query["size"] == "full" ? PageImages.FullSize : PageImages.ThumbnailSize, state.MaxPixels);
+            png = PageImages.RenderPng(file, full ? PageImages.FullSize : PageImages.ThumbnailSize, state.MaxPixels);
         }
         catch (Exception ex) when (ex is ImageRejectedException or IOException)
         {

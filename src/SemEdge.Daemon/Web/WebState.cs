@@ -71,6 +71,9 @@ public sealed class WebState
 
     public VerdictFeed Feed { get; }
 
+    /// <summary>Images are queued behind the one being inspected: the pipeline is the bottleneck right now.</summary>
+    public bool ImagesWaiting => _progress.Queued > 0;
+
     public IReadOnlyList<string> Classes() => Model()?.Classes ?? [];
 
     public HealthReport Health()

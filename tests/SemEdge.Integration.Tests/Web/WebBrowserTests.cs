@@ -10,7 +10,8 @@ namespace SemEdge.Tests.Web;
 /// <summary>
 /// The page in a real headless Chromium against a real <c>scripts/semedge run</c> process. Few and patient: every
 /// wait polls with a generous timeout, nothing is timed. With SEMEDGE_SCREENSHOTS=DIR the live page and the
-/// review queue are saved there (docs/images/ holds the committed ones).
+/// review queue are saved there, with the shipped models (docs/images/ holds the committed ones:
+/// <c>SEMEDGE_SCREENSHOTS=$PWD/docs/images dotnet test --filter FullyQualifiedName~WebBrowserTests</c>).
 /// </summary>
 [Trait("Category", "Browser")]
 [Collection(DaemonCollection.Name)]
@@ -27,7 +28,10 @@ public sealed class WebBrowserTests(SyntheticImages images, Chromium chromium, I
     {
         var root = _root.Combine("daemon");
         var port = FreePort.Next();
-        await using var daemon = await DaemonProcess.StartAsync(root, DaemonUnderTest.Settings(root, DaemonUnderTest.Embedded(FreePort.Next()), WebDaemon.PageSettings(root, "127.0.0.1", port)));
+        // The committed screenshots show what a technician sees: the shipped models (signed with the release key,
+        // which appsettings.json trusts), not the tiny fixture models the test runs otherwise.
+        List<string> settings = [.. WebDaemon.PageSettings(root, "127.0.0.1", port), .. ScreenshotFolder is null ? [] : ShippedModels];
+        await using var daemon = await DaemonProcess.StartAsync(root, DaemonUnderTest.Settings(root, DaemonUnderTest.Embedded(FreePort.Next()), settings));
         var address = WebDaemon.PrintedAddress(daemon.Output);
         Assert.Equal($"http://127.0.0.1:{port}", address);
 
@@ -130,10 +134,21 @@ public sealed class WebBrowserTests(SyntheticImages images, Chromium chromium, I
         }
     }
 
+    private static string? ScreenshotFolder => Environment.GetEnvironmentVariable("SEMEDGE_SCREENSHOTS");
+
+    private static string[] ShippedModels =>
+    [
+        $"--Inference:ClassifierManifest={Path.Combine(RepoPaths.Root, "models", "classifier.int8.json")}",
+        $"--Inference:ScreenManifest={Path.Combine(RepoPaths.Root, "models", "screen.int8.json")}",
+    ];
+
     private async Task SaveScreenshotAsync(IPage page, string file)
     {
-        var folder = Environment.GetEnvironmentVariable("SEMEDGE_SCREENSHOTS");
-        var path = Path.Combine(folder ?? _root.Path, file);
+        // Thumbnails deferred during the burst (the server answers 503 while images wait) must all have come in.
+        await page.WaitForFunctionAsync(
+            "() => [...document.querySelectorAll('.tile img, .tile .thumb-wait')].filter(e => e.offsetParent !== null && e.getBoundingClientRect().top < innerHeight)" +
+            ".every(e => e.tagName === 'IMG' && e.complete && e.naturalWidth > 0)");
+        var path = Path.Combine(ScreenshotFolder ?? _root.Path, file);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path });
         output.WriteLine($"screenshot: {path}");
     }

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using SemEdge.Hosting;
@@ -176,6 +178,109 @@ public sealed class WebSecurityTests(SyntheticImages images) : IDisposable
     }
 
     [Fact]
+    public async Task Over_tls_the_page_answers_https_only_with_its_own_certificate_and_still_needs_a_token()
+    {
+        var root = _root.Combine("daemon");
+        var tokens = WebDaemon.WriteTokens(_root.Combine("secrets"), ("viewer", "read", ReadToken));
+        var (certificateFile, keyFile, thumbprint) = WriteSelfSignedCertificate(_root.Combine("tls"), IPAddress.Parse("127.0.0.2"));
+        List<string> settings = [.. WebDaemon.PageSettings(root, "127.0.0.2", 0, tokens), $"--Web:CertificateFile={certificateFile}", $"--Web:CertificateKeyFile={keyFile}"];
+        await using var daemon = await DaemonUnderTest.StartAsync(root, DaemonUnderTest.Embedded(FreePort.Next()), settings);
+        var address = daemon.Host.Services.GetRequiredService<WebPage>().Address!;
+        Assert.StartsWith("https://127.0.0.2:", address, StringComparison.Ordinal);
+        var real = WebDaemon.ArchivePathOf(daemon.Archive, (await WebDaemon.DropAndWaitArchivedAsync(images, daemon.Drop, daemon.Archive, 1))[0]);
+
+        // The client trusts exactly the certificate this test made (pinned by its SHA-256), nothing else.
+        var presented = new List<string>();
+        using var pinned = new SocketsHttpHandler { UseCookies = false };
+        pinned.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+        {
+            presented.Add(certificate?.GetCertHashString(HashAlgorithmName.SHA256) ?? "none");
+            return certificate?.GetCertHashString(HashAlgorithmName.SHA256) == thumbprint;
+        };
+        using var http = new HttpClient(pinned) { BaseAddress = new Uri(address) };
+
+        using (var anonymous = await http.GetAsync("/api/health"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        using (var wrong = await Send(http, HttpMethod.Get, "/api/health", "not-a-token-0123456789"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using (var reader = await Send(http, HttpMethod.Get, $"/api/image?path={Uri.EscapeDataString(real)}", ReadToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, reader.StatusCode);
+            Assert.Equal("image/png", reader.Content.Headers.ContentType?.MediaType);
+        }
+
+        using (var login = await Send(http, HttpMethod.Post, "/api/login", ReadToken, "{}", intent: true, origin: address))
+        {
+            Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+            // Over TLS the cookie never goes back over plain HTTP.
+            var cookie = Assert.Single(login.Headers.GetValues("Set-Cookie"));
+            Assert.Contains("secure", cookie, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+        }
+
+        Assert.NotEmpty(presented);
+        Assert.All(presented, hash => Assert.Equal(thumbprint, hash));
+
+        // A client that does not know the certificate gets no answer (no fallback that skips it).
+        using (var untrusting = new HttpClient { BaseAddress = new Uri(address) })
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => untrusting.GetAsync("/api/health"));
+        }
+
+        // Plain HTTP on the same port gets no page: the token would otherwise cross the LAN in clear.
+        using var plain = new HttpClient { BaseAddress = new Uri(address.Replace("https://", "http://", StringComparison.Ordinal)) };
+        try
+        {
+            using var response = await Send(plain, HttpMethod.Get, "/api/health", ReadToken);
+            Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
+        }
+        catch (HttpRequestException)
+        {
+            // Kestrel closes a connection that does not start with a TLS handshake.
+        }
+    }
+
+    [Fact]
+    public async Task While_images_wait_for_inspection_thumbnails_are_deferred_but_an_opened_image_is_served()
+    {
+        var root = _root.Combine("daemon");
+        await using var daemon = await DaemonUnderTest.StartAsync(root, DaemonUnderTest.Embedded(FreePort.Next()), WebDaemon.PageSettings(root, "127.0.0.1", 0));
+        var address = daemon.Host.Services.GetRequiredService<WebPage>().Address!;
+        var real = Uri.EscapeDataString(WebDaemon.ArchivePathOf(daemon.Archive, (await WebDaemon.DropAndWaitArchivedAsync(images, daemon.Drop, daemon.Archive, 1))[0]));
+        using var http = new HttpClient { BaseAddress = new Uri(address) };
+        using (var idle = await http.GetAsync($"/api/image?size=thumb&path={real}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, idle.StatusCode);
+        }
+
+        // An image queued behind the one being inspected, as in a burst (the pipeline's own progress record).
+        var progress = daemon.Host.Services.GetRequiredService<PipelineProgress>();
+        progress.Enqueued();
+        try
+        {
+            using var deferred = await http.GetAsync($"/api/image?size=thumb&path={real}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, deferred.StatusCode);
+            Assert.NotNull(deferred.Headers.RetryAfter);
+            using var opened = await http.GetAsync($"/api/image?size=full&path={real}");
+            Assert.Equal(HttpStatusCode.OK, opened.StatusCode);
+            Assert.Equal("image/png", opened.Content.Headers.ContentType?.MediaType);
+        }
+        finally
+        {
+            progress.Dequeued();
+        }
+
+        using var after = await http.GetAsync($"/api/image?size=thumb&path={real}");
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
+    [Fact]
     public async Task A_page_that_cannot_listen_leaves_inspection_running()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
@@ -205,6 +310,25 @@ public sealed class WebSecurityTests(SyntheticImages images) : IDisposable
         Assert.Contains(Problems("--Web:Enabled=true", "--Web:BindAddress=127.0.0.2"), p => p.Contains("needs Web:TokenFile", StringComparison.Ordinal));
         Assert.Contains(Problems("--Web:Enabled=true", "--Web:BindAddress=0.0.0.0", $"--Web:TokenFile={loose}"), p => p.Contains("chmod 600", StringComparison.Ordinal));
         Assert.Empty(Problems("--Web:Enabled=true", "--Web:BindAddress=127.0.0.1"));
+    }
+
+    /// <summary>A self-signed certificate for <paramref name="address"/>, written as PEM files the way an admin would install them.</summary>
+    private static (string Certificate, string Key, string Sha256) WriteSelfSignedCertificate(string folder, IPAddress address)
+    {
+        Directory.CreateDirectory(folder);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=semedge-test-page", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(address);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var certificateFile = Path.Combine(folder, "page.pem");
+        var keyFile = Path.Combine(folder, "page.key");
+        File.WriteAllText(certificateFile, certificate.ExportCertificatePem());
+        File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return (certificateFile, keyFile, certificate.GetCertHashString(HashAlgorithmName.SHA256));
     }
 
     private static async Task<HttpResponseMessage> Send(HttpClient http, HttpMethod method, string path, string token, string? body = null, bool intent = false, string? origin = null)

@@ -30,10 +30,29 @@ function el(tag, attrs = {}, text) {
 
 function imageUrl(path, size) { return '/api/image?size=' + size + '&path=' + encodeURIComponent(path); }
 
+// The server answers 503 for a thumbnail while images wait for inspection (a thumbnail costs about one image decode,
+// and the page must not slow the line). A deferred thumbnail is asked for again after a pause, not at every redraw.
+const thumbnailPause = new Map(); // path -> { until: time before which it is not asked for again, tries }
+
+function thumbnail(path, alt) {
+  const pause = thumbnailPause.get(path);
+  if (pause && pause.tries >= 30) return el('div', { class: 'thumb-wait' }, 'no image');
+  if (pause && Date.now() < pause.until) return waitingThumbnail(path, alt, pause.until);
+  const img = el('img', { src: imageUrl(path, 'thumb'), alt, loading: 'lazy' });
+  img.addEventListener('load', () => thumbnailPause.delete(path));
+  img.addEventListener('error', () => {
+    if (thumbnailPause.size > 500) thumbnailPause.clear();
+    const next = { until: Date.now() + 2000, tries: ((thumbnailPause.get(path) || {}).tries || 0) + 1 };
+    thumbnailPause.set(path, next);
+    img.replaceWith(waitingThumbnail(path, alt, next.until));
+  });
+  return img;
+}
+
 function tile(v, opts = {}) {
   const action = v.action || 'unknown';
   const div = el('div', { class: 'tile ' + action + (opts.big ? ' big' : ''), 'data-image': v.image, 'data-path': v.path || '' });
-  if (v.path) div.appendChild(el('img', { src: imageUrl(v.path, 'thumb'), alt: v.image, loading: 'lazy' }));
+  if (v.path) div.appendChild(thumbnail(v.path, v.image));
   div.appendChild(el('div', { class: 'badge' }, action));
   if (v.screen && v.screen !== 'off') div.appendChild(el('div', { class: 'screen' }, v.screen === 'clean' ? 'screen: clean' : 'screen: defect'));
   if (opts.labelled) div.appendChild(el('div', { class: 'labelled' }, 'labelled ' + opts.labelled));
