@@ -6,6 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using SemEdge.Hosting;
+using SemEdge.Pipeline;
 using SemEdge.Tests.EndToEnd;
 using SemEdge.Tests.Publishing;
 using SemEdge.Web;
