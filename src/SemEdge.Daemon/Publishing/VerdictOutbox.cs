@@ -185,7 +185,7 @@ public sealed class VerdictOutbox : IDisposable
             EnsureRoom(lines.WrittenCount, stored.Length);
 
             // From here on the write is not abandoned half-way: a cancelled caller must not leave a torn line.
-            WriteDurably(lines.WrittenSpan, flushToDisk: true);
+            WriteLine(lines.WrittenSpan, fsync: true);
             lock (_state)
             {
                 _lastSeq = stored[^1].Seq;
@@ -222,12 +222,10 @@ public sealed class VerdictOutbox : IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var line = Encode(Pulsed, Encoding.ASCII.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-            var before = _log.Length;
-            _log.Write(line);
+            // Without an fsync of its own, like an ack: a lost P record can only raise an alarm for a pulse that fired.
+            WriteLine(Encode(Pulsed, SeqBody(seq)), fsync: false);
             lock (_state)
             {
-                _size = before + line.Length;
                 _pulsed.Add(seq);
             }
         }
@@ -324,7 +322,7 @@ public sealed class VerdictOutbox : IDisposable
             // Without an fsync of its own: the next append's fsync (or compaction's) makes it durable with the file.
             // A kill -9 keeps it (it is in the kernel); a power cut before that fsync resends those verdicts marked
             // replay: duplicates of known seqs, never a loss. One fsync per PUBACK halved a burst's throughput.
-            WriteDurably(Encode(Ack, Encoding.ASCII.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture))), flushToDisk: false);
+            WriteLine(Encode(Ack, SeqBody(seq)), fsync: false);
             bool compact;
             lock (_state)
             {
@@ -488,13 +486,17 @@ public sealed class VerdictOutbox : IDisposable
         }
     }
 
-    private void WriteDurably(ReadOnlySpan<byte> line, bool flushToDisk)
+    /// <summary>The body of a record that carries only a seq (A, P, the header): the number in ASCII.</summary>
+    private static byte[] SeqBody(long seq) => Encoding.ASCII.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>Appends whole lines (the log is unbuffered, so they reach the kernel at once); fsyncs when asked.</summary>
+    private void WriteLine(ReadOnlySpan<byte> line, bool fsync)
     {
         var before = _log.Length;
         try
         {
             _log.Write(line);
-            _log.Flush(flushToDisk);
+            _log.Flush(fsync);
             lock (_state)
             {
                 _size = before + line.Length;
@@ -708,13 +710,13 @@ public sealed class VerdictOutbox : IDisposable
     {
         using (var fresh = new FileStream(_compactPath, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            fresh.Write(Encode(Header, Encoding.ASCII.GetBytes(lastCompactedSeq.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+            fresh.Write(Encode(Header, SeqBody(lastCompactedSeq)));
             foreach (var verdict in unsent)
             {
                 fresh.Write(Encode(Entry, JsonSerializer.SerializeToUtf8Bytes(verdict, OutboxJsonContext.Default.Verdict)));
                 if (WasPulsed(verdict.Seq))
                 {
-                    fresh.Write(Encode(Pulsed, Encoding.ASCII.GetBytes(verdict.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+                    fresh.Write(Encode(Pulsed, SeqBody(verdict.Seq)));
                 }
             }
 
