@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using SemEdge.Inference;
 using SemEdge.Tests.Platform;
 
 namespace SemEdge.Tests.EndToEnd;
@@ -63,7 +64,10 @@ internal sealed class DaemonProcess : IAsyncDisposable
                 await build.WaitForExitAsync();
             }
 
-            foreach (var argument in new[] { $"--reuid={runAs}", $"--regid={runAsGroup ?? runAs}", "--init-groups", "--", script })
+            // The other user runs an installed copy (the board's `semedge`, models/ beside it) rather than the
+            // checkout's script: a checkout may sit below a folder only its owner can enter (a 0700 mktemp -d).
+            var installed = InstallCopy(Path.Combine(root, "install"));
+            foreach (var argument in new[] { $"--reuid={runAs}", $"--regid={runAsGroup ?? runAs}", "--init-groups", "--", installed })
             {
                 info.ArgumentList.Add(argument);
             }
@@ -110,6 +114,43 @@ internal sealed class DaemonProcess : IAsyncDisposable
                 return daemon;
             }
         }
+    }
+
+    /// <summary>
+    /// Copies the build (with only this machine's native runtimes) and the shipped models into
+    /// <paramref name="folder"/> in the board's layout (bin/semedge, models/), readable by every user; returns the
+    /// executable's path.
+    /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static string InstallCopy(string folder)
+    {
+        var build = Path.Combine(RepoPaths.Root, "artifacts", "semedge");
+        var bin = Path.Combine(folder, "bin");
+        var ownRuntime = Path.Combine(build, "runtimes", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier);
+        foreach (var file in Directory.EnumerateFiles(build, "*", SearchOption.AllDirectories))
+        {
+            var inRuntimes = file.StartsWith(Path.Combine(build, "runtimes") + "/", StringComparison.Ordinal);
+            if (!inRuntimes || file.StartsWith(ownRuntime + "/", StringComparison.Ordinal))
+            {
+                CopyInto(file, Path.Combine(bin, Path.GetRelativePath(build, file)));
+            }
+        }
+
+        var models = Path.Combine(RepoPaths.Root, ShippedModels.FolderName);
+        foreach (var file in Directory.EnumerateFiles(models, "*", SearchOption.AllDirectories))
+        {
+            CopyInto(file, Path.Combine(folder, ShippedModels.FolderName, Path.GetRelativePath(models, file)));
+        }
+
+        return Path.Combine(bin, "semedge");
+    }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static void CopyInto(string source, string target)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        File.Copy(source, target, overwrite: true);
+        File.SetUnixFileMode(target, File.GetUnixFileMode(source) | UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
     }
 
     public bool HasExited => _process.HasExited;
