@@ -7,7 +7,7 @@ namespace SemEdge.Web;
 /// <summary>
 /// The live view's thumbnails: the model input of the last <see cref="Capacity"/> inspections (already decoded and
 /// reduced by the pipeline), kept as 8-bit grey. A thumbnail from the archive costs about one image decode on the
-/// cores that inspect; one from here costs a 128² PNG encode, once. Newest wins: each inspection takes the oldest
+/// cores that inspect; one from here costs a fast 128² PNG encode, once. Newest wins: each inspection takes the oldest
 /// slot, and a verdict whose slot was taken gets its thumbnail from the archive again (rate-limited there).
 /// <para>The pipeline's side (<see cref="OnModelInput"/>, on the inspection worker) converts the tensor into a new
 /// array before it takes the lock, and holds the lock only to store one reference; the page's side holds it only to
@@ -126,7 +126,7 @@ public sealed class ThumbnailRing : IModelInputObserver
             var w = Math.Clamp((int)Math.Round(imageWidth * scale), 1, width);
             var h = Math.Clamp((int)Math.Round(imageHeight * scale), 1, height);
             var grey = w == width && h == height ? pixels : Grey8Pixels.AreaResize(pixels, width, height, w, h);
-            return PngGray.Encode(grey, w, h);
+            return PngGray.Encode(grey, w, h, fast: true);
         }
     }
 }
