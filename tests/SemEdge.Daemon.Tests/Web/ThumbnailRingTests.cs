@@ -112,17 +112,5 @@ public sealed class ThumbnailRingTests : IDisposable
 
     private static string PathOf(int i) => $"2026-12-01/reject/img-{i}.png";
 
-    private static Verdict Verdict(int i) => new()
-    {
-        Image = $"img-{i}.png",
-        Timestamp = new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.Zero).AddMilliseconds(i),
-        ClassId = 1,
-        Label = "bridge",
-        Confidence = 0.9f,
-        Action = VerdictAction.Reject,
-        ModelId = "classifier-1",
-        ModelSha = "abc",
-        Provider = "cpu",
-        LatencyMs = 3,
-    };
+    private static Verdict Verdict(int i) => WebPartsTests.Verdict(i);
 }
