@@ -12,14 +12,18 @@ namespace SemEdge.Pipeline;
 /// policy, and verifies it before anyone uses it: each manifest's Ed25519 signature by a trusted key
 /// (<see cref="ModelTrust"/>), the model's classes against the class table (by the decision policy), the sha256 of
 /// the ONNX file (checked by the loader), then a test inference on a fixed tensor that must give a proper
-/// probability distribution from every model.
+/// probability distribution from every model. Each inspection's model input goes to the
+/// <see cref="IModelInputObserver"/>s (the page's live thumbnails).
 /// </summary>
 public sealed class OnnxInspectorLoader(
     IOptions<InferenceOptions> inference,
     IOptions<DecisionOptions> decision,
     ILoggerFactory loggers,
-    TimeProvider time) : IInspectorLoader
+    TimeProvider time,
+    IEnumerable<IModelInputObserver> inputObservers) : IInspectorLoader
 {
+    private readonly IModelInputObserver[] _inputObservers = [.. inputObservers];
+
     private readonly ILogger _logger = loggers.CreateLogger<OnnxInspectorLoader>();
 
     public IInspector Load(ModelSelection selection, LoadOccasion occasion)
@@ -66,7 +70,7 @@ public sealed class OnnxInspectorLoader(
             throw;
         }
 
-        return new OnnxInspector(inspector, classifier.SignedBy, time);
+        return new OnnxInspector(inspector, classifier.SignedBy, time, _inputObservers);
     }
 
     private TrustedManifest Check(string manifest, LoadOccasion occasion)
@@ -121,7 +125,7 @@ public sealed class OnnxInspectorLoader(
         }
     }
 
-    private sealed class OnnxInspector(Inspector inspector, PublicSigningKey? signedBy, TimeProvider time) : IInspector
+    private sealed class OnnxInspector(Inspector inspector, PublicSigningKey? signedBy, TimeProvider time, IModelInputObserver[] inputObservers) : IInspector
     {
         public ModelAnnouncement Announcement { get; } = new(
             inspector.Cascade.Classifier.Manifest.Id,
@@ -142,7 +146,18 @@ public sealed class OnnxInspectorLoader(
         {
             var inspection = inspector.InspectFile(path);
             LastDecodeMs = inspection.ReadMs + inspection.DecodeMs;
-            return inspection.ToVerdict(time.GetUtcNow()) with { Image = imageName };
+            var verdict = inspection.ToVerdict(time.GetUtcNow()) with { Image = imageName };
+            if (inputObservers.Length > 0)
+            {
+                // The tensor of the model that answered: the screen's when it passed the image alone, else the classifier's.
+                var decided = inspection.ScreenShortCircuited ? inspector.Cascade.Screen! : inspector.Cascade.Classifier;
+                foreach (var observer in inputObservers)
+                {
+                    observer.OnModelInput(verdict, decided.Input, decided.Manifest.Preprocessing, inspection.Width, inspection.Height);
+                }
+            }
+
+            return verdict;
         }
 
         public void Dispose() => inspector.Dispose();

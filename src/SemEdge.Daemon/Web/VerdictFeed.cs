@@ -10,7 +10,7 @@ namespace SemEdge.Web;
 /// The one link from the pipeline to the page. <see cref="OnVerdict"/> runs on the inspection path and only
 /// writes to a bounded, drop-oldest channel (it never waits); <see cref="RunAsync"/>, on the web side, turns each
 /// verdict into a page event: the recent list, the hourly statistics, the verdict journal the archive browser
-/// reads, and one bounded drop-oldest queue per open event stream.
+/// reads, the live thumbnail's archive path, and one bounded drop-oldest queue per open event stream.
 /// </summary>
 public sealed class VerdictFeed : IVerdictObserver
 {
@@ -26,10 +26,14 @@ public sealed class VerdictFeed : IVerdictObserver
     private readonly HourlyStats _stats;
     private readonly Func<string?> _screenId;
     private readonly ILogger<VerdictFeed> _logger;
+    private readonly ThumbnailRing? _thumbnails;
     private long _dropped;
 
-    public VerdictFeed(int capacity, ArchivePaths archive, VerdictJournal journal, HourlyStats stats, Func<string?> screenId, ILogger<VerdictFeed> logger)
+    public VerdictFeed(
+        int capacity, ArchivePaths archive, VerdictJournal journal, HourlyStats stats, Func<string?> screenId, ILogger<VerdictFeed> logger,
+        ThumbnailRing? thumbnails = null)
     {
+        _thumbnails = thumbnails;
         _archive = archive;
         _journal = journal;
         _stats = stats;
@@ -99,6 +103,9 @@ public sealed class VerdictFeed : IVerdictObserver
     {
         var page = PageVerdict.From(verdict, _archive.Relative(archived), _screenId());
         _stats.Add(verdict);
+
+        // Before any stream hears of it: the page asks for the thumbnail as soon as the event arrives.
+        _thumbnails?.Attach(verdict, page.Path);
         lock (_lock)
         {
             _recent.AddFirst(page);

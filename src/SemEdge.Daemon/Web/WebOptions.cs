@@ -45,6 +45,9 @@ public sealed class WebOptions
     /// <summary>Verdicts held between the pipeline and the page; when full the oldest is dropped, never the pipeline slowed.</summary>
     public int FeedCapacity { get; set; } = 1024;
 
+    /// <summary>Live thumbnails kept in memory (the model input of the last images); older ones are decoded from the archive.</summary>
+    public int LiveThumbnails { get; set; } = 128;
+
     public bool IsLocalBind => IPAddress.TryParse(BindAddress, out var ip) && (ip.Equals(IPAddress.Loopback) || ip.Equals(IPAddress.IPv6Loopback));
 
     public bool UsesTls => CertificateFile is not null;
@@ -103,6 +106,11 @@ internal sealed class WebOptionsValidator : IValidateOptions<WebOptions>
         if (options.RequestsPerMinute < 1 || options.LabelsPerMinute < 1 || options.MaxEventStreams < 1 || options.FeedCapacity < 1)
         {
             failures.Add("Web:RequestsPerMinute, LabelsPerMinute, MaxEventStreams and FeedCapacity must be at least 1.");
+        }
+
+        if (options.LiveThumbnails is < 1 or > 4096)
+        {
+            failures.Add($"Web:LiveThumbnails {options.LiveThumbnails} must be 1..4096 (each holds about 30 KB).");
         }
 
         if (string.IsNullOrWhiteSpace(options.DatasetFolder) || string.IsNullOrWhiteSpace(options.StateFolder))

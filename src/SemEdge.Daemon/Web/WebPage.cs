@@ -299,17 +299,26 @@ public sealed class WebPage(
 
     private async Task ImageAsync(HttpContext context)
     {
-        if (!state.Archive.TryResolve(context.Request.Query["path"], out var file))
+        string? relative = context.Request.Query["path"];
+        if (!state.Archive.TryResolve(relative, out var file))
         {
             await Error(context, StatusCodes.Status404NotFound, "not found");
             return;
         }
 
         var full = context.Request.Query["size"] == "full";
+        if (!full && state.Thumbnails.Png(relative!) is { } live)
+        {
+            // The live view's thumbnails: the model input the pipeline already made, kept in memory (no decode).
+            await WritePng(context, live);
+            return;
+        }
+
         if (!full && state.ImagesWaiting)
         {
-            // A thumbnail costs about one image decode: while images wait for inspection the page asks again later,
-            // so a live view in a burst does not slow the line. The full image a technician opened is always served.
+            // A thumbnail from the archive costs about one image decode: while images wait for inspection the page asks
+            // again later, so browsing the archive in a burst does not slow the line. The full image a technician
+            // opened is always served.
             context.Response.Headers.RetryAfter = "2";
             await Error(context, StatusCodes.Status503ServiceUnavailable, "inspecting: thumbnail later");
             return;
@@ -326,9 +335,14 @@ public sealed class WebPage(
             return;
         }
 
+        await WritePng(context, png);
+    }
+
+    private static Task WritePng(HttpContext context, byte[] png)
+    {
         context.Response.ContentType = "image/png";
         context.Response.Headers.CacheControl = "private, max-age=3600";
-        await context.Response.Body.WriteAsync(png, context.RequestAborted);
+        return context.Response.Body.WriteAsync(png, context.RequestAborted).AsTask();
     }
 
     private Task LoginAsync(HttpContext context)

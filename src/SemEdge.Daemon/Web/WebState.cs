@@ -37,6 +37,7 @@ public sealed class WebState
         MqttPublisher publisher,
         RejectLines lines,
         ServiceManagerEnvironment serviceManager,
+        ThumbnailRing thumbnails,
         TimeProvider time,
         Microsoft.Extensions.Logging.ILogger<VerdictFeed> feedLogger)
     {
@@ -54,7 +55,8 @@ public sealed class WebState
         Journal = new VerdictJournal(web.Value.StateFolder, Archive);
         Dataset = new LabelledDataset(web.Value.DatasetFolder, web.Value.ValidationPercent, time);
         Stats = new HourlyStats(time);
-        Feed = new VerdictFeed(web.Value.FeedCapacity, Archive, Journal, Stats, () => Model()?.ScreenId, feedLogger);
+        Thumbnails = thumbnails;
+        Feed = new VerdictFeed(web.Value.FeedCapacity, Archive, Journal, Stats, () => Model()?.ScreenId, feedLogger, thumbnails);
     }
 
     public TimeProvider Time { get; }
@@ -70,6 +72,8 @@ public sealed class WebState
     public HourlyStats Stats { get; }
 
     public VerdictFeed Feed { get; }
+
+    public ThumbnailRing Thumbnails { get; }
 
     /// <summary>Images are queued behind the one being inspected: the pipeline is the bottleneck right now.</summary>
     public bool ImagesWaiting => _progress.Queued > 0;

@@ -5,7 +5,11 @@ namespace SemEdge.Imaging;
 /// <summary>8-bit greyscale PNG encoding through SkiaSharp.</summary>
 public static class PngGray
 {
-    public static byte[] Encode(byte[] pixels, int width, int height)
+    /// <summary>Encodes at Skia's default compression (the generator's images: their bytes are part of its determinism).</summary>
+    public static byte[] Encode(byte[] pixels, int width, int height) => Encode(pixels, width, height, fast: false);
+
+    /// <param name="fast">zlib level 1 and the Sub filter only: a few times cheaper, somewhat larger (the page's live thumbnails).</param>
+    public static byte[] Encode(byte[] pixels, int width, int height, bool fast)
     {
         var info = new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque);
         using var bitmap = new SKBitmap(info);
@@ -21,6 +25,13 @@ public static class PngGray
                 pixels.AsSpan(y * width, width).CopyTo(span.Slice(y * bitmap.RowBytes, width));
             }
         }
+        if (fast)
+        {
+            using var pixmap = bitmap.PeekPixels();
+            using var quick = pixmap.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.Sub, 1)) ?? throw new InvalidOperationException("PNG encoding failed");
+            return quick.ToArray();
+        }
+
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
     }

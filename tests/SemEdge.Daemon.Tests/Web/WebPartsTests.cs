@@ -96,7 +96,8 @@ public sealed class WebPartsTests : IDisposable
         Assert.Equal(resolves, archive.TryResolve(relative, out _));
     }
 
-    private static Verdict Verdict(long seq) => new()
+    /// <summary>A durable verdict of image <c>img-SEQ.png</c>, decided SEQ seconds after the epoch.</summary>
+    internal static Verdict Verdict(long seq) => new()
     {
         Seq = seq,
         Image = $"img-{seq}.png",

@@ -6,6 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using SemEdge.Hosting;
+using SemEdge.Imaging;
 using SemEdge.Pipeline;
 using SemEdge.Tests.EndToEnd;
 using SemEdge.Tests.Publishing;
@@ -248,37 +249,60 @@ public sealed class WebSecurityTests(SyntheticImages images) : IDisposable
     }
 
     [Fact]
-    public async Task While_images_wait_for_inspection_thumbnails_are_deferred_but_an_opened_image_is_served()
+    public async Task Live_thumbnails_are_the_model_input_served_even_in_a_burst_and_an_evicted_one_is_decoded_only_while_no_image_waits()
     {
         var root = _root.Combine("daemon");
-        await using var daemon = await DaemonUnderTest.StartAsync(root, DaemonUnderTest.Embedded(FreePort.Next()), WebDaemon.PageSettings(root, "127.0.0.1", 0));
+        // One live thumbnail: of two images, the one inspected first has lost its slot to the second.
+        await using var daemon = await DaemonUnderTest.StartAsync(
+            root, DaemonUnderTest.Embedded(FreePort.Next()), [.. WebDaemon.PageSettings(root, "127.0.0.1", 0), "--Web:LiveThumbnails=1"]);
         var address = daemon.Host.Services.GetRequiredService<WebPage>().Address!;
-        var real = Uri.EscapeDataString(WebDaemon.ArchivePathOf(daemon.Archive, (await WebDaemon.DropAndWaitArchivedAsync(images, daemon.Drop, daemon.Archive, 1))[0]));
+        var ring = daemon.Host.Services.GetRequiredService<ThumbnailRing>();
+        var paths = (await WebDaemon.DropAndWaitArchivedAsync(images, daemon.Drop, daemon.Archive, 2)).Select(n => WebDaemon.ArchivePathOf(daemon.Archive, n)).ToList();
+        await Eventually.TrueAsync(() => paths.Count(p => ring.Png(p) is not null) == 1, "the newest image's thumbnail in the ring", seconds: 60);
+        var live = paths.Single(p => ring.Png(p) is not null);
+        var evicted = paths.Single(p => p != live);
         using var http = new HttpClient { BaseAddress = new Uri(address) };
-        using (var idle = await http.GetAsync($"/api/image?size=thumb&path={real}"))
+        async Task<(HttpStatusCode Status, byte[] Body, bool RetryAfter)> Thumbnail(string path, string size = "thumb")
         {
-            Assert.Equal(HttpStatusCode.OK, idle.StatusCode);
+            using var response = await http.GetAsync($"/api/image?size={size}&path={Uri.EscapeDataString(path)}");
+            return (response.StatusCode, await response.Content.ReadAsByteArrayAsync(), response.Headers.RetryAfter is not null);
         }
+
+        // What the model saw (the fixture models take 128x128 of the 256x256 image): the archived image reduced the same way.
+        var fromRing = await Thumbnail(live);
+        Assert.Equal(HttpStatusCode.OK, fromRing.Status);
+        Assert.Equal(ring.Png(live), fromRing.Body);
+        var (pixels, width, height) = PngGray.Decode(fromRing.Body);
+        Assert.Equal((128, 128), (width, height));
+        var (archived, archivedWidth, archivedHeight) = PngGray.Decode(PageImages.RenderPng(Path.Combine(daemon.Archive, live), 256, long.MaxValue));
+        var reduced = Grey8Pixels.AreaResize(archived, archivedWidth, archivedHeight, 128, 128);
+        Assert.True(pixels.Zip(reduced).Average(x => Math.Abs(x.First - x.Second)) < 2, "the live thumbnail is not the image");
 
         // An image queued behind the one being inspected, as in a burst (the pipeline's own progress record).
         var progress = daemon.Host.Services.GetRequiredService<PipelineProgress>();
         progress.Enqueued();
         try
         {
-            using var deferred = await http.GetAsync($"/api/image?size=thumb&path={real}");
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, deferred.StatusCode);
-            Assert.NotNull(deferred.Headers.RetryAfter);
-            using var opened = await http.GetAsync($"/api/image?size=full&path={real}");
-            Assert.Equal(HttpStatusCode.OK, opened.StatusCode);
-            Assert.Equal("image/png", opened.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(HttpStatusCode.OK, (await Thumbnail(live)).Status); // no decode: served in a burst too
+            var deferred = await Thumbnail(evicted);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, deferred.Status);
+            Assert.True(deferred.RetryAfter);
+            var opened = await Thumbnail(evicted, "full");
+            Assert.Equal(HttpStatusCode.OK, opened.Status);
+            Assert.Equal((256, 256), (PngGray.Decode(opened.Body).Width, PngGray.Decode(opened.Body).Height));
         }
         finally
         {
             progress.Dequeued();
         }
 
-        using var after = await http.GetAsync($"/api/image?size=thumb&path={real}");
-        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        // No image waits: the evicted one is decoded from the archive (at the archive browser's thumbnail size).
+        var decoded = await Thumbnail(evicted);
+        Assert.Equal(HttpStatusCode.OK, decoded.Status);
+        Assert.Equal((PageImages.ThumbnailSize, PageImages.ThumbnailSize), (PngGray.Decode(decoded.Body).Width, PngGray.Decode(decoded.Body).Height));
+
+        // A path that is not in the archive is not found, ring or not.
+        Assert.Equal(HttpStatusCode.NotFound, (await Thumbnail(live.Replace(".png", "-gone.png", StringComparison.Ordinal))).Status);
     }
 
     [Fact]
