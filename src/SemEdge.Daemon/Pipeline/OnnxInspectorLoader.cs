@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Decision;
@@ -136,13 +137,41 @@ public sealed class OnnxInspectorLoader(
             SignedBy = signedBy is null ? null : $"{signedBy.Name} {signedBy.Id}",
         };
 
-        public double LastDecodeMs { get; private set; } = double.NaN;
+        // A preparer per decode worker (created on first use, at most one per worker) and the prepared images
+        // between a worker and the inference stage, both reused so a steady stream allocates no new buffers.
+        private readonly ConcurrentBag<ImagePreparer> _preparers = [];
+        private readonly ConcurrentBag<PreparedImage> _images = [];
 
-        public Verdict Inspect(string path, string imageName)
+        public PreparedImage Prepare(string path, CancellationToken cancellationToken)
         {
-            var inspection = inspector.InspectFile(path);
-            LastDecodeMs = inspection.ReadMs + inspection.DecodeMs;
-            return inspection.ToVerdict(time.GetUtcNow()) with { Image = imageName };
+            var preparer = _preparers.TryTake(out var idle) ? idle : inspector.CreatePreparer();
+            var image = _images.TryTake(out var free) ? free : new PreparedImage();
+            try
+            {
+                preparer.PrepareFile(path, image, cancellationToken);
+                return image;
+            }
+            catch
+            {
+                _images.Add(image);
+                throw;
+            }
+            finally
+            {
+                _preparers.Add(preparer);
+            }
+        }
+
+        public Verdict Infer(PreparedImage image, string imageName)
+        {
+            try
+            {
+                return inspector.Infer(image, imageName).ToVerdict(time.GetUtcNow());
+            }
+            finally
+            {
+                _images.Add(image);
+            }
         }
 
         public void Dispose() => inspector.Dispose();
