@@ -88,7 +88,9 @@ public sealed class InspectionPipeline(
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        var prepared = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = workers == 1 });
+        // A worker's write wakes the inference stage's thread directly, not through a thread-pool hop: the only
+        // continuation is that thread's wait (the channel is unbounded, so no writer ever waits).
+        var prepared = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = workers == 1, AllowSynchronousContinuations = true });
         var inferred = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
         // Claimed but not yet committed: the queue plus one image per worker. Workers finish faster than a blocked
@@ -103,7 +105,7 @@ public sealed class InspectionPipeline(
         {
             var claiming = Guard(ClaimAsync(queue.Writer, failed.Token), failed);
             var preparing = Guard(RunWorkersAsync(workers, queue.Reader, prepared.Writer, failed.Token), failed);
-            var inferring = Guard(InferAsync(prepared.Reader, inferred.Writer, failed.Token), failed);
+            var inferring = Guard(OnOwnThread(() => Infer(prepared.Reader, inferred.Writer, failed.Token)), failed);
             var committing = Guard(CommitAsync(inferred.Reader, failed.Token), failed);
             await Task.WhenAll(claiming, preparing, inferring, committing);
             HandBack(queue.Reader);
@@ -253,7 +255,7 @@ public sealed class InspectionPipeline(
     {
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(() => PrepareAsync(queue, prepared, cancellationToken), CancellationToken.None)));
+            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => OnOwnThread(() => Prepare(queue, prepared, cancellationToken))));
         }
         finally
         {
@@ -261,12 +263,27 @@ public sealed class InspectionPipeline(
         }
     }
 
+    /// <summary>
+    /// The decode workers and the inference stage keep a core busy for as long as images are waiting, so each has a
+    /// thread of its own: on the thread pool they would hold its few threads (as many as cores) and the claimer, the
+    /// committer and MQTT would wait for the pool to grow, which it does at about two threads a second.
+    /// </summary>
+    private static Task OnOwnThread(Action stage) =>
+        Task.Factory.StartNew(stage, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Blocks this stage's own thread until <paramref name="reader"/> has an item (true) or is completed (false).</summary>
+    private static bool WaitToRead(ChannelReader<Work> reader, CancellationToken cancellationToken)
+    {
+        var waiting = reader.WaitToReadAsync(cancellationToken);
+        return waiting.IsCompletedSuccessfully ? waiting.Result : waiting.AsTask().GetAwaiter().GetResult();
+    }
+
     /// <summary>A decode worker: reads, decodes and preprocesses claimed images, several workers at once, in any order.</summary>
-    private async Task PrepareAsync(ChannelReader<Work> queue, ChannelWriter<Work> prepared, CancellationToken cancellationToken)
+    private void Prepare(ChannelReader<Work> queue, ChannelWriter<Work> prepared, CancellationToken cancellationToken)
     {
         try
         {
-            while (await queue.WaitToReadAsync(cancellationToken))
+            while (WaitToRead(queue, cancellationToken))
             {
                 if (!queue.TryRead(out var work))
                 {
@@ -327,13 +344,13 @@ public sealed class InspectionPipeline(
     /// Reads until the workers are done (not cancelled by a stop): at a stop, the inference in progress finishes and
     /// every prepared image after it, including those the workers are still finishing, is handed back.
     /// </remarks>
-    private async Task InferAsync(ChannelReader<Work> prepared, ChannelWriter<Work> inferred, CancellationToken stoppingToken)
+    private void Infer(ChannelReader<Work> prepared, ChannelWriter<Work> inferred, CancellationToken stoppingToken)
     {
         var waiting = new Dictionary<long, Work>();
         var next = 0L;
         try
         {
-            while (await prepared.WaitToReadAsync(CancellationToken.None))
+            while (WaitToRead(prepared, CancellationToken.None))
             {
                 while (prepared.TryRead(out var work))
                 {
