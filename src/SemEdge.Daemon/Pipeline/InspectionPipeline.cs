@@ -304,13 +304,23 @@ public sealed class InspectionPipeline(
     }
 
     /// <returns>False when stopped while preparing: the image was handed back.</returns>
-    private bool Prepare(Work work, CancellationToken cancellationToken)
+    private bool Prepare(Work work, CancellationToken cancellationToken) =>
+        Step(work, "Reading", cancellationToken, () =>
+        {
+            work.Prepared = store.Prepare(work.Image.Path, cancellationToken);
+            work.Stages[Stage.Decoded] = time.GetTimestamp();
+        });
+
+    /// <summary>
+    /// One stage's work on an image, watched by the watchdog: an image SemEdge cannot read, or a failure, becomes the
+    /// image's quarantine reason (it keeps its place in the order); a stop hands the image back (false).
+    /// </summary>
+    private bool Step(Work work, string what, CancellationToken cancellationToken, Action step)
     {
         var id = progress.Started(work.Image.Name);
         try
         {
-            work.Prepared = store.Prepare(work.Image.Path, cancellationToken);
-            work.Stages[Stage.Decoded] = time.GetTimestamp();
+            step();
         }
         catch (ImageRejectedException ex)
         {
@@ -325,7 +335,7 @@ public sealed class InspectionPipeline(
         {
             // Not the file's fault as far as we know, but retrying it forever (or crashing on it at every
             // restart) would stop the line; it is kept with the reason for an engineer to look at.
-            logger.LogError(ex, "Reading {Image} failed", work.Image.Name);
+            logger.LogError(ex, "{Step} of {Image} failed", what, work.Image.Name);
             work.Refusal = (QuarantineReason.InspectionFailed, ex.Message);
         }
         finally
@@ -386,34 +396,12 @@ public sealed class InspectionPipeline(
             return true; // refused at decoding: quarantined by the committer, in its place
         }
 
-        var id = progress.Started(work.Image.Name);
-        try
+        work.Prepared = null;
+        return Step(work, "Inspection", stoppingToken, () =>
         {
             work.Verdict = store.Infer(prepared, work.Image.Name, stoppingToken);
             work.Stages[Stage.Inferred] = time.GetTimestamp();
-        }
-        catch (ImageRejectedException ex)
-        {
-            work.Refusal = (ex.Code, ex.Message);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            HandBack(work.Image);
-            return false;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // As for a failed read: kept with the reason rather than retried at every restart.
-            logger.LogError(ex, "Inspection of {Image} failed", work.Image.Name);
-            work.Refusal = (QuarantineReason.InspectionFailed, ex.Message);
-        }
-        finally
-        {
-            work.Prepared = null;
-            progress.Finished(id);
-        }
-
-        return true;
+        });
     }
 
     /// <summary>Records, signals and archives the inferred images, which arrive in claim order.</summary>
