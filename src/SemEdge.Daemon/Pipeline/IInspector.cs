@@ -4,21 +4,25 @@ using SemEdge.Inference;
 namespace SemEdge.Pipeline;
 
 /// <summary>
-/// The inference core as the pipeline sees it: one image file in, one verdict out (decode, preprocess, screen,
-/// classify, decide). One instance is one loaded model set; a hot swap replaces the instance, never its insides.
-/// Used by one pipeline worker at a time (the model store keeps one per worker).
+/// The inference core as the pipeline sees it, in two steps: <see cref="Prepare"/> (read, decode, preprocess) runs
+/// on the decode workers, several at once; <see cref="Infer"/> (screen, classify, decide) runs in the one inference
+/// stage, one image at a time in claim order. One instance is one loaded model set; a hot swap replaces the
+/// instance, never its insides.
 /// </summary>
 public interface IInspector : IDisposable
 {
     /// <summary>What the retained MQTT <c>model</c> topic says about the models deciding.</summary>
     ModelAnnouncement Announcement { get; }
 
-    /// <summary>Inspects <paramref name="path"/>; the verdict names the image <paramref name="imageName"/>, Seq unset.</summary>
+    /// <summary>Reads, decodes and preprocesses <paramref name="path"/> for this model set. Safe to call from several threads at once.</summary>
     /// <exception cref="Imaging.ImageRejectedException">The file is not an image this inspector can read.</exception>
-    Verdict Inspect(string path, string imageName);
+    PreparedImage Prepare(string path, CancellationToken cancellationToken);
 
-    /// <summary>Read + decode time of the last <see cref="Inspect"/> (for the latency budget); NaN when unknown.</summary>
-    double LastDecodeMs => double.NaN;
+    /// <summary>
+    /// Decides on an image this instance prepared; the verdict names the image <paramref name="imageName"/>, Seq unset.
+    /// One caller at a time. The image belongs to the inspector again afterwards (its buffers are reused).
+    /// </summary>
+    Verdict Infer(PreparedImage image, string imageName);
 }
 
 /// <summary>Loads, verifies and warms a model set; the hot swap calls it for every candidate.</summary>

@@ -5,8 +5,8 @@ namespace SemEdge.Pipeline;
 
 /// <summary>
 /// Told of the input tensor the models decided on, right after each inspection (the technician's page keeps the last
-/// few as its live thumbnails, so it never decodes an image again for them). Called on the inspection worker with
-/// the worker's own tensor, which the next image overwrites: an implementation copies what it needs and returns at
+/// few as its live thumbnails, so it never decodes an image again for them). Called on the inference stage with
+/// the prepared image's own tensor, which a later image reuses: an implementation copies what it needs and returns at
 /// once; it never blocks and never keeps the span.
 /// </summary>
 public interface IModelInputObserver

@@ -12,15 +12,18 @@ using SemEdge.Telemetry;
 namespace SemEdge.Pipeline;
 
 /// <summary>
-/// The daemon's main loop: drop folder → claim → bounded queue → inspect (Pipeline:Workers in parallel, each on
-/// its own copy of the models) → back into claim order → outbox (durable, seq assigned) → reject line → archive.
-/// One claimer numbers the images; one committer takes the inspected images strictly in that order, so seq
-/// order is claim order (which is arrival order) however the workers finish. The queue is bounded and the
-/// claimer waits for room (and for the outbox to accept), so a slow model or a long broker outage leaves files
-/// unclaimed in the drop folder instead of piling up in memory.
-/// <para>A clean stop (SIGTERM) claims nothing more, lets the images being inspected finish (verdict, pulse,
-/// archive) and hands every claimed image not yet inspected back to the drop folder: <c>processing/</c> is left
-/// empty. Only a crash leaves files there, and recovery at the next start deals with them.</para>
+/// The daemon's main loop: drop folder → claim → bounded queue → read, decode and preprocess (Pipeline:Workers
+/// decode workers in parallel) → back into claim order → infer (one stage, one model set, one image at a time) →
+/// outbox (durable, seq assigned) → reject line → archive. One claimer numbers the images; the inference stage
+/// takes the prepared images strictly in that order and the committer records them as they come, so seq order is
+/// claim order (which is arrival order) however the workers finish. Decoding is most of an image's CPU time and
+/// spreads over the cores; the models run once per image on one thread, so one copy of them is loaded. The queue
+/// is bounded and the claimer waits for room (and for the outbox to accept), so a slow model or a long broker
+/// outage leaves files unclaimed in the drop folder instead of piling up in memory.
+/// <para>A clean stop (SIGTERM) claims nothing more, lets the inference in progress finish (verdict, pulse,
+/// archive) and hands every claimed image not yet inferred back to the drop folder (decoded or not):
+/// <c>processing/</c> is left empty. Only a crash leaves files there, and recovery at the next start deals with
+/// them.</para>
 /// </summary>
 public sealed class InspectionPipeline(
     DropFolder dropFolder,
@@ -76,7 +79,7 @@ public sealed class InspectionPipeline(
         progress.MarkReady();
         var workers = options.Value.EffectiveWorkers;
         logger.LogInformation(
-            "Inspecting images from {DropFolder} with {ModelId} v{Version} on {Provider}, {Workers} worker(s)",
+            "Inspecting images from {DropFolder} with {ModelId} v{Version} on {Provider}, {Workers} decode worker(s) and one inference stage",
             dropFolder.Drop, model.Id, model.Version, model.Provider, workers);
 
         var queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(options.Value.QueueCapacity)
@@ -85,10 +88,14 @@ public sealed class InspectionPipeline(
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        var inspected = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+        // A worker's write wakes the inference stage's thread directly, not through a thread-pool hop: the only
+        // continuation is that thread's wait (the channel is unbounded, so no writer ever waits).
+        var prepared = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = workers == 1, AllowSynchronousContinuations = true });
+        var inferred = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
         // Claimed but not yet committed: the queue plus one image per worker. Workers finish faster than a blocked
-        // outbox commits, so the queue alone would not hold claims back.
+        // outbox commits, so the queue alone would not hold claims back; this also bounds the prepared images
+        // waiting for the inference stage.
         using var uncommitted = new SemaphoreSlim(options.Value.QueueCapacity + workers);
         _uncommitted = uncommitted;
 
@@ -97,9 +104,10 @@ public sealed class InspectionPipeline(
         try
         {
             var claiming = Guard(ClaimAsync(queue.Writer, failed.Token), failed);
-            var inspecting = Guard(RunWorkersAsync(workers, queue.Reader, inspected.Writer, failed.Token), failed);
-            var committing = Guard(CommitAsync(inspected.Reader, failed.Token), failed);
-            await Task.WhenAll(claiming, inspecting, committing);
+            var preparing = Guard(RunWorkersAsync(workers, queue.Reader, prepared.Writer, failed.Token), failed);
+            var inferring = Guard(OnOwnThread(() => Infer(prepared.Reader, inferred.Writer, failed.Token)), failed);
+            var committing = Guard(CommitAsync(inferred.Reader, failed.Token), failed);
+            await Task.WhenAll(claiming, preparing, inferring, committing);
             HandBack(queue.Reader);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -243,23 +251,39 @@ public sealed class InspectionPipeline(
         }
     }
 
-    private async Task RunWorkersAsync(int workers, ChannelReader<Work> queue, ChannelWriter<Work> inspected, CancellationToken cancellationToken)
+    private async Task RunWorkersAsync(int workers, ChannelReader<Work> queue, ChannelWriter<Work> prepared, CancellationToken cancellationToken)
     {
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(queue, inspected, cancellationToken), CancellationToken.None)));
+            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => OnOwnThread(() => Prepare(queue, prepared, cancellationToken))));
         }
         finally
         {
-            inspected.TryComplete();
+            prepared.TryComplete();
         }
     }
 
-    private async Task WorkAsync(ChannelReader<Work> queue, ChannelWriter<Work> inspected, CancellationToken cancellationToken)
+    /// <summary>
+    /// The decode workers and the inference stage keep a core busy for as long as images are waiting, so each has a
+    /// thread of its own: on the thread pool they would hold its few threads (as many as cores) and the claimer, the
+    /// committer and MQTT would wait for the pool to grow, which it does at about two threads a second.
+    /// </summary>
+    private static Task OnOwnThread(Action stage) =>
+        Task.Factory.StartNew(stage, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Blocks this stage's own thread until <paramref name="reader"/> has an item (true) or is completed (false).</summary>
+    private static bool WaitToRead(ChannelReader<Work> reader, CancellationToken cancellationToken)
+    {
+        var waiting = reader.WaitToReadAsync(cancellationToken);
+        return waiting.IsCompletedSuccessfully ? waiting.Result : waiting.AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>A decode worker: reads, decodes and preprocesses claimed images, several workers at once, in any order.</summary>
+    private void Prepare(ChannelReader<Work> queue, ChannelWriter<Work> prepared, CancellationToken cancellationToken)
     {
         try
         {
-            while (await queue.WaitToReadAsync(cancellationToken))
+            while (WaitToRead(queue, cancellationToken))
             {
                 if (!queue.TryRead(out var work))
                 {
@@ -267,8 +291,10 @@ public sealed class InspectionPipeline(
                 }
 
                 progress.Dequeued();
-                Inspect(work);
-                inspected.TryWrite(work);
+                if (Prepare(work, cancellationToken))
+                {
+                    prepared.TryWrite(work);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -277,57 +303,120 @@ public sealed class InspectionPipeline(
         }
     }
 
-    private void Inspect(Work work)
+    /// <returns>False when stopped while preparing: the image was handed back.</returns>
+    private bool Prepare(Work work, CancellationToken cancellationToken) =>
+        Step(work, "Reading", cancellationToken, () =>
+        {
+            work.Prepared = store.Prepare(work.Image.Path, cancellationToken);
+            work.Stages[Stage.Decoded] = time.GetTimestamp();
+        });
+
+    /// <summary>
+    /// One stage's work on an image, watched by the watchdog: an image SemEdge cannot read, or a failure, becomes the
+    /// image's quarantine reason (it keeps its place in the order); a stop hands the image back (false).
+    /// </summary>
+    private bool Step(Work work, string what, CancellationToken cancellationToken, Action step)
     {
         var id = progress.Started(work.Image.Name);
-        var started = time.GetTimestamp();
         try
         {
-            work.Verdict = store.Inspect(work.Image.Path, work.Image.Name, out var decodeMs);
-            work.Stages[Stage.Inferred] = time.GetTimestamp();
-            if (double.IsFinite(decodeMs))
-            {
-                work.Stages[Stage.Decoded] = started + (long)(decodeMs / 1000 * time.TimestampFrequency);
-            }
+            step();
         }
         catch (ImageRejectedException ex)
         {
             work.Refusal = (ex.Code, ex.Message);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            HandBack(work.Image);
+            return false;
+        }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Not the file's fault as far as we know, but retrying it forever (or crashing on it at every
             // restart) would stop the line; it is kept with the reason for an engineer to look at.
-            logger.LogError(ex, "Inspection of {Image} failed", work.Image.Name);
+            logger.LogError(ex, "{Step} of {Image} failed", what, work.Image.Name);
             work.Refusal = (QuarantineReason.InspectionFailed, ex.Message);
         }
         finally
         {
             progress.Finished(id);
         }
+
+        return true;
     }
 
-    /// <summary>Takes inspected images back into claim order and records, signals and archives each.</summary>
-    /// <remarks>Runs until the workers are done (not cancelled by a stop), so the images in flight are finished.</remarks>
-    private async Task CommitAsync(ChannelReader<Work> inspected, CancellationToken stoppingToken)
+    /// <summary>
+    /// The inference stage: takes prepared images back into claim order and runs the models on each, one at a time.
+    /// An image refused at decoding passes through in its place, so it holds up nothing behind it.
+    /// </summary>
+    /// <remarks>
+    /// Reads until the workers are done (not cancelled by a stop): at a stop, the inference in progress finishes and
+    /// every prepared image after it, including those the workers are still finishing, is handed back.
+    /// </remarks>
+    private void Infer(ChannelReader<Work> prepared, ChannelWriter<Work> inferred, CancellationToken stoppingToken)
     {
-        var waiting = new SortedDictionary<long, Work>();
+        var waiting = new Dictionary<long, Work>();
         var next = 0L;
-        var batch = new List<Work>();
-        while (await inspected.WaitToReadAsync(CancellationToken.None))
+        try
         {
-            while (inspected.TryRead(out var work))
+            while (WaitToRead(prepared, CancellationToken.None))
             {
-                waiting[work.Ordinal] = work;
-            }
+                while (prepared.TryRead(out var work))
+                {
+                    waiting[work.Ordinal] = work;
+                }
 
-            // Every image that is next in claim order is committed together: one fsync for all (group commit).
-            // At a steady rate that is one image; in a burst, whatever the workers finished during the last fsync.
+                while (!stoppingToken.IsCancellationRequested && waiting.Remove(next, out var ready))
+                {
+                    next++;
+                    if (Infer(ready, stoppingToken))
+                    {
+                        inferred.TryWrite(ready);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            inferred.TryComplete();
+        }
+
+        foreach (var left in waiting.Values.OrderBy(w => w.Ordinal))
+        {
+            HandBack(left.Image);
+        }
+    }
+
+    /// <returns>False when stopped while preparing the image again after a model swap: the image was handed back.</returns>
+    private bool Infer(Work work, CancellationToken stoppingToken)
+    {
+        if (work.Prepared is not { } prepared)
+        {
+            return true; // refused at decoding: quarantined by the committer, in its place
+        }
+
+        work.Prepared = null;
+        return Step(work, "Inspection", stoppingToken, () =>
+        {
+            work.Verdict = store.Infer(prepared, work.Image.Name, stoppingToken);
+            work.Stages[Stage.Inferred] = time.GetTimestamp();
+        });
+    }
+
+    /// <summary>Records, signals and archives the inferred images, which arrive in claim order.</summary>
+    /// <remarks>Runs until the inference stage is done (not cancelled by a stop), so the images it finished are finished.</remarks>
+    private async Task CommitAsync(ChannelReader<Work> inferred, CancellationToken stoppingToken)
+    {
+        var batch = new List<Work>();
+        while (await inferred.WaitToReadAsync(CancellationToken.None))
+        {
+            // Every image inferred by now is committed together: one fsync for all (group commit). At a steady rate
+            // that is one image; in a burst, whatever the inference stage finished during the last fsync.
             batch.Clear();
-            while (waiting.Remove(next, out var ready))
+            while (inferred.TryRead(out var work))
             {
-                next++;
-                batch.Add(ready);
+                batch.Add(work);
             }
 
             if (batch.Count == 0)
@@ -345,12 +434,6 @@ public sealed class InspectionPipeline(
             }
 
             RunRetentionWhenDue();
-        }
-
-        // Stopping with a gap (an earlier image was handed back unfinished): the later ones go back too.
-        foreach (var left in waiting.Values)
-        {
-            HandBack(left.Image);
         }
     }
 
@@ -527,7 +610,7 @@ public sealed class InspectionPipeline(
         }
     }
 
-    /// <summary>One claimed image on its way through the workers; <see cref="Ordinal"/> is its claim order.</summary>
+    /// <summary>One claimed image on its way through the stages; <see cref="Ordinal"/> is its claim order.</summary>
     private sealed class Work(long ordinal, ClaimedImage image, StageTimes stages)
     {
         public long Ordinal { get; } = ordinal;
@@ -535,6 +618,9 @@ public sealed class InspectionPipeline(
         public ClaimedImage Image { get; } = image;
 
         public StageTimes Stages { get; } = stages;
+
+        /// <summary>Decoded and preprocessed, waiting for the inference stage; null once inferred or when refused.</summary>
+        public PreparedWork? Prepared { get; set; }
 
         public Verdict? Verdict { get; set; }
 

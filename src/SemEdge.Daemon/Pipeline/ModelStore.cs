@@ -1,153 +1,121 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using SemEdge.Decision;
 using SemEdge.Inference;
 
 namespace SemEdge.Pipeline;
 
 /// <summary>
-/// Holds the model set that decides and swaps it atomically. The set is loaded once per inspection worker
-/// (Pipeline:Workers): an ONNX session and its bound buffers serve one image at a time, so each worker rents its
-/// own. A swap waits for every inspection in flight, which finish on the old models; the next images see the new
-/// ones. A candidate that fails verification (signature, class table, checksum, test inference) never replaces the
-/// running set.
+/// Holds the model set that decides and swaps it atomically. One set is loaded, whatever Pipeline:Workers says:
+/// the decode workers only prepare images (<see cref="Prepare"/>, several at once) and the one inference stage runs
+/// the models (<see cref="Infer"/>). A swap waits for every preparation and the inference in flight, which finish
+/// on the old set; an image the old set prepared and the new one is to decide on is prepared again (the new models
+/// may want another preprocessing); that is only the few images in flight across a swap. A candidate that fails verification (signature, class table, checksum, test
+/// inference) never replaces the running set.
 /// </summary>
-public sealed class ModelStore : IDisposable
+public sealed class ModelStore(IInspectorLoader loader, ILogger<ModelStore> logger) : IDisposable
 {
-    private readonly IInspectorLoader _loader;
-    private readonly ILogger<ModelStore> _logger;
-    private readonly int _poolSize;
-    private readonly SemaphoreSlim _free;
-    private readonly Lock _pool = new();
-    private readonly Stack<IInspector> _idle = new();
-    private IInspector[] _current = [];
-
-    public ModelStore(IInspectorLoader loader, IOptions<PipelineOptions> options, ILogger<ModelStore> logger)
-        : this(loader, logger, options.Value.EffectiveWorkers)
-    {
-    }
-
-    internal ModelStore(IInspectorLoader loader, ILogger<ModelStore> logger, int poolSize = 1)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(poolSize, 1);
-        _loader = loader;
-        _logger = logger;
-        _poolSize = poolSize;
-        _free = new SemaphoreSlim(poolSize, poolSize);
-    }
+    // Readers: preparations and the inference; the writer: a swap. Writers go first once waiting, so a steady
+    // stream of preparations cannot hold a swap off.
+    private readonly ReaderWriterLockSlim _lock = new();
+    private IInspector? _current;
 
     /// <summary><see cref="ModelFolder.Identity"/> of the manifests the current set was built from.</summary>
     public string? Identity { get; private set; }
 
-    public ModelAnnouncement Announcement
-    {
-        get
-        {
-            lock (_pool)
-            {
-                return _current.Length > 0 ? _current[0].Announcement : throw new InvalidOperationException("no model loaded yet");
-            }
-        }
-    }
+    public ModelAnnouncement Announcement => Volatile.Read(ref _current)?.Announcement ?? throw new InvalidOperationException("no model loaded yet");
 
     /// <summary>Loads the first set; failure here is fatal for the daemon (there is nothing to fall back to).</summary>
     public void LoadInitial(ModelSelection selection)
     {
-        var loaded = LoadPool(selection, LoadOccasion.Start);
-        lock (_pool)
+        var loaded = loader.Load(selection, LoadOccasion.Start);
+        _lock.EnterWriteLock();
+        try
         {
             _current = loaded;
             Identity = ModelFolder.Identity(selection);
-            foreach (var inspector in loaded)
-            {
-                _idle.Push(inspector);
-            }
-        }
-
-        var first = loaded[0].Announcement;
-        _logger.LogInformation("Loaded model {ModelId} v{Version} (sha {Sha}), signed by {SignedBy}", first.Id, first.Version, first.Sha, first.SignedBy ?? "nobody (development start)");
-        LogWhatItCannotProduce(first);
-    }
-
-    /// <summary>Inspects with a free copy of the current set (waits for one); a swap cannot happen while this runs.</summary>
-    public Verdict Inspect(string path, string imageName) => Inspect(path, imageName, out _);
-
-    /// <summary>As <see cref="Inspect(string, string)"/>, also giving the read + decode share of the time.</summary>
-    public Verdict Inspect(string path, string imageName, out double decodeMs)
-    {
-        _free.Wait();
-        IInspector inspector;
-        lock (_pool)
-        {
-            inspector = _idle.Count > 0 ? _idle.Pop() : throw new InvalidOperationException("no model loaded yet");
-        }
-
-        try
-        {
-            var verdict = inspector.Inspect(path, imageName);
-            decodeMs = inspector.LastDecodeMs;
-            return verdict;
         }
         finally
         {
-            lock (_pool)
-            {
-                _idle.Push(inspector);
-            }
+            _lock.ExitWriteLock();
+        }
 
-            _free.Release();
+        var first = loaded.Announcement;
+        logger.LogInformation("Loaded model {ModelId} v{Version} (sha {Sha}), signed by {SignedBy}", first.Id, first.Version, first.Sha, first.SignedBy ?? "nobody (development start)");
+        LogWhatItCannotProduce(first);
+    }
+
+    /// <summary>Reads, decodes and preprocesses an image for the current set; safe from several decode workers at once.</summary>
+    /// <exception cref="Imaging.ImageRejectedException">The file is not an image the models can be run on.</exception>
+    public PreparedWork Prepare(string path, CancellationToken cancellationToken)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            var inspector = _current ?? throw new InvalidOperationException("no model loaded yet");
+            return new PreparedWork(inspector, path, inspector.Prepare(path, cancellationToken));
+        }
+        finally
+        {
+            _lock.ExitReadLock();
         }
     }
+
+    /// <summary>Decides on a prepared image with the current set; one caller at a time (the inference stage).</summary>
+    /// <exception cref="Imaging.ImageRejectedException">Prepared again after a swap, the file is no longer readable.</exception>
+    public Verdict Infer(PreparedWork prepared, string imageName, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        _lock.EnterReadLock();
+        try
+        {
+            var inspector = _current ?? throw new InvalidOperationException("no model loaded yet");
+
+            // Prepared by a set that has since been swapped out: the new models may want another preprocessing.
+            var image = ReferenceEquals(prepared.By, inspector) ? prepared.Image : inspector.Prepare(prepared.Path, cancellationToken);
+            return inspector.Infer(image, imageName);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Prepares and decides in one call (no decode workers in front), for tests and tools.</summary>
+    public Verdict Inspect(string path, string imageName) => Infer(Prepare(path, CancellationToken.None), imageName, CancellationToken.None);
 
     /// <summary>Loads and verifies <paramref name="selection"/>, then swaps it in. False (old set kept) when refused.</summary>
     public bool TrySwap(ModelSelection selection)
     {
-        IInspector[] candidate;
+        IInspector candidate;
         try
         {
-            candidate = LoadPool(selection, LoadOccasion.HotSwap);
+            candidate = loader.Load(selection, LoadOccasion.HotSwap);
         }
         catch (ModelLoadException ex)
         {
-            _logger.LogError(
+            logger.LogError(
                 "Refused new model {Manifest}: {Reason}. Still running {ModelId} v{Version}",
                 selection.ClassifierManifest, ex.Message, Announcement.Id, Announcement.Version);
             return false;
         }
 
-        // Every copy idle: no inspection runs on the old set while it is replaced.
-        for (var i = 0; i < _poolSize; i++)
-        {
-            _free.Wait();
-        }
-
-        IInspector[] old;
+        // Waits until no preparation or inference runs on the old set.
+        IInspector? old;
+        _lock.EnterWriteLock();
         try
         {
-            lock (_pool)
-            {
-                old = _current;
-                _current = candidate;
-                Identity = ModelFolder.Identity(selection);
-                _idle.Clear();
-                foreach (var inspector in candidate)
-                {
-                    _idle.Push(inspector);
-                }
-            }
+            old = _current;
+            _current = candidate;
+            Identity = ModelFolder.Identity(selection);
         }
         finally
         {
-            _free.Release(_poolSize);
+            _lock.ExitWriteLock();
         }
 
-        foreach (var inspector in old)
-        {
-            inspector.Dispose();
-        }
-
-        var now = candidate[0].Announcement;
-        _logger.LogInformation(
+        old?.Dispose();
+        var now = candidate.Announcement;
+        logger.LogInformation(
             "Swapped to model {ModelId} v{Version} (sha {Sha}, {Provider}{Cascade}, signed by {SignedBy})",
             now.Id, now.Version, now.Sha, now.Provider, now.ScreenId is null ? string.Empty : $", screen {now.ScreenId}", now.SignedBy ?? "nobody");
         LogWhatItCannotProduce(now);
@@ -159,7 +127,7 @@ public sealed class ModelStore : IDisposable
     {
         if (model.Missing.Count > 0)
         {
-            _logger.LogWarning(
+            logger.LogWarning(
                 "Model {ModelId} v{Version} cannot produce the class table's {Missing}: no verdict will carry {Numbers}",
                 model.Id, model.Version, string.Join(", ", model.Missing),
                 string.Join(", ", model.ClassTable.Where(e => model.Missing.Contains(e.Label)).Select(e => $"class {e.Number}")));
@@ -168,38 +136,20 @@ public sealed class ModelStore : IDisposable
 
     public void Dispose()
     {
-        lock (_pool)
-        {
-            foreach (var inspector in _current)
-            {
-                inspector.Dispose();
-            }
-
-            _current = [];
-            _idle.Clear();
-        }
-    }
-
-    private IInspector[] LoadPool(ModelSelection selection, LoadOccasion occasion)
-    {
-        var loaded = new List<IInspector>(_poolSize);
+        _lock.EnterWriteLock();
         try
         {
-            for (var i = 0; i < _poolSize; i++)
-            {
-                loaded.Add(_loader.Load(selection, occasion));
-            }
-
-            return [.. loaded];
+            _current?.Dispose();
+            _current = null;
         }
-        catch
+        finally
         {
-            foreach (var inspector in loaded)
-            {
-                inspector.Dispose();
-            }
-
-            throw;
+            _lock.ExitWriteLock();
         }
+
+        _lock.Dispose();
     }
 }
+
+/// <summary>An image prepared by model set <see cref="By"/>, waiting for the inference stage.</summary>
+public sealed record PreparedWork(IInspector By, string Path, PreparedImage Image);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SemEdge.Decision;
@@ -140,24 +141,53 @@ public sealed class OnnxInspectorLoader(
             SignedBy = signedBy is null ? null : $"{signedBy.Name} {signedBy.Id}",
         };
 
-        public double LastDecodeMs { get; private set; } = double.NaN;
+        // A preparer per decode worker (created on first use, at most one per worker) and the prepared images
+        // between a worker and the inference stage, both reused so a steady stream allocates no new buffers.
+        private readonly ConcurrentBag<ImagePreparer> _preparers = [];
+        private readonly ConcurrentBag<PreparedImage> _images = [];
 
-        public Verdict Inspect(string path, string imageName)
+        public PreparedImage Prepare(string path, CancellationToken cancellationToken)
         {
-            var inspection = inspector.InspectFile(path);
-            LastDecodeMs = inspection.ReadMs + inspection.DecodeMs;
-            var verdict = inspection.ToVerdict(time.GetUtcNow()) with { Image = imageName };
-            if (inputObservers.Length > 0)
+            var preparer = _preparers.TryTake(out var idle) ? idle : inspector.CreatePreparer();
+            var image = _images.TryTake(out var free) ? free : new PreparedImage();
+            try
             {
-                // The tensor of the model that answered: the screen's when it passed the image alone, else the classifier's.
-                var decided = inspection.ScreenShortCircuited ? inspector.Cascade.Screen! : inspector.Cascade.Classifier;
-                foreach (var observer in inputObservers)
-                {
-                    observer.OnModelInput(verdict, decided.Input, decided.Manifest.Preprocessing, inspection.Width, inspection.Height);
-                }
+                preparer.PrepareFile(path, image, cancellationToken);
+                return image;
             }
+            catch
+            {
+                _images.Add(image);
+                throw;
+            }
+            finally
+            {
+                _preparers.Add(preparer);
+            }
+        }
 
-            return verdict;
+        public Verdict Infer(PreparedImage image, string imageName)
+        {
+            try
+            {
+                var inspection = inspector.Infer(image, imageName);
+                var verdict = inspection.ToVerdict(time.GetUtcNow());
+                if (inputObservers.Length > 0)
+                {
+                    // The input of the model that answered: the screen's when it passed the image alone, else the classifier's.
+                    var decided = (inspection.ScreenShortCircuited ? inspector.Cascade.Screen! : inspector.Cascade.Classifier).Manifest.Preprocessing;
+                    foreach (var observer in inputObservers)
+                    {
+                        observer.OnModelInput(verdict, image.Input(decided), decided, image.Width, image.Height);
+                    }
+                }
+
+                return verdict;
+            }
+            finally
+            {
+                _images.Add(image);
+            }
         }
 
         public void Dispose() => inspector.Dispose();

@@ -20,9 +20,10 @@ public sealed class PipelineOptions
     public bool UseShippedScreen { get; set; } = true;
 
     /// <summary>
-    /// Inspection workers: each decodes, preprocesses and runs the models on its own copy of the model set, so
-    /// images are inspected in parallel; verdicts are still recorded, pulsed and published in claim order. 0 means
-    /// the number of cores minus one (at least 1), leaving a core for claiming, the outbox and MQTT.
+    /// Decode workers: each reads, decodes and preprocesses images, several at once; one inference stage then runs
+    /// the models (one copy of them) on each image in claim order, and verdicts are recorded, pulsed and published
+    /// in that order. 0 means the number of cores minus one (at least 1): the workers plus the inference stage fill
+    /// the cores (docs/daemon-performance.md has the figures for other counts).
     /// </summary>
     public int Workers { get; set; }
 

@@ -10,7 +10,11 @@ public enum Stage
     Seen,
     Ready,
     Claimed,
+
+    /// <summary>Read, decoded and preprocessed by a decode worker.</summary>
     Decoded,
+
+    /// <summary>Decided by the inference stage (models and decision policy), in claim order.</summary>
     Inferred,
     Durable,
     Published,

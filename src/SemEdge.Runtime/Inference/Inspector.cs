@@ -8,27 +8,26 @@ namespace SemEdge.Inference;
 
 /// <summary>
 /// The one entry point from an image file to a decision, used by the daemon, <c>classify</c>, <c>evaluate</c> and
-/// <c>bench</c>: read → decode → preprocess → cascade → decision policy, with per-stage timings. The file buffer,
-/// decoded pixels and tensors are reused between images. Not thread-safe: one per pipeline worker.
+/// <c>bench</c>: read → decode → preprocess (<see cref="ImagePreparer"/>) → cascade → decision policy, with
+/// per-stage timings. The daemon splits it: its decode workers prepare with preparers of their own
+/// (<see cref="CreatePreparer"/>) and one inference stage calls <see cref="Infer"/>. The file buffer, decoded pixels
+/// and tensors are reused between images. Not thread-safe.
 /// </summary>
 public sealed class Inspector : IDisposable
 {
-    private readonly ImageDecoder _decoder;
-    private readonly DecodedImage _image = new();
+    private readonly ImagePreparer _preparer;
+    private readonly PreparedImage _prepared = new();
+    private readonly long _maxPixels;
     private readonly TimeProvider _time;
-    private readonly long _maxFileBytes;
-    private byte[] _file = [];
 
     public Inspector(Cascade cascade, DecisionPolicy policy, long maxPixels = ImageDecoder.DefaultMaxPixels,
         TimeProvider? time = null)
     {
         Cascade = cascade ?? throw new ArgumentNullException(nameof(cascade));
         Policy = policy ?? throw new ArgumentNullException(nameof(policy));
-        _decoder = new ImageDecoder(maxPixels);
+        _maxPixels = maxPixels;
         _time = time ?? TimeProvider.System;
-
-        // The largest honest file is an uncompressed 16-bit RGBA TIFF at the pixel limit, plus headers.
-        _maxFileBytes = Math.Min(Array.MaxLength, (maxPixels * 8) + (16 << 20));
+        _preparer = CreatePreparer();
     }
 
     public Cascade Cascade { get; }
@@ -83,28 +82,28 @@ public sealed class Inspector : IDisposable
     /// <exception cref="ImageRejectedException">The file is not an image SemEdge can inspect.</exception>
     public Inspection InspectFile(string path, CancellationToken cancellationToken = default)
     {
-        var t0 = _time.GetTimestamp();
-        var length = ReadFile(path);
-        var readMs = _time.GetElapsedTime(t0).TotalMilliseconds;
-        return Inspect(_file.AsMemory(0, length), Path.GetFileName(path), readMs, cancellationToken);
+        _preparer.PrepareFile(path, _prepared, cancellationToken);
+        return Infer(_prepared, Path.GetFileName(path), cancellationToken);
     }
 
     /// <summary>Inspects an image held in memory.</summary>
     /// <exception cref="ImageRejectedException">The bytes are not an image SemEdge can inspect.</exception>
-    public Inspection Inspect(ReadOnlyMemory<byte> data, string imageName, CancellationToken cancellationToken = default) =>
-        Inspect(data, imageName, 0, cancellationToken);
-
-    public void Dispose() => Cascade.Dispose();
-
-    private Inspection Inspect(ReadOnlyMemory<byte> data, string imageName, double readMs, CancellationToken cancellationToken)
+    public Inspection Inspect(ReadOnlyMemory<byte> data, string imageName, CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var t0 = _time.GetTimestamp();
-        var format = _decoder.Decode(data, _image);
-        var decodeMs = _time.GetElapsedTime(t0).TotalMilliseconds;
-        cancellationToken.ThrowIfCancellationRequested();
+        _preparer.Prepare(data, _prepared, cancellationToken);
+        return Infer(_prepared, imageName, cancellationToken);
+    }
 
-        var result = Cascade.Run(_image);
+    /// <summary>A preparer for this inspector's model inputs, for a worker of its own (with this inspector's pixel limit).</summary>
+    public ImagePreparer CreatePreparer() => new(Cascade.Inputs, _maxPixels, _time);
+
+    /// <summary>Runs the models and the decision policy on an image prepared for <see cref="Cascade.Inputs"/>.</summary>
+    /// <exception cref="InvalidOperationException"><paramref name="image"/> was prepared for other model inputs.</exception>
+    public Inspection Infer(PreparedImage image, string imageName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = Cascade.Run(image);
         var decided = result.DecidedBy;
         var classes = Cascade.Classifier.Manifest.Classes;
         return new Inspection
@@ -118,12 +117,13 @@ public sealed class Inspector : IDisposable
             Provider = decided.Provider,
             ModelId = decided.Manifest.Id,
             ModelSha = decided.ShortSha,
-            Format = format,
-            Width = _image.Width,
-            Height = _image.Height,
-            ReadMs = readMs,
-            DecodeMs = decodeMs,
-            PreprocessMs = result.PreprocessMs,
+            Format = image.Format,
+            Width = image.Width,
+            Height = image.Height,
+            ReadMs = image.ReadMs,
+            DecodeMs = image.DecodeMs,
+            // The preparer's preprocessing plus the cascade's copy of the tensors into the model inputs.
+            PreprocessMs = image.PreprocessMs + result.PreprocessMs,
             InferenceMs = result.InferenceMs,
             ScreenRan = result.ScreenRan,
             ScreenShortCircuited = result.ShortCircuited,
@@ -131,33 +131,5 @@ public sealed class Inspector : IDisposable
         };
     }
 
-    private int ReadFile(string path)
-    {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        var length = RandomAccess.GetLength(handle);
-        if (length > _maxFileBytes)
-        {
-            throw new ImageRejectedException(ImageRejectReason.TooLarge,
-                $"the file is {length} bytes, more than any image within the pixel limit can need ({_maxFileBytes})");
-        }
-
-        if (_file.Length < length)
-        {
-            _file = GC.AllocateUninitializedArray<byte>((int)length);
-        }
-
-        var total = 0;
-        while (total < length)
-        {
-            var n = RandomAccess.Read(handle, _file.AsSpan(total, (int)length - total), total);
-            if (n == 0)
-            {
-                break;
-            }
-
-            total += n;
-        }
-
-        return total;
-    }
+    public void Dispose() => Cascade.Dispose();
 }

@@ -49,4 +49,21 @@ public class ModelStoreTests
         store.Inspect("a.png", "a.png");
         Assert.Equal(1, running.Inspections);
     }
+
+    [Fact]
+    public void An_image_the_old_set_prepared_is_prepared_again_by_the_set_that_decides_on_it()
+    {
+        var old = new FakeInspector("1");
+        var next = new FakeInspector("2");
+        using var store = new ModelStore(new FakeInspectorLoader(old, next), NullLogger<ModelStore>.Instance);
+        store.LoadInitial(new ModelSelection("v1.json", null));
+        var prepared = store.Prepare("a.png", CancellationToken.None);
+
+        Assert.True(store.TrySwap(new ModelSelection("v2.json", null)));
+        var verdict = store.Infer(prepared, "a.png", CancellationToken.None);
+
+        Assert.Equal("a.png", verdict.Image);
+        Assert.Equal((1, 0), (old.Prepared, old.Inspections));
+        Assert.Equal((1, 1), (next.Prepared, next.Inspections));
+    }
 }

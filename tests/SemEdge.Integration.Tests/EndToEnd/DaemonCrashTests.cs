@@ -18,7 +18,8 @@ public sealed class DaemonCrashTests(SyntheticImages images, ITestOutputHelper o
         await using var broker = await Mosquitto.StartAsync(_root.Combine("mosquitto"));
         await using var plc = await VerdictSubscriber.ConnectAsync(broker.Port);
         var root = _root.Combine("daemon");
-        var settings = DaemonUnderTest.Settings(root, DaemonUnderTest.External(broker.Port));
+        // More decode workers than cores, so images are decoded, waiting for inference and being recorded at the kill.
+        var settings = DaemonUnderTest.Settings(root, DaemonUnderTest.External(broker.Port), ["--Pipeline:Workers=3"]);
         var daemon = await DaemonProcess.StartAsync(root, settings);
         try
         {
