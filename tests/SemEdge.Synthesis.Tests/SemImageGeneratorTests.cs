@@ -274,6 +274,38 @@ public class SemImageMixtureTests
     }
 
     [Fact]
+    public void A_defect_that_changes_the_scene_but_hardly_the_picture_is_refused_and_redrawn()
+    {
+        // Bridges, opens and vias are refused most often (a few in a hundred): find one, at the training size.
+        foreach (var className in new[] { SemClasses.Bridge, SemClasses.Open, SemClasses.Vias })
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                var spec = new SampleSpec(ImageSeeds.Derive(47, DatasetSplit.Train, SemClasses.IndexOf(className), i), className, 256, 256);
+                try
+                {
+                    SemImageGenerator.Render(spec);
+                    continue;
+                }
+                catch (DefectNotPlacedException refused) when (refused.Message.Contains("moves the picture", StringComparison.Ordinal))
+                {
+                }
+                catch (DefectNotPlacedException)
+                {
+                    continue;
+                }
+
+                var (image, seed) = SemImageGenerator.RenderSample(spec);
+                Assert.NotEqual(spec.Seed, seed);
+                Assert.NotNull(image.DefectBox);
+                return;
+            }
+        }
+
+        Assert.Fail("no defect was refused for too faint a picture: the rendered visibility floor is not applied");
+    }
+
+    [Fact]
     public void Visibility_counts_what_the_model_sees_and_ignores_changes_lost_in_the_noise()
     {
         var clean = new FloatImage(256, 256);
