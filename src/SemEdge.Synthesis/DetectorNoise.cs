@@ -41,6 +41,9 @@ public sealed class DetectorNoise
         _key = rng.NextUInt64();
     }
 
+    /// <summary>The detector's contrast setting: how strongly a change of the signal shows in the picture.</summary>
+    public double Gain => _gain;
+
     public void Apply(FloatImage signal)
     {
         var w = signal.Width;

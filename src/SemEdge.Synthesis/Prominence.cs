@@ -8,8 +8,11 @@ namespace SemEdge.Synthesis;
 /// </summary>
 public static class Prominence
 {
-    /// <summary>Share of large defects in the <see cref="DefectProminence.Mixed"/> setting.</summary>
-    public const double MixedLargeShare = 0.5;
+    /// <summary>
+    /// Share of large defects in the <see cref="DefectProminence.Mixed"/> setting: subtle ones stay, as a minority
+    /// (a class a person cannot name from the picture is noise to the model).
+    /// </summary>
+    public const double MixedLargeShare = 0.65;
 
     public static (double Size, double Gain) Draw(SynthRandom rng, DefectProminence prominence, double magnification)
     {

@@ -22,6 +22,28 @@ public static class SemImageGenerator
     /// <summary>The least a defect must change, in full-contrast pixels at <see cref="ModelInputSize"/>.</summary>
     public const double MinVisibleModelPixels = 24;
 
+    /// <summary>
+    /// The change of the noise-free signal (0..1 grey range, after the detector's gain) that makes one model pixel
+    /// plainly visible: 0.12 is about 30 grey levels, a few times the shot noise of a 128x128 cell.
+    /// </summary>
+    public const double VisibleSignalChange = 0.12;
+
+    /// <summary>
+    /// The least a defect must change the rendered picture, in visible pixels at <see cref="ModelInputSize"/>
+    /// (<see cref="MeasureVisibility"/>). With <see cref="MinPlainRenderedPixels"/> it refuses 2 to 7 % of the defects of
+    /// the pretraining mix (bridges, opens and vias most), the ones nobody could point at on the contact sheet.
+    /// </summary>
+    public const double MinVisibleRenderedPixels = 32;
+
+    /// <summary>
+    /// Of those, how many must change by <see cref="VisibleSignalChange"/> or more: a long, faint streak over many
+    /// cells adds up to enough pixels without any one of them standing out.
+    /// </summary>
+    public const double MinPlainRenderedPixels = 8;
+
+    /// <summary>A change of the signal below this (about 8 grey levels) is lost in the noise and counts for nothing.</summary>
+    public const double FaintSignalChange = 0.03;
+
     /// <summary>How many scenes <see cref="RenderSample"/> draws before it gives up on a defect.</summary>
     public const int MaxSceneAttempts = 16;
 
@@ -66,8 +88,11 @@ public static class SemImageGenerator
         // The defect is painted (and its box found) even when it is switched off, so everything drawn after the
         // scene that refers to the defect (a figure's arrow) is the same either way: only the box can differ.
         DefectBox? box = null;
+        FloatImage signal;
         if (spec.ClassName != SemClasses.Clean)
         {
+            // The scene's own signal before the defect: what the defect must visibly change.
+            var cleanSignal = optics.Image(scene);
             var topography = scene.Topography.Clone();
             var material = scene.Material.Clone();
             var defectRng = SynthRandom.ForStream(spec.Seed, DefectStream);
@@ -75,14 +100,20 @@ public static class SemImageGenerator
             DefectPainter.Paint(spec.ClassName, scene, defectRng, size);
             Prominence.Amplify(material, scene.Material, gain);
             box = ChangedBox(topography, material, scene, optics.InfluenceRadius);
+            signal = optics.Image(scene);
+            RequireVisible(cleanSignal, signal, box.Value, detector.Gain);
             if (!withDefect)
             {
                 topography.Data.AsSpan().CopyTo(scene.Topography.Data);
                 material.Data.AsSpan().CopyTo(scene.Material.Data);
+                signal = cleanSignal;
             }
         }
+        else
+        {
+            signal = optics.Image(scene);
+        }
 
-        var signal = optics.Image(scene);
         detector.Apply(signal);
         var pixels = DetectorNoise.Quantise(signal);
         furniture.Draw(pixels);
@@ -143,7 +174,74 @@ public static class SemImageGenerator
         var rect = new PixelRect(x0, y0, x1 + 1, y1 + 1).Inflate(reach).Intersect(scene.LiveArea);
         return new DefectBox(rect.X0, rect.Y0, rect.Width, rect.Height);
     }
+
+    /// <summary>
+    /// How visible the defect is in the rendered picture, not only in the scene: a step between a line and a space
+    /// whose yields are nearly the same changes the scene a lot and the image hardly at all. The noise-free signals
+    /// with and without the defect are area-averaged to <see cref="ModelInputSize"/> cells, as the model sees them,
+    /// and each cell counts up to one visible pixel in proportion to its change (times the detector's gain) against
+    /// <see cref="VisibleSignalChange"/>.
+    /// </summary>
+    public static DefectVisibility MeasureVisibility(FloatImage clean, FloatImage withDefect, DefectBox box, double gain)
+    {
+        var w = clean.Width;
+        var h = clean.Height;
+        var cellsX = Math.Min(ModelInputSize, w);
+        var cellsY = Math.Min(ModelInputSize, h);
+        // The cells the box touches, and every pixel of those cells (pixel x lies in cell x * cells / size).
+        var cx0 = box.X * cellsX / w;
+        var cy0 = box.Y * cellsY / h;
+        var cx1 = ((box.X + box.Width - 1) * cellsX / w) + 1;
+        var cy1 = ((box.Y + box.Height - 1) * cellsY / h) + 1;
+        var sums = new double[(cx1 - cx0) * (cy1 - cy0)];
+        var counts = new int[sums.Length];
+        for (var y = FirstPixel(cy0, h, cellsY); y < FirstPixel(cy1, h, cellsY); y++)
+        {
+            var row = ((y * cellsY / h) - cy0) * (cx1 - cx0);
+            for (var x = FirstPixel(cx0, w, cellsX); x < FirstPixel(cx1, w, cellsX); x++)
+            {
+                var i = (y * w) + x;
+                sums[row + (x * cellsX / w) - cx0] += withDefect.Data[i] - clean.Data[i];
+                counts[row + (x * cellsX / w) - cx0]++;
+            }
+        }
+        var visible = 0.0;
+        var plain = 0;
+        for (var c = 0; c < sums.Length; c++)
+        {
+            if (counts[c] > 0)
+            {
+                var d = Math.Abs(sums[c] / counts[c]) * gain;
+                visible += Math.Clamp((d - FaintSignalChange) / (VisibleSignalChange - FaintSignalChange), 0, 1);
+                plain += d >= VisibleSignalChange ? 1 : 0;
+            }
+        }
+
+        // An image smaller than the model's input is enlarged to it: each of its pixels covers several model pixels.
+        var enlarged = (ModelInputSize / (double)cellsX) * (ModelInputSize / (double)cellsY);
+        return new DefectVisibility(visible * enlarged, plain * enlarged);
+    }
+
+    /// <summary>The first pixel of a size-<paramref name="size"/> row that falls in cell <paramref name="cell"/> of <paramref name="cells"/>.</summary>
+    private static int FirstPixel(int cell, int size, int cells) => Math.Min(size, ((cell * size) + cells - 1) / cells);
+
+    private static void RequireVisible(FloatImage clean, FloatImage withDefect, DefectBox box, double gain)
+    {
+        var visible = MeasureVisibility(clean, withDefect, box, gain);
+        if (visible.Pixels < MinVisibleRenderedPixels || visible.PlainPixels < MinPlainRenderedPixels)
+        {
+            throw new DefectNotPlacedException(
+                $"the defect moves the picture by {visible.Pixels:0.0} visible pixels at {ModelInputSize}x{ModelInputSize} " +
+                $"({visible.PlainPixels:0} of them plainly), below {MinVisibleRenderedPixels} ({MinPlainRenderedPixels})");
+        }
+    }
 }
+
+/// <summary>
+/// How much a defect changes the rendered picture at the model's input: <see cref="Pixels"/> counts every 128x128 cell
+/// in proportion to its change, <see cref="PlainPixels"/> only the cells that changed plainly.
+/// </summary>
+public readonly record struct DefectVisibility(double Pixels, double PlainPixels);
 
 /// <summary>The scene drawn for a sample cannot carry its defect: the painter found no place for it.</summary>
 public sealed class DefectNotPlacedException(string message) : Exception(message);

@@ -241,8 +241,117 @@ public class SemImageMixtureTests
 
             Assert.True(visible >= 4, $"{className} #{i}: only {visible} pixels at 128x128 differ by 8 grey levels or more");
         }
-
-        static double Block(byte[] pixels, int x, int y) =>
-            (pixels[(2 * y * 256) + (2 * x)] + pixels[(2 * y * 256) + (2 * x) + 1] + pixels[(((2 * y) + 1) * 256) + (2 * x)] + pixels[(((2 * y) + 1) * 256) + (2 * x) + 1]) / 4.0;
     }
+
+    // The painted defect must show in the picture, not only in the scene: on a grating whose lines and spaces are nearly
+    // the same grey a bridge changes the height a lot and the picture hardly at all. Review frames (no figure crop, whose
+    // margins and levels shrink the change) at the generator's default size, as the training images are drawn.
+    [Theory]
+    [MemberData(nameof(SemImageGeneratorTests.DefectClasses), MemberType = typeof(SemImageGeneratorTests))]
+    public void Every_defect_changes_the_picture_plainly_in_its_box(string className)
+    {
+        var settings = SynthesisSettings.Pretraining with { Style = FrameStyle.Review };
+        for (var i = 0; i < 10; i++)
+        {
+            var spec = new SampleSpec(ImageSeeds.Derive(43, DatasetSplit.Train, SemClasses.IndexOf(className), i), className, 256, 256) { Settings = settings };
+            var (image, seed) = SemImageGenerator.RenderSample(spec);
+            var clean = SemImageGenerator.Render(spec with { Seed = seed }, withDefect: false);
+            var box = image.DefectBox!.Value;
+            // Cells of the 128x128 input inside the box that moved by 16 grey levels or more (the detector noise is the
+            // same in both renders, so the difference is the defect's own).
+            var plain = 0;
+            for (var y = box.Y / 2; y < (box.Y + box.Height) / 2; y++)
+            {
+                for (var x = box.X / 2; x < (box.X + box.Width) / 2; x++)
+                {
+                    plain += Math.Abs(Block(image.Pixels, x, y) - Block(clean.Pixels, x, y)) >= 16 ? 1 : 0;
+                }
+            }
+
+            Assert.True(plain >= 6, $"{className} #{i}: only {plain} cells of its box at 128x128 moved by 16 grey levels or more");
+        }
+
+    }
+
+    [Fact]
+    public void A_defect_that_changes_the_scene_but_hardly_the_picture_is_refused_and_redrawn()
+    {
+        // Bridges, opens and vias are refused most often (a few in a hundred): find one, at the training size.
+        foreach (var className in new[] { SemClasses.Bridge, SemClasses.Open, SemClasses.Vias })
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                var spec = new SampleSpec(ImageSeeds.Derive(47, DatasetSplit.Train, SemClasses.IndexOf(className), i), className, 256, 256);
+                try
+                {
+                    SemImageGenerator.Render(spec);
+                    continue;
+                }
+                catch (DefectNotPlacedException refused) when (refused.Message.Contains("moves the picture", StringComparison.Ordinal))
+                {
+                }
+                catch (DefectNotPlacedException)
+                {
+                    continue;
+                }
+
+                var (image, seed) = SemImageGenerator.RenderSample(spec);
+                Assert.NotEqual(spec.Seed, seed);
+                Assert.NotNull(image.DefectBox);
+                return;
+            }
+        }
+
+        Assert.Fail("no defect was refused for too faint a picture: the rendered visibility floor is not applied");
+    }
+
+    [Fact]
+    public void Visibility_counts_what_the_model_sees_and_ignores_changes_lost_in_the_noise()
+    {
+        var clean = new FloatImage(256, 256);
+        clean.Fill(0.5f);
+        var changed = clean.Clone();
+        // A 20x20 px patch 0.2 brighter: 10x10 cells of the 128x128 input, every one plainly.
+        for (var y = 100; y < 120; y++)
+        {
+            for (var x = 60; x < 80; x++)
+            {
+                changed[x, y] += 0.2f;
+            }
+        }
+        var box = new DefectBox(50, 90, 40, 40);
+        var patch = SemImageGenerator.MeasureVisibility(clean, changed, box, gain: 1);
+        Assert.Equal(100, patch.Pixels, 6);
+        Assert.Equal(100, patch.PlainPixels, 6);
+
+        // The same patch at a third of the detector's gain no longer stands out anywhere.
+        var dim = SemImageGenerator.MeasureVisibility(clean, changed, box, gain: 0.3);
+        Assert.Equal(0, dim.PlainPixels);
+        Assert.InRange(dim.Pixels, 30, 40);
+
+        // A change of 0.02 everywhere (a brightness drift) counts for nothing, however large its area.
+        var drift = clean.Clone();
+        for (var i = 0; i < drift.Data.Length; i++)
+        {
+            drift.Data[i] += 0.02f;
+        }
+        var whole = SemImageGenerator.MeasureVisibility(clean, drift, new DefectBox(0, 0, 256, 256), gain: 1);
+        Assert.Equal(0, whole.Pixels);
+
+        // Alternating changes inside one cell average out, as the area resize to 128x128 averages them.
+        var checker = clean.Clone();
+        for (var y = 0; y < 256; y++)
+        {
+            for (var x = 0; x < 256; x++)
+            {
+                checker[x, y] += (x + y) % 2 == 0 ? 0.3f : -0.3f;
+            }
+        }
+        Assert.Equal(0, SemImageGenerator.MeasureVisibility(clean, checker, new DefectBox(0, 0, 256, 256), gain: 1).Pixels, 6);
+
+    }
+
+    /// <summary>The mean of the 2x2 block of a 256x256 image that makes one pixel of the model's 128x128 input.</summary>
+    private static double Block(byte[] pixels, int x, int y) =>
+        (pixels[(2 * y * 256) + (2 * x)] + pixels[(2 * y * 256) + (2 * x) + 1] + pixels[(((2 * y) + 1) * 256) + (2 * x)] + pixels[(((2 * y) + 1) * 256) + (2 * x) + 1]) / 4.0;
 }

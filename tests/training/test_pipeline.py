@@ -4,7 +4,8 @@ import sys
 from conftest import REPO
 from semedge_train import DEFAULT_CLASSES
 from semedge_train.modelcard import write_model_card
-from semedge_train.pipeline import Steps, _calibration_sample, parse_parity, summarise
+from semedge_train.pipeline import (Steps, _calibration_sample, checkpoint_val_accuracy, choose_distillation,
+                                    parse_parity, summarise)
 
 
 def test_parity_output_is_read_in_its_usual_spellings():
@@ -49,8 +50,8 @@ def test_calibration_sample_is_class_balanced_and_flat(tiny_dataset, tmp_path):
     assert sum(name.startswith("crack-") for name in files) == 3
 
 
-def test_model_card_shows_every_headline_figure(tmp_path):
-    summary = {
+def _card_summary() -> dict:
+    return {
         "version": "2026.11.23", "quick": False, "wallSeconds": 1500.0,
         "data": {"seed": 1, "testSeed": 2, "imageSize": 512, "perClass": {"train": 200, "val": 40, "test": 50},
                  "classes": list(DEFAULT_CLASSES), "calibrationImages": 200},
@@ -72,6 +73,10 @@ def test_model_card_shows_every_headline_figure(tmp_path):
         "machine": {"cpus": 2, "trainedOn": "CPU, 2 cores, buildhost"},
         "teacher": {"stages": 3, "workSize": 96, "lr": 0.001},
     }
+
+
+def test_model_card_shows_every_headline_figure(tmp_path):
+    summary = _card_summary()
     text = write_model_card(tmp_path, summary).read_text()
     for expected in ("99.40 %", "99.20 %", "0.70 MB", "99.78 %", "96.00 %", "-0.20 points", "25.0 min",
                      "591,514", "0.123", "confusion-matrix.png", "scripts/train-models", "bfloat16 autocast",
@@ -123,3 +128,39 @@ def test_the_full_build_starts_its_students_from_the_committed_pretrained_semnet
         checkpoint = load_checkpoint(path)
         assert checkpoint["kind"] == kind and checkpoint["arch"]["family"] == "semnet"
         assert len(checkpoint["classes"]) == (10 if kind == "classifier" else 2)
+
+
+def test_distillation_is_chosen_on_validation_against_the_students_starting_point():
+    # The 2026-12-01 build: a one-epoch teacher at 51.5 % against a starting student at 50.4 % cannot teach.
+    weak = choose_distillation(0.515, 0.504, 0.05)
+    assert weak["used"] is False and "labels alone" in weak["reason"] and "51.5%" in weak["reason"]
+    strong = choose_distillation(0.80, 0.504, 0.05)
+    assert strong["used"] is True and strong["teacherValAccuracy"] == 0.80 and strong["studentStartValAccuracy"] == 0.504
+    assert choose_distillation(0.554, 0.504, 0.05)["used"] is True
+    # The smoke build always distils, whatever its one-epoch teacher reached.
+    assert choose_distillation(0.05, 0.10, None)["used"] is True
+
+
+def test_the_students_starting_point_is_the_init_checkpoint_measured_on_validation(tiny_dataset, tmp_path):
+    from semedge_train.train import TrainConfig, train
+
+    out = tmp_path / "out"
+    train(TrainConfig(data=tiny_dataset, out=out, epochs=2, batch_size=16, patience=2, threads=1, box_loss=0,
+                      cache=tmp_path / "cache"), log=lambda m: None)
+    metrics = json.loads((out / "classifier.metrics.json").read_text())
+    measured = checkpoint_val_accuracy(out / "classifier.pt", tiny_dataset / "val", tmp_path / "cache")
+    # The trainer's own validation figure of the same weights.
+    assert abs(measured - metrics["val"]["accuracy"]) < 1e-6
+
+
+def test_model_card_says_when_the_students_were_not_distilled_and_why(tmp_path):
+    summary = json.loads(json.dumps(_card_summary()))
+    summary["distillation"] = choose_distillation(0.515, 0.504, 0.05)
+    text = write_model_card(tmp_path, summary).read_text()
+    assert "did not earn distillation" in text
+    assert "No distillation: each student learns from the hard-label cross-entropy" in text
+    assert "Chosen on validation: the teacher's validation accuracy (51.5%) does not beat" in text
+    assert "Knowledge distillation: the teacher scores" not in text
+    summary["distillation"] = choose_distillation(0.80, 0.504, 0.05)
+    text = write_model_card(tmp_path, summary).read_text()
+    assert "distilled from an ImageNet-initialised teacher" in text and "Knowledge distillation:" in text

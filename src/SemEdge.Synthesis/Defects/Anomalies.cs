@@ -27,7 +27,7 @@ internal static class Anomalies
     /// <summary>The layout re-drawn through a strong local warp: features lean, bend and touch.</summary>
     private static void Collapse(Scene scene, SynthRandom rng, double scale)
     {
-        var radius = rng.LogUniform(30, 130) * scale;
+        var radius = DefectSites.FitInFrame(scene, rng.LogUniform(30, 130) * scale);
         var (cx, cy) = DefectSites.Point(scene, rng, radius * 0.6);
         var strength = rng.Uniform(7, 14) * scale;
         var waveScale = rng.Uniform(8, 30) * scale;
@@ -53,11 +53,11 @@ internal static class Anomalies
     /// <summary>A lifted film: flat sheet over the pattern, a curled bright rim, a torn edge.</summary>
     private static void Peeling(Scene scene, SynthRandom rng, double scale)
     {
-        var radius = rng.LogUniform(30, 150) * scale;
+        var radius = DefectSites.FitInFrame(scene, rng.LogUniform(30, 150) * scale);
         var (cx, cy) = DefectSites.Point(scene, rng, radius * 0.5);
         var key = rng.NextUInt64();
         var lift = (float)rng.Uniform(1.1, 1.5);
-        var tone = (float)rng.Uniform(-0.12, 0.15);
+        var tone = (float)(rng.Uniform(0.06, 0.16) * rng.Sign());
         var rimWidth = rng.Uniform(1.5, 5) * scale;
         var ragged = rng.Uniform(0.2, 0.5);
         var rect = PixelRect.Around(cx, cy, radius * (1 + ragged) + rimWidth + 2).Intersect(scene.LiveArea);
@@ -87,10 +87,10 @@ internal static class Anomalies
     /// <summary>A water mark: a darker (or brighter) deposit with a sharp outer ring, pattern still visible.</summary>
     private static void Stain(Scene scene, SynthRandom rng, double scale)
     {
-        var radius = rng.LogUniform(25, 140) * scale;
+        var radius = DefectSites.FitInFrame(scene, rng.LogUniform(25, 140) * scale);
         var (cx, cy) = DefectSites.Point(scene, rng, radius * 0.5);
         var key = rng.NextUInt64();
-        var tone = (float)(rng.Uniform(0.06, 0.2) * (rng.Chance(0.7) ? -1 : 1));
+        var tone = (float)(rng.Uniform(0.12, 0.3) * (rng.Chance(0.7) ? -1 : 1));
         var ring = rng.Uniform(1.5, 6) * scale;
         var aspect = rng.Uniform(0.6, 1);
         var rect = PixelRect.Around(cx, cy, radius * 1.3 + ring + 2).Intersect(scene.LiveArea);
@@ -109,7 +109,7 @@ internal static class Anomalies
                 }
                 var body = (float)Math.Clamp(inside / (radius * 0.6), 0, 1);
                 var edge = (float)Math.Max(0, 1 - Math.Abs(inside) / ring);
-                var blot = 0.4f + 0.3f * Noise.Value2(key ^ 0x77UL, x, y, 10 * scale);
+                var blot = 0.55f + 0.3f * Noise.Value2(key ^ 0x77UL, x, y, 10 * scale);
                 scene.Material[x, y] += tone * (blot * body + 1.3f * edge);
             }
         }

@@ -21,6 +21,17 @@ public static class DefectSites
         return (Math.Clamp(x, a.X0 + mx, a.X1 - mx), Math.Clamp(y, a.Y0 + my, a.Y1 - my));
     }
 
+    /// <summary>
+    /// Caps the radius of a broad patch (CMP, stains, peeling, collapse) at <see cref="MaxPatchRadius"/> of the live
+    /// area, so its edge stays in the frame: a patch larger than the field has no edge to see and reads as a
+    /// brightness gradient, like charging, which every class shows.
+    /// </summary>
+    public static double FitInFrame(Scene scene, double radius) =>
+        Math.Min(radius, MaxPatchRadius * Math.Min(scene.LiveArea.Width, scene.LiveArea.Height));
+
+    /// <summary>Largest patch radius, as a fraction of the live area's shorter side.</summary>
+    public const double MaxPatchRadius = 0.36;
+
     /// <summary>Standard deviation of the defect's offset from the field centre, as a fraction of the field.</summary>
     public const double PlacementSpread = 0.16;
 

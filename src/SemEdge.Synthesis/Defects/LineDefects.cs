@@ -17,6 +17,9 @@ internal static class LineDefects
         var neck = rng.Chance(0.4) ? rng.Uniform(0.3, 0.7) : 0;
         var height = (float)(rng.Chance(0.3) ? rng.Uniform(0.5, 0.75) : rng.Uniform(0.8, 1.0));
         var wobble = rng.Uniform(0, 0.35);
+        // The bridge's own contrast: a thin neck of material charges and glows at its edges, so a bridge reads even
+        // on a grating whose lines and spaces are nearly the same grey (mostly brighter, sometimes darker).
+        var glow = (float)(rng.Uniform(0.07, 0.2) * (rng.Chance(0.8) ? 1 : -1));
         var key = rng.NextUInt64();
         var reach = (ub - ua) / 2 + halfLength * 2 + 4;
         var cu = (ua + ub) / 2;
@@ -40,6 +43,7 @@ internal static class LineDefects
             if (height > h)
             {
                 scene.SetSurface(x, y, h + (height - h) * m);
+                scene.Material[x, y] += glow * m * (height - h);
             }
         });
     }
@@ -111,7 +115,7 @@ internal static class LineDefects
         var length = rng.LogUniform(90, 320) * scale;
         var site = DefectPainter.RequireLine(scene, rng, Math.Max(30 * scale, length / 2));
         var g = site.Grating;
-        var lines = rng.Chance(0.4) ? 1 : rng.Next(2, 7);
+        var lines = rng.Chance(0.25) ? 1 : rng.Next(2, 7);
         var first = site.Line - rng.Next(0, lines);
         var last = first + lines - 1;
         // Keep the stretch in the frame so the roughness is seen, not drawn under the data bar or off-image.
@@ -126,7 +130,7 @@ internal static class LineDefects
             length = Math.Max(24 * scale, length * 0.8);
         }
         // Scaled to the pitch so it reads at 128x128 on fine gratings without turning every line into a bridge.
-        var amplitude = Math.Clamp(rng.Uniform(0.25, 0.4) * g.Pitch, 5 * scale, 10 * scale);
+        var amplitude = Math.Clamp(rng.Uniform(0.3, 0.45) * g.Pitch, 6.5 * scale, 12 * scale);
         var rough = new EdgeRoughening(rng.NextUInt64(), amplitude, rng.Uniform(2.5, 9) * scale, first, last,
             site.V - length / 2, site.V + length / 2);
         var change = new LayoutOverride { Grating = g, Roughening = rough };

@@ -9,15 +9,16 @@ internal static class PolishDefects
 {
     public static void Paint(Scene scene, SynthRandom rng, double scale)
     {
-        var radius = rng.LogUniform(45, 210) * scale;
+        var radius = DefectSites.FitInFrame(scene, rng.LogUniform(45, 210) * scale);
         var (cx, cy) = DefectSites.Point(scene, rng, radius * 0.4);
         var aspect = rng.Uniform(0.45, 1.0);
         var angle = rng.Uniform(0, Math.PI);
-        var softness = rng.Uniform(0.15, 0.5);
+        // A sharp-edged patch reads as a defect; a soft one fades like charging, so soft edges are the minority.
+        var softness = rng.Chance(0.25) ? rng.Uniform(0.25, 0.45) : rng.Uniform(0.06, 0.2);
         var key = rng.NextUInt64();
         var kind = rng.Pick([0.35, 0.25, 0.4]);
-        var flatten = (float)rng.Uniform(0.35, 0.85);
-        var tone = (float)(rng.Uniform(0.08, 0.2) * rng.Sign());
+        var flatten = (float)rng.Uniform(0.5, 0.9);
+        var tone = (float)(rng.Uniform(0.12, 0.28) * rng.Sign());
         var smearAngle = rng.Uniform(0, Math.PI);
         var smearScale = rng.Uniform(6, 20) * scale;
         var (ca, sa) = (Math.Cos(angle), Math.Sin(angle));

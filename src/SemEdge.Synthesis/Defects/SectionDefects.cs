@@ -124,7 +124,7 @@ internal static class SectionDefects
             b = s.MetalLines.Where(r => r.Y0 == a.Y0 && r.X0 < a.X0).OrderByDescending(r => r.X0).FirstOrDefault();
             (a, b) = (b, a);
         }
-        var height = a.Height * rng.Uniform(0.25, 1.0);
+        var height = a.Height * rng.Uniform(0.5, 1.0);
         var y0 = rng.Chance(0.5) ? a.Y0 : a.Y1 - height;
         var y1 = Math.Min(y0 + height, scene.LiveArea.Y1);
         s.FillRect(new SectionRect(a.X1 - 1, y0, b.X0 + 1, y1), s.Metal);
@@ -134,7 +134,7 @@ internal static class SectionDefects
     {
         var first = PickInLive(scene, rng, s.MetalLines, r => (r.CenterX, r.CenterY));
         var row = s.MetalLines.Where(r => r.Y0 == first.Y0 && Math.Abs(r.CenterX - first.CenterX) < rng.Uniform(1, 4) * (first.Width * 2.5)).ToList();
-        var depth = first.Height * rng.Uniform(0.25, 0.7);
+        var depth = first.Height * rng.Uniform(0.45, 0.85);
         foreach (var r in row)
         {
             var rect = new PixelRect((int)r.X0, (int)r.Y0, (int)Math.Ceiling(r.X1), (int)Math.Ceiling(r.Y0 + depth) + 1).Intersect(scene.LiveArea);
@@ -159,10 +159,10 @@ internal static class SectionDefects
         {
             // A cluster of small voids (outgassing) instead.
             var (cx, cy) = DefectSites.Point(scene, rng, 30 * scale);
-            var n = rng.Next(3, 9);
+            var n = rng.Next(4, 10);
             for (var i = 0; i < n; i++)
             {
-                var r = rng.Uniform(1.5, 6) * scale;
+                var r = rng.Uniform(2.5, 8) * scale;
                 s.FillEllipse(cx + rng.Uniform(-25, 25) * scale, Math.Min(cy + rng.Uniform(-12, 12) * scale, live.Y1 - r - 1), r, r * rng.Uniform(0.6, 1), s.Void);
             }
             return;

@@ -93,6 +93,21 @@ def _init_sentence(student_init: dict | None) -> str:
             "rate of 2e-3 with a 0.2-epoch warm-up.")
 
 
+def _distillation_sentence(distillation: dict) -> str:
+    """What the students learnt from, and why: the pipeline decides on validation whether to distil."""
+    why = f" Chosen on validation: {distillation['reason']}." if distillation.get("reason") else ""
+    box = ("the defect-box loss (each grid cell a box from `labels.csv` touches must name the defect's class, every "
+           "other cell \"no defect\")")
+    if distillation.get("used", True):
+        return ("Knowledge distillation: the teacher scores every training and unlabelled image once; each student "
+                "learns from 0.7 x T^2 x KL(teacher || student at T = 4) on every image plus 0.3 x the hard-label "
+                f"cross-entropy (label smoothing 0.1) on the labelled ones, and {box}. The screen distils the "
+                "teacher's P(clean) against the sum of its defect classes and weights the hard labels by inverse "
+                f"class frequency.{why}")
+    return ("No distillation: each student learns from the hard-label cross-entropy (label smoothing 0.1) and "
+            f"{box}; the screen weights its labels by inverse class frequency; the unlabelled images are not used.{why}")
+
+
 def write_model_card(out: Path, summary: dict) -> Path:
     f = summary["figures"]
     sizes = summary["sizes"]
@@ -115,9 +130,15 @@ def write_model_card(out: Path, summary: dict) -> Path:
                   if summary.get("quick") else "")
     targets = _target_check(ci, cf, si, sizes) if not summary.get("quick") else ""
     classes = data["classes"]
+    # Builds before the validation gate always distilled.
+    distillation = summary.get("distillation") or {"used": True}
+    distilled = distillation.get("used", True)
+    origin = ("distilled from an ImageNet-initialised teacher" if distilled else
+              "fine-tuned on their labels (the ImageNet-initialised teacher built beside them did not earn distillation "
+              "on validation, see Training)")
     lines = f"""# SemEdge models (version {summary['version']})
 {quick_note}{targets}
-Two INT8 ONNX models for the SemEdge inspection daemon, distilled from an ImageNet-initialised teacher and built by
+Two INT8 ONNX models for the SemEdge inspection daemon, {origin}, built by
 `scripts/train-models` from synthetic SEM images (`semedge synth`) only; no real image was used. Trained on
 {machine.get('trainedOn', 'n/a')}. Every figure below was measured by `semedge evaluate` (ONNX Runtime, the
 daemon's own decode and preprocessing) on a test split generated from synth seed {data['testSeed']}, which never
@@ -200,12 +221,8 @@ classifier spared on {_pct(cascade.get('classifierSpared'))} of images. A fab li
 
 {per['train']} training and {per['val']} validation images per class at {data['imageSize']}x{data['imageSize']}, and
 {per.get('unlabelled', 0)} unlabelled images per class from a seed of their own (test images:
-{data.get('testImageSize', data['imageSize'])}x{data.get('testImageSize', data['imageSize'])}). Knowledge
-distillation: the teacher scores every training and unlabelled image once; each student learns from
-0.7 x T^2 x KL(teacher || student at T = 4) on every image plus 0.3 x the hard-label cross-entropy (label smoothing
-0.1) on the labelled ones, and the defect-box loss (each grid cell a box from `labels.csv` touches must name the
-defect's class, every other cell "no defect"). The screen distils the teacher's P(clean) against the sum of its
-defect classes and weights the hard labels by inverse class frequency. Augmentation, built for transfer to real
+{data.get('testImageSize', data['imageSize'])}x{data.get('testImageSize', data['imageSize'])}). {_distillation_sentence(distillation)}
+Augmentation, built for transfer to real
 review images: flips, quarter turns, a random zoom (1/1.35x to 1.35x) with small rotation and shift on half the
 images, gamma, brightness/contrast, Gaussian blur, noise and JPEG round trips. AdamW with a cosine schedule fitted
 to the time budget, early stopping on validation accuracy (the screen: clean images passed at its recall threshold,
