@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 W+vOi9Kqw1uqHEyr0SajqeUnUdvSslDleg/ttdvUU9EiadumgfvPnWORj1UffXahIqO+j5cOupdo6uKRxAOcAQ==
+ed25519 5KNDrp9UDPeEAPOOOH+sAQrkJRaxypKPixL4J+7xTvuz1URnfq5f6eRbPba/lrHNm4AyDShG7SQL/jA+jgziAA==

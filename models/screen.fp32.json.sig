@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 vv2AyBnT1Hnmi25alIZH4S9F1tLBQWutDyM6djlAdfXiqwVrcCBdn9BtmSEGcxBY8Nax8HAlWN3Ba1IuaE66AA==
+ed25519 8j95VFM+8MZBpWXuAtx+5SFzHMAdgXK+xERtBH1wz9+1VOaORHoGMFY3bZmZc7vw9sdHwaUHuwCbFEpuHxa5Bg==

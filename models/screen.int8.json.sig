@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 w/zEFCt8LNqXYjHH/E1ow1Jc0PwmylrCa0/Zk3oX3YfG8y6kWnhHmgO7CSkmRiASBtdvQYGL7K7x+IFxbZTpBg==
+ed25519 DqbYH/G/nud2yN4yptSVQ8ASsi4ex5eROHJHTahoCbzqAnF5lPA0jtm6TskQQ7poTPPsilKUDS+50K2hLqDnBA==
