@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 h375bY95734XMIb/x0PmwZjudZa/y4wu0hBa5WGfvgr1mbF1KHiJ+NWjrHqfUr3bvKDo6Cc1bECEu7xg+gxnCA==
+ed25519 ItjliMsBphRiJLOucN4dGUrRc4j558nkN5hqd7STYFUejcdDefS4KY0V4gvU+KXhZDZoa3TSkinqJRf79FYhCw==

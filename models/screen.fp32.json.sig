@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 8j95VFM+8MZBpWXuAtx+5SFzHMAdgXK+xERtBH1wz9+1VOaORHoGMFY3bZmZc7vw9sdHwaUHuwCbFEpuHxa5Bg==
+ed25519 6vSlzzZcjRVe5KgybwUst0Iq/FzYrlEvBQwyu7HwTOAMcgKuUCifNCvNvnYNUAexeJQ5wPJ6VB3RX/LXsO2IDA==

@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 DqbYH/G/nud2yN4yptSVQ8ASsi4ex5eROHJHTahoCbzqAnF5lPA0jtm6TskQQ7poTPPsilKUDS+50K2hLqDnBA==
+ed25519 /MyDAF9S/NNmWYWK8Mh9tZbq6/og6MVijLMrzjbNbSKRiWcJmQigAY+5rjL8ur7hW2jxHnyp+7le+WVlOmzuAw==
