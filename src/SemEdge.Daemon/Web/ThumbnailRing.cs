@@ -9,7 +9,7 @@ namespace SemEdge.Web;
 /// reduced by the pipeline), kept as 8-bit grey. A thumbnail from the archive costs about one image decode on the
 /// cores that inspect; one from here costs a fast 128² PNG encode, once. Newest wins: each inspection takes the oldest
 /// slot, and a verdict whose slot was taken gets its thumbnail from the archive again (rate-limited there).
-/// <para>The pipeline's side (<see cref="OnModelInput"/>, on the inspection worker) converts the tensor into a new
+/// <para>The pipeline's side (<see cref="OnModelInput"/>, on the inference stage's thread) converts the tensor into a new
 /// array before it takes the lock, and holds the lock only to store one reference; the page's side holds it only to
 /// scan the slots. Nothing here waits on a request.</para>
 /// </summary>
