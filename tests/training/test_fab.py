@@ -16,7 +16,7 @@ from PIL import Image
 from conftest import REPO, write_class_folders
 from semedge_train import DEFAULT_CLASSES
 from semedge_train.fab_data import FabDataError, find_duplicates, parse_mapping, preprocess, scan
-from semedge_train.fab_train import d4_views, fit_temperature, predict
+from semedge_train.fab_train import FitResult, Recipe, choose_teacher, d4_views, fit, fit_temperature, predict
 from semedge_train.preprocess import area_resize, load_unit_grey
 
 
@@ -215,6 +215,97 @@ def test_d4_views_are_the_eight_distinct_symmetries_and_tta_averages_their_logit
     # Every corner visits every position twice over the 8 views, so all four logits are the corners' mean.
     corners = (np.array([0, 3, 12, 15]) / 16 - 0.5) / 0.25
     assert torch.allclose(averaged, torch.full((4,), float(corners.mean())), atol=1e-6)
+
+
+class _StepClock:
+    """A monotonic clock that moves on by a fixed step at every reading: fit() reads it three times an epoch."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_deadline_shortens_the_schedule_so_the_learning_rate_anneals_before_it():
+    rng = np.random.default_rng(0)
+    x = rng.random((24, 32, 32), dtype=np.float32)
+    y = np.arange(24, dtype=np.int64) % 3
+    recipe = Recipe("probe", start="random", lr=1e-3, max_epochs=40, patience=40, batch_size=8, warmup_epochs=0.0)
+
+    def tiny():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                   torch.nn.Linear(4, 3))
+
+    # Each epoch costs 1 s on this clock and reads it 3 times: 10 s of budget is about 3 epochs of 40.
+    clock = _StepClock(0.5)
+    budgeted = fit(tiny(), recipe, x, y, x, y, 3, seed=1, deadline=10.0, clock=clock, log=lambda _: None)
+    unbounded = fit(tiny(), recipe, x, y, x, y, 3, seed=1, clock=_StepClock(0.5), log=lambda _: None)
+
+    assert 2 <= len(budgeted.history) < 10, budgeted.history
+    assert budgeted.history[-1]["lrFactor"] < 0.05, budgeted.history[-1]
+    assert budgeted.stop.startswith("time budget"), budgeted.stop
+    # Without a deadline the same epoch is still near the top of the 40-epoch cosine.
+    assert unbounded.history[len(budgeted.history) - 1]["lrFactor"] > 0.9
+    assert len(unbounded.history) == 40
+
+
+class _TableModel(torch.nn.Module):
+    """Fixed logits per image; the image's index is written in its first pixel (unit value index / 100)."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = torch.tensor(table, dtype=torch.float32)
+
+    def forward(self, x):
+        index = torch.round((x[:, 0, 0, 0] * 0.25 + 0.5) * 100).long()
+        return self.table[index]
+
+
+def _candidate(name, table, val_y):
+    model = _TableModel(table)
+    unit = np.zeros((len(val_y), 4, 4), dtype=np.float32)
+    unit[:, 0, 0] = np.arange(len(val_y)) / 100
+    acc = float((predict(model, unit).argmax(1).numpy() == val_y).mean())
+    return FitResult(model, Recipe(name, start="synthetic", lr=1e-3), [], 1, "", acc, 1.0, 0.0), unit
+
+
+def _votes(right_on, labels, classes=3):
+    """Logits 2 on the true class where the model is right, 3 on the next class where it is wrong."""
+    table = np.zeros((len(labels), classes))
+    for i, y in enumerate(labels):
+        table[i, y if i in right_on else (y + 1) % classes] = 2 if i in right_on else 3
+    return table
+
+
+def test_the_teacher_is_the_mean_of_close_candidates_when_it_beats_each_of_them_on_validation():
+    val_y = np.array([0, 1, 2])
+    a, unit = _candidate("a", _votes({0, 1}, val_y), val_y)
+    b, _ = _candidate("b", _votes({1, 2}, val_y), val_y)
+    c, _ = _candidate("c", _votes({0, 2}, val_y), val_y)
+    far, _ = _candidate("far", _votes(set(), val_y), val_y)  # 0 of 3: left out of the mean
+
+    teacher, name, note = choose_teacher([a, b, c, far], unit, val_y, log=lambda _: None)
+
+    assert name == "ensemble(a+b+c)", name
+    assert note["ensembleValAccuracy"] == 1.0 and note["members"] == ["a", "b", "c"]
+    assert (predict(teacher, unit).argmax(1).numpy() == val_y).all()
+
+
+def test_the_best_candidate_teaches_alone_when_the_mean_is_worse_on_validation():
+    val_y = np.arange(20) % 3
+    best_table = np.eye(3)[val_y] * 2
+    close_table = best_table.copy()
+    close_table[0] = [0, 100, 0]  # wrong on one image of 20 (within 5 points), and so sure it outvotes the best one
+    best, unit = _candidate("best", best_table, val_y)
+    close, _ = _candidate("close", close_table, val_y)
+
+    teacher, name, note = choose_teacher([close, best], unit, val_y, log=lambda _: None)
+
+    assert name == "best" and teacher is best.model
+    assert note["ensembleValAccuracy"] == 0.95
 
 
 def test_train_models_data_smoke_run_writes_a_hot_swap_ready_folder(tmp_path):

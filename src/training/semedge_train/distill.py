@@ -78,9 +78,9 @@ def cached_soft_labels(teacher_path: Path, images: np.ndarray, files: tuple[str,
         with np.load(cache_file) as cached:
             return cached["logits"], [str(c) for c in cached["classes"]]
     teacher, meta = load_teacher(teacher_path)
-    started = time.time()
+    started = time.monotonic()
     logits = teacher_logits(teacher, images, meta["mean"], meta["std"])
-    log(f"teacher soft labels for {name}: {len(images)} images in {time.time() - started:.0f} s")
+    log(f"teacher soft labels for {name}: {len(images)} images in {time.monotonic() - started:.0f} s")
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_name(f".{cache_file.stem}.tmp.npz")

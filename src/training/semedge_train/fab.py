@@ -27,7 +27,7 @@ from .allocator import keep_freed_memory
 from .export import build_manifest, export_onnx, sha256_file, write_json, write_parity_reference
 from .fab_data import REPO, SEMEDGE, FabDataError, FabScan, Preprocessed, find_duplicates, parse_mapping, \
     preprocess, scan
-from .fab_train import FitResult, Recipe, accuracy, fit, fit_temperature, predict, soft_labels, \
+from .fab_train import FitResult, Recipe, accuracy, choose_teacher, fit, fit_temperature, predict, soft_labels, \
     summarise_candidates
 from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_ARCH, TEACHER_FAMILY, ArchSpec, build_model
 from .plot import draw_curves
@@ -204,7 +204,6 @@ def run_candidates(args, scan_result: FabScan, pre: Preprocessed, deadline: floa
         result = fit(model, recipe, train_x, train_y, val_x, val_y, len(DEFAULT_CLASSES), args.seed + index,
                      deadline=share(recipe.name), precision=precision, log=progress.log)
         results.append(result)
-    best_student = max(results, key=lambda r: (r.val_accuracy, -r.val_loss)) if results else None
 
     teacher_model, teacher_name = None, None
     if use_teacher:
@@ -213,13 +212,11 @@ def run_candidates(args, scan_result: FabScan, pre: Preprocessed, deadline: floa
             teacher_result = fit(model, teacher_recipe(args.epochs), train_x, train_y, val_x, val_y,
                                  len(DEFAULT_CLASSES), args.seed + 50, deadline=share("teacher"), precision=precision,
                                  log=progress.log)
-            teacher_model, teacher_name = teacher_result.model, "teacher"
-            if best_student is not None and best_student.val_accuracy > teacher_result.val_accuracy:
-                # A teacher worse than a student on validation (too few epochs on a slow or busy machine) would
-                # only pull the student down: the best student teaches instead.
-                progress.log(f"teacher {100 * teacher_result.val_accuracy:.1f} % < {best_student.recipe.name} "
-                             f"{100 * best_student.val_accuracy:.1f} % on validation: the student teaches")
-                teacher_model, teacher_name = best_student.model, best_student.recipe.name
+            # The teacher of the distillation is chosen on validation among the ImageNet teacher, the students
+            # and their mean (choose_teacher): a teacher worse than a student (too few epochs on a slow or busy
+            # machine) would only pull the student down.
+            teacher_model, teacher_name, notes["teaching"] = choose_teacher(results + [teacher_result], val_x, val_y,
+                                                                            progress.log)
             notes["teacher"] = {"source": source, "valAccuracy": teacher_result.val_accuracy,
                                 "epochs": len(teacher_result.history), "bestEpoch": teacher_result.best_epoch,
                                 "seconds": round(teacher_result.seconds, 1), "arch": arch.to_dict()}
@@ -232,8 +229,8 @@ def run_candidates(args, scan_result: FabScan, pre: Preprocessed, deadline: floa
     elif distil:
         notes["teacher"] = {"error": "teacher not used (--no-teacher or --candidates): distilled from the best "
                                      "student candidate (self-distillation)"}
-    if distil and teacher_model is None and best_student is not None:
-        teacher_model, teacher_name = best_student.model, best_student.recipe.name
+    if distil and teacher_model is None and results:
+        teacher_model, teacher_name, notes["teaching"] = choose_teacher(results, val_x, val_y, progress.log)
     if distil and teacher_model is not None:
         recipe = distil_recipe(args.epochs, teacher_name)
         rows_x = np.concatenate([train_x, unl_x]) if len(unl_x) else train_x
@@ -602,7 +599,7 @@ def _summary(args, found, pre, duplicates, chosen, results, notes, screen, tempe
         "unlabelled": len(found.split("unlabelled")), "classesWithoutTrainingImages": found.without_training_images(),
         "rejected": pre.rejected, "duplicates": len(duplicates),
         "chosen": chosen.recipe.name, "candidates": summarise_candidates(results), "teacher": notes.get("teacher"),
-        "distillation": notes.get("distillation"),
+        "distillation": notes.get("distillation"), "teaching": notes.get("teaching"),
         "calibration": {"temperature": temperature, "tta": tta, "valAccuracyPlain": plain_acc, "valAccuracyD4": d4_acc},
         "screen": {"bypassed": screen["bypassed"], "threshold": screen["threshold"], "reason": screen.get("reason"),
                    "val": screen.get("val")},
@@ -668,6 +665,8 @@ def print_summary(summary: dict, progress: Progress) -> None:
                                                 f"{teacher['seconds']:.0f} s: {teacher['source']}"))
     elif teacher.get("error"):
         rows.append(("  teacher", teacher["error"][:100]))
+    if (summary.get("distillation") or {}).get("teacher"):
+        rows.append(("  distillation teacher", summary["distillation"]["teacher"]))
     cal = summary["calibration"]
     rows.append(("calibration", f"temperature {cal['temperature']:.3f}, tta {cal['tta']} "
                                 f"(val {_pct(cal['valAccuracyPlain'])} plain, {_pct(cal['valAccuracyD4'])} d4)"))
@@ -755,6 +754,8 @@ that also trains the model inflates the figures). Unreadable files left out: {le
 {candidates}
 
 Chosen: **{s['chosen']}**. Teacher: {teacher.get('source') or teacher.get('error') or 'none'}.
+Distillation teacher, chosen on validation (the best candidate, or the mean of those within 5 points of it when that
+scores at least as well): {(s.get('distillation') or {}).get('teacher') or 'none'}.
 Each candidate: AdamW, layer-wise learning rates, a warm-up and cosine schedule, class-balanced sampling, flips,
 quarter turns, affine, brightness/contrast and noise augmentation, label smoothing 0.1, an exponential moving
 average of the weights, early stopping on validation, BatchNorm statistics recomputed over the training images.

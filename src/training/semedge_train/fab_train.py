@@ -201,12 +201,13 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
         val_y: np.ndarray, num_classes: int, seed: int, deadline: float | None = None,
         soft_targets: torch.Tensor | None = None, class_weights: torch.Tensor | None = None,
         score: Callable[[torch.Tensor, np.ndarray], tuple] = _default_score,
-        precision: str = "fp32", log: Callable[[str], None] = print) -> FitResult:
+        precision: str = "fp32", log: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic) -> FitResult:
     """Trains `model` with `recipe`; keeps the EMA weights of the epoch that scores best on validation
     (`score`: larger is better, accuracy then -loss by default), then recomputes BatchNorm statistics over the
     training images. `train_y` -1 marks unlabelled images (they need `soft_targets`, the teacher's logits for every
     training row). `deadline` (time.monotonic) ends training early."""
-    started = time.monotonic()
+    started = clock()
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = model.to(memory_format=torch.channels_last)
@@ -218,15 +219,20 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
     weights = balanced_sampler_weights(train_y, num_classes)
     steps_per_epoch = max(1, math.ceil(int(labelled_rows.sum()) / recipe.batch_size))
     warmup = int(recipe.warmup_epochs * steps_per_epoch)
-    lr_factor = WarmupCosine(warmup, recipe.max_epochs * steps_per_epoch)
+    # The cosine ends where training will end: at max_epochs, or sooner at the last epoch that fits before the
+    # deadline (re-planned after each epoch). A schedule cut off by the deadline would stop at a high learning rate.
+    planned_epochs = recipe.max_epochs
+    lr_factor = WarmupCosine(warmup, planned_epochs * steps_per_epoch)
 
     temperature = recipe.distil_temperature
     history: list[dict] = []
     best = BestEpoch(recipe.patience)
     stop = f"ran all {recipe.max_epochs} epochs"
     step = 0
-    for epoch in range(1, recipe.max_epochs + 1):
-        epoch_start = time.monotonic()
+    epoch = 0
+    while epoch < planned_epochs:
+        epoch += 1
+        epoch_start = clock()
         model.train()
         order = torch.multinomial(weights, steps_per_epoch * recipe.batch_size, replacement=True, generator=generator)
         total, seen = 0.0, 0
@@ -277,17 +283,18 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
         val_loss = float(F.cross_entropy(val_logits, torch.from_numpy(val_y))) if len(val_y) else float("nan")
         row = {"epoch": epoch, "trainLoss": total / max(seen, 1), "valLoss": val_loss,
                "valAccuracy": accuracy(val_logits, val_y), "score": list(key),
-               "seconds": round(time.monotonic() - epoch_start, 2)}
+               "seconds": round(clock() - epoch_start, 2), "lrFactor": round(factor, 4)}
         history.append(row)
         best.offer(key, epoch, ema)
         if best.patience_ran_out:
             stop = f"early stop: no validation gain for {recipe.patience} epochs"
             break
         if deadline is not None:
-            mean_epoch = sum(h["seconds"] for h in history[-3:]) / len(history[-3:])
-            if time.monotonic() + mean_epoch > deadline:
-                stop = f"time budget reached after {epoch} epochs"
-                break
+            fits = _epochs_that_fit(history, epoch, deadline, clock())
+            if fits < planned_epochs:
+                planned_epochs = fits
+                lr_factor.total_steps = max(planned_epochs * steps_per_epoch, warmup + 1)
+                stop = f"time budget: {planned_epochs} epochs fitted"
     best.restore(ema)
     best_epoch = best.epoch
     labelled_images = train_x[labelled_rows] if labelled_rows.any() else train_x
@@ -296,10 +303,55 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
     val_logits = predict(ema, val_x)
     val_acc = accuracy(val_logits, val_y)
     val_loss = float(F.cross_entropy(val_logits, torch.from_numpy(val_y))) if len(val_y) else float("nan")
-    seconds = time.monotonic() - started
+    seconds = clock() - started
     log(f"{recipe.name}: val accuracy {val_acc:.4f} (loss {val_loss:.3f}) at best epoch {best_epoch} of "
         f"{len(history)}; {stop}; {seconds:.0f} s")
     return FitResult(ema, recipe, history, best_epoch, stop, val_acc, val_loss, seconds)
+
+
+class LogitMean(nn.Module):
+    """The mean logits of several trained models. Used as the distillation teacher when it beats each of its
+    members on validation: an ensemble of differently started models (the synthetic students, the ImageNet teacher)
+    errs less than any one of them, and its soft labels carry what each learnt."""
+
+    def __init__(self, members: Sequence[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x).float() for member in self.members]).mean(0)
+
+
+ENSEMBLE_MARGIN = 0.05  # members are the candidates within this much validation accuracy of the best one
+
+
+def choose_teacher(candidates: Sequence[FitResult], val_x: np.ndarray, val_y: np.ndarray,
+                   log: Callable[[str], None] = print) -> tuple[nn.Module, str, dict]:
+    """The distillation teacher, chosen on validation: the mean of the candidates within ENSEMBLE_MARGIN of the best
+    one when that mean scores at least as well as the best, else the best candidate alone. A candidate far behind
+    (random initialisation on a few hundred images) would only pull the mean down, so it is left out."""
+    best = max(candidates, key=lambda r: (r.val_accuracy, -r.val_loss))
+    members = [r for r in candidates if r.val_accuracy >= best.val_accuracy - ENSEMBLE_MARGIN]
+    note = {"best": best.recipe.name, "bestValAccuracy": best.val_accuracy}
+    if len(members) < 2:
+        return best.model, best.recipe.name, note
+    ensemble = LogitMean([r.model for r in members])
+    ensemble_accuracy = accuracy(predict(ensemble, val_x), val_y)
+    names = [r.recipe.name for r in members]
+    note.update(members=names, ensembleValAccuracy=ensemble_accuracy)
+    log(f"ensemble of {', '.join(names)}: val accuracy {ensemble_accuracy:.4f} (best alone: {best.recipe.name} "
+        f"{best.val_accuracy:.4f})")
+    if ensemble_accuracy >= best.val_accuracy:
+        return ensemble, "ensemble(" + "+".join(names) + ")", note
+    return best.model, best.recipe.name, note
+
+
+def _epochs_that_fit(history: list[dict], epoch: int, deadline: float, now: float) -> int:
+    """The last epoch that ends before `deadline`, from the mean time of the last three epochs (a shared machine
+    speeds up and slows down). Never before the current one."""
+    recent = history[-3:]
+    mean_epoch = max(sum(h["seconds"] for h in recent) / len(recent), 1e-3)
+    return epoch + max(0, int((deadline - now) // mean_epoch))
 
 
 def soft_labels(teacher: nn.Module, unit: np.ndarray, seconds: float | None = None,

@@ -188,19 +188,19 @@ class Steps:
         process, thread, lines = running
         code = process.wait()
         thread.join()
-        self.timings[name] = round(time.time() - started, 1)
+        self.timings[name] = round(time.monotonic() - started, 1)
         if code != 0:
             raise StepFailed(f"{name} failed with exit code {code} (log: {self.work / 'logs' / (name + '.log')})")
         return "".join(lines)
 
     def run(self, name: str, command: list[str]) -> str:
-        started = time.time()
+        started = time.monotonic()
         return self.finish(name, started, self.start(name, command))
 
     def run_parallel(self, jobs: dict[str, list[str]], finished_flag: Path | None = None) -> dict[str, str]:
         """Runs the jobs side by side; when the first one ends, creates `finished_flag` (if given) so the others
         can take over its core (train.py --take-cores-when)."""
-        started = time.time()
+        started = time.monotonic()
         if finished_flag is not None:
             finished_flag.unlink(missing_ok=True)
         running = {name: self.start(name, command) for name, command in jobs.items()}
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     # A smoke run must never overwrite the shipped models by accident.
     out = (args.out if args.out != REPO / "models" or not plan.quick else work / "quick-models").resolve()
     work.mkdir(parents=True, exist_ok=True)
-    started = time.time()
+    started = time.monotonic()
     steps = Steps(work)
     try:
         summary = _build(plan, args, test_seed, work, out, steps, started)
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     except StepFailed as error:
         print(f"train-models: {error}", file=sys.stderr)
         return 1
-    wall = time.time() - started
+    wall = time.monotonic() - started
     summary["wallSeconds"] = round(wall, 1)
     write_json(out / "reports" / "summary.json", summary)
     write_model_card(out, summary)
@@ -408,15 +408,15 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
               "--test", test_dir, "--data-seed", args.seed, "--version", args.version]
     if runs("teacher"):
         # Decode and resize every image once, here, into the cache every trainer reads.
-        prepare_started = time.time()
+        prepare_started = time.monotonic()
         for split_dir, name in ((data / "train", "train"), (data / "val", "val"), (test_dir, "test"),
                                 *(((unlabelled_dir, "unlabelled"),) if unlabelled_dir else ())):
             load_split(split_dir, DEFAULT_CLASSES, 128, work / "cache", name=name)
-        steps.timings["preprocess"] = round(time.time() - prepare_started, 1)
+        steps.timings["preprocess"] = round(time.monotonic() - prepare_started, 1)
     train_minutes = None
     if plan.budget_minutes:
         # What is left once synth and preprocessing are done, less the reserve for what follows training.
-        train_minutes = plan.budget_minutes - (time.time() - started) / 60 - RESERVE_MINUTES
+        train_minutes = plan.budget_minutes - (time.monotonic() - started) / 60 - RESERVE_MINUTES
         if train_minutes < 3:
             raise StepFailed(f"only {train_minutes:.1f} min of the {plan.budget_minutes:g} min budget left for training")
     if runs("teacher"):
@@ -444,7 +444,7 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
     if runs("train"):
         budgets: dict[str, list] = {"classifier": [], "screen": []}
         if plan.budget_minutes:
-            student_minutes = plan.budget_minutes - (time.time() - started) / 60 - RESERVE_MINUTES
+            student_minutes = plan.budget_minutes - (time.monotonic() - started) / 60 - RESERVE_MINUTES
             if student_minutes < 2:
                 raise StepFailed(f"only {student_minutes:.1f} min of the {plan.budget_minutes:g} min budget left "
                                  "for the students")

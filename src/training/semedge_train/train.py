@@ -477,7 +477,7 @@ def _replan_epochs(cfg: TrainConfig, history: list[dict], epoch: int, started: f
     assert cfg.max_minutes is not None
     recent = history[-RECENT_EPOCHS:]
     mean_epoch = sum(h["seconds"] for h in recent) / len(recent)
-    remaining = cfg.max_minutes * 60 - (time.time() - started) - (30 + 0.5 * mean_epoch)
+    remaining = cfg.max_minutes * 60 - (time.monotonic() - started) - (30 + 0.5 * mean_epoch)
     fits = epoch + max(0, int(remaining // max(mean_epoch, 1e-3)))
     return max(epoch, min(cfg.epochs, fits))
 
@@ -501,7 +501,7 @@ def _fit(cfg: TrainConfig, model: nn.Module, data: _Data, pool: _Pool, generator
     epoch = 0
     while epoch < planned_epochs:
         epoch += 1
-        epoch_start = time.time()
+        epoch_start = time.monotonic()
         model.train()
         progress = Progress(total_images - total_images % cfg.batch_size if total_images >= cfg.batch_size
                             else total_images, f"{cfg.name} epoch {epoch}/{planned_epochs}")
@@ -517,7 +517,7 @@ def _fit(cfg: TrainConfig, model: nn.Module, data: _Data, pool: _Pool, generator
             seen += len(index)
             progress.update(len(index), f"loss {total_loss / seen:.4f}")
         val = _evaluate(model, data.val, data.y_val, data.classes, cfg, data.weights)
-        seconds = time.time() - epoch_start
+        seconds = time.monotonic() - epoch_start
         row = {"epoch": epoch, "trainLoss": total_loss / max(seen, 1), "valLoss": val["loss"],
                "valAccuracy": val["accuracy"], "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1)}
         history.append(row)
@@ -635,7 +635,7 @@ def _write_outputs(cfg: TrainConfig, model: nn.Module, arch: ArchSpec, data: _Da
                    final: _Final, params: int, precision: str, handoff: CoreHandoff, started: float,
                    log: Callable[[str], None]) -> TrainResult:
     """Checkpoint, FP32 ONNX, manifest, parity reference, metrics and curve (see the module docstring)."""
-    seconds = time.time() - started
+    seconds = time.monotonic() - started
     name, out = cfg.name, cfg.out
     assert name is not None
     # Checkpoint and ONNX file hold plain contiguous weights, whatever layout training used.
@@ -679,7 +679,7 @@ def _write_outputs(cfg: TrainConfig, model: nn.Module, arch: ArchSpec, data: _Da
 
 def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> TrainResult:
     """Loads the data, builds the network, trains it, judges it and writes its files into `cfg.out`."""
-    started = time.time()
+    started = time.monotonic()
     handoff = CoreHandoff(cfg.cores_freed_flag)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
