@@ -140,8 +140,10 @@ def build_teacher(init: Path | None, log) -> tuple[torch.nn.Module, ArchSpec, st
 
 def teacher_recipe(epochs_cap: int | None) -> Recipe:
     """Fine-tuning the ImageNet teacher: a low rate falling off towards the stem (its early filters are the part of
-    ImageNet that transfers), strong augmentation, a short schedule (it costs about 2.5 student steps per image)."""
-    recipe = Recipe("teacher", start="teacher", lr=1e-3, layer_decay=0.7, max_epochs=30, patience=10,
+    ImageNet that transfers), strong augmentation. It costs about 2.5 student steps per image, so its share of the
+    budget usually ends it first (the schedule then anneals to the deadline); the epoch cap only matters when the
+    students stop early and leave it time."""
+    recipe = Recipe("teacher", start="teacher", lr=1e-3, layer_decay=0.7, max_epochs=50, patience=12,
                     weight_decay=0.05, ema=0.98, warmup_epochs=1.0)
     if epochs_cap:
         recipe = replace(recipe, max_epochs=min(recipe.max_epochs, epochs_cap), patience=min(recipe.patience, epochs_cap),
