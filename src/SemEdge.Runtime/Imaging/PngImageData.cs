@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace SemEdge.Imaging;
 
@@ -20,8 +22,10 @@ internal sealed class PngImageData : IDisposable
     private readonly int _height;
     private readonly string _what;
     private readonly byte[] _scratch;
+    private readonly int _inflatedRows;
     private int _rows;
 
+    /// <summary>Inflates the whole image (one zlib call: row by row costs half as much again) and checks it.</summary>
     /// <param name="png">The whole file.</param>
     /// <param name="stride">Bytes in one unfiltered row.</param>
     /// <param name="what">How messages name the image, e.g. "16-bit PNG".</param>
@@ -31,16 +35,27 @@ internal sealed class PngImageData : IDisposable
         _zlib = new ZLibStream(_idat, CompressionMode.Decompress);
         _height = height;
         _what = what;
-        // The filter byte and the filtered row, then a row of zeros (the row above the first).
-        _scratch = ArrayPool<byte>.Shared.Rent(checked((2 * stride) + 1));
         Stride = stride;
+        // Every row's filter byte and filtered bytes, then a row of zeros (the row above the first). Bounded: the
+        // caller has checked width x height against the pixel limit.
+        var filtered = checked((stride + 1) * height);
+        _scratch = ArrayPool<byte>.Shared.Rent(checked(filtered + stride));
         ZeroRow.Clear();
+        try
+        {
+            _inflatedRows = _zlib.ReadAtLeast(_scratch.AsSpan(0, filtered), filtered, throwOnEndOfStream: false) / (stride + 1);
+        }
+        catch (InvalidDataException ex)
+        {
+            Dispose();
+            throw Corrupt(ex);
+        }
     }
 
     public int Stride { get; }
 
     /// <summary>The row above the first: all zeros.</summary>
-    public Span<byte> ZeroRow => _scratch.AsSpan(Stride + 1, Stride);
+    public Span<byte> ZeroRow => _scratch.AsSpan((Stride + 1) * _height, Stride);
 
     /// <summary>True when the IHDR says 8-bit grey, not interlaced, and no tRNS chunk comes before the image data.</summary>
     /// <remarks>
@@ -78,13 +93,18 @@ internal sealed class PngImageData : IDisposable
         return true;
     }
 
-    /// <summary>Inflates row <paramref name="y"/> and undoes its filter into <paramref name="row"/>.</summary>
+    /// <summary>Undoes the filter of row <paramref name="y"/> into <paramref name="row"/>.</summary>
     /// <param name="prior">The unfiltered row above (<see cref="ZeroRow"/> for the first).</param>
     /// <param name="bpp">Bytes per complete pixel, at least 1: the distance the Sub, Average and Paeth filters look left.</param>
     public void ReadRow(int y, Span<byte> row, ReadOnlySpan<byte> prior, int bpp)
     {
-        var filtered = _scratch.AsSpan(0, Stride + 1);
-        Inflate(filtered, y);
+        if (y >= _inflatedRows)
+        {
+            throw new ImageRejectedException(ImageRejectReason.Truncated,
+                $"{_what} image data ends at row {y} of {_height}: the file is truncated (still being copied?)");
+        }
+
+        var filtered = _scratch.AsSpan(y * (Stride + 1), Stride + 1);
         var raw = filtered[1..];
         switch (filtered[0])
         {
@@ -128,6 +148,7 @@ internal sealed class PngImageData : IDisposable
             var limit = (long)(Stride + 1) * _height;
             for (long extra = 0; ;)
             {
+                // The filtered rows are all used by now, so their space takes what is left over.
                 var n = _zlib.Read(_scratch, 0, Stride + 1);
                 if (n == 0)
                 {
@@ -163,33 +184,34 @@ internal sealed class PngImageData : IDisposable
         ArrayPool<byte>.Shared.Return(_scratch);
     }
 
-    private void Inflate(Span<byte> filtered, int y)
-    {
-        try
-        {
-            _zlib.ReadExactly(filtered);
-        }
-        catch (EndOfStreamException)
-        {
-            throw new ImageRejectedException(ImageRejectReason.Truncated,
-                $"{_what} image data ends at row {y} of {_height}: the file is truncated (still being copied?)");
-        }
-        catch (InvalidDataException ex)
-        {
-            throw Corrupt(ex);
-        }
-    }
-
     // zlib's own message is not passed on: .NET words every zlib data error as "unsupported compression method".
     private ImageRejectedException Corrupt(InvalidDataException ex) =>
         new(ImageRejectReason.Corrupt, $"{_what} image data is corrupt: its zlib stream or checksum is damaged", ex);
 
+    // The filters that look left carry a chain from byte to byte. With one byte per pixel (the grey8 path) the
+    // left neighbour stays in a register instead of being read back from the row just written, which halves
+    // their cost; wider pixels take the general loop. Spans are reached by reference: the loops check bounds once.
     private static void UnfilterSub(ReadOnlySpan<byte> raw, Span<byte> row, int bpp)
     {
-        raw[..bpp].CopyTo(row);
-        for (var i = bpp; i < row.Length; i++)
+        ref var src = ref MemoryMarshal.GetReference(raw);
+        ref var dst = ref MemoryMarshal.GetReference(row);
+        var n = Math.Min(raw.Length, row.Length);
+        if (bpp == 1)
         {
-            row[i] = (byte)(raw[i] + row[i - bpp]);
+            byte left = 0;
+            for (var i = 0; i < n; i++)
+            {
+                left = (byte)(Unsafe.Add(ref src, i) + left);
+                Unsafe.Add(ref dst, i) = left;
+            }
+
+            return;
+        }
+
+        raw[..bpp].CopyTo(row);
+        for (var i = bpp; i < n; i++)
+        {
+            Unsafe.Add(ref dst, i) = (byte)(Unsafe.Add(ref src, i) + Unsafe.Add(ref dst, i - bpp));
         }
     }
 
@@ -212,34 +234,73 @@ internal sealed class PngImageData : IDisposable
 
     private static void UnfilterAverage(ReadOnlySpan<byte> raw, ReadOnlySpan<byte> prior, Span<byte> row, int bpp)
     {
+        var n = Math.Min(Math.Min(raw.Length, prior.Length), row.Length);
+        ref var src = ref MemoryMarshal.GetReference(raw);
+        ref var up = ref MemoryMarshal.GetReference(prior);
+        ref var dst = ref MemoryMarshal.GetReference(row);
+        if (bpp == 1)
+        {
+            var left = 0;
+            for (var i = 0; i < n; i++)
+            {
+                left = (byte)(Unsafe.Add(ref src, i) + ((left + Unsafe.Add(ref up, i)) >> 1));
+                Unsafe.Add(ref dst, i) = (byte)left;
+            }
+
+            return;
+        }
+
         for (var i = 0; i < bpp; i++)
         {
             row[i] = (byte)(raw[i] + (prior[i] >> 1));
         }
 
-        for (var i = bpp; i < row.Length; i++)
+        for (var i = bpp; i < n; i++)
         {
-            row[i] = (byte)(raw[i] + ((row[i - bpp] + prior[i]) >> 1));
+            Unsafe.Add(ref dst, i) = (byte)(Unsafe.Add(ref src, i) + ((Unsafe.Add(ref dst, i - bpp) + Unsafe.Add(ref up, i)) >> 1));
         }
     }
 
     private static void UnfilterPaeth(ReadOnlySpan<byte> raw, ReadOnlySpan<byte> prior, Span<byte> row, int bpp)
     {
+        var n = Math.Min(Math.Min(raw.Length, prior.Length), row.Length);
+        ref var src = ref MemoryMarshal.GetReference(raw);
+        ref var up = ref MemoryMarshal.GetReference(prior);
+        ref var dst = ref MemoryMarshal.GetReference(row);
+        if (bpp == 1)
+        {
+            int a = 0, c = 0;
+            for (var i = 0; i < n; i++)
+            {
+                int b = Unsafe.Add(ref up, i);
+                a = (byte)(Unsafe.Add(ref src, i) + Paeth(a, b, c));
+                Unsafe.Add(ref dst, i) = (byte)a;
+                c = b;
+            }
+
+            return;
+        }
+
         // Left of the first pixel a and c are 0, so the predictor is b.
         for (var i = 0; i < bpp; i++)
         {
             row[i] = (byte)(raw[i] + prior[i]);
         }
 
-        for (var i = bpp; i < row.Length; i++)
+        for (var i = bpp; i < n; i++)
         {
-            int a = row[i - bpp], b = prior[i], c = prior[i - bpp];
-            var pa = Math.Abs(b - c);
-            var pb = Math.Abs(a - c);
-            var pc = Math.Abs(a + b - c - c);
-            var predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-            row[i] = (byte)(raw[i] + predictor);
+            Unsafe.Add(ref dst, i) = (byte)(Unsafe.Add(ref src, i) + Paeth(Unsafe.Add(ref dst, i - bpp), Unsafe.Add(ref up, i), Unsafe.Add(ref up, i - bpp)));
         }
+    }
+
+    /// <summary>The Paeth predictor: whichever of left (a), above (b) and upper left (c) is nearest a + b - c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Paeth(int a, int b, int c)
+    {
+        var pa = Math.Abs(b - c);
+        var pb = Math.Abs(a - c);
+        var pc = Math.Abs(a + b - c - c);
+        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
     }
 
     /// <summary>
