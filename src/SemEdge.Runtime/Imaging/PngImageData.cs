@@ -293,14 +293,40 @@ internal sealed class PngImageData : IDisposable
         }
     }
 
-    /// <summary>The Paeth predictor: whichever of left (a), above (b) and upper left (c) is nearest a + b - c.</summary>
+    /// <summary>The Paeth predictor: whichever of left (a), above (b) and upper left (c) is nearest a + b - c, ties to a, then b.</summary>
+    /// <remarks>
+    /// Written as libpng writes it, with an abs that cannot throw: the JIT makes conditional moves of it, and the
+    /// byte-to-byte chain runs in about half the time of the spec's three-way comparison (5.5 against 10 ms a
+    /// megapixel on this machine, measured in one run).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Paeth(int a, int b, int c)
     {
-        var pa = Math.Abs(b - c);
-        var pb = Math.Abs(a - c);
-        var pc = Math.Abs(a + b - c - c);
-        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+        var p = b - c;
+        var q = a - c;
+        var pa = Abs(p);
+        var pb = Abs(q);
+        var pc = Abs(p + q);
+        var predictor = a;
+        if (pb < pa)
+        {
+            pa = pb;
+            predictor = b;
+        }
+
+        if (pc < pa)
+        {
+            predictor = c;
+        }
+
+        return predictor;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Abs(int x)
+    {
+        var sign = x >> 31;
+        return (x ^ sign) - sign;
     }
 
     /// <summary>
