@@ -12,11 +12,9 @@ internal static class Png16Reader
 {
     public static void Read(ReadOnlyMemory<byte> data, DecodedImage target)
     {
-        var header = data.Span;
-        var width = BinaryPrimitives.ReadInt32BigEndian(header[16..]);
-        var height = BinaryPrimitives.ReadInt32BigEndian(header[20..]);
-        var colourType = header[25];
-        var interlace = header[28];
+        var (width, height) = PngImageData.Size(data.Span);
+        var colourType = data.Span[25];
+        var interlace = data.Span[28];
         var channels = colourType switch
         {
             0 => 1,

@@ -57,6 +57,10 @@ internal sealed class PngImageData : IDisposable
     /// <summary>The row above the first: all zeros.</summary>
     public Span<byte> ZeroRow => _scratch.AsSpan((Stride + 1) * _height, Stride);
 
+    /// <summary>Width and height from the IHDR, which Skia's codec has validated before any reader runs.</summary>
+    public static (int Width, int Height) Size(ReadOnlySpan<byte> png) =>
+        (BinaryPrimitives.ReadInt32BigEndian(png[16..]), BinaryPrimitives.ReadInt32BigEndian(png[20..]));
+
     /// <summary>True when the IHDR says 8-bit grey, not interlaced, and no tRNS chunk comes before the image data.</summary>
     /// <remarks>
     /// The one kind SEM tools write. Skia decodes it into Gray8 without colour management: gAMA, sRGB, iCCP and
