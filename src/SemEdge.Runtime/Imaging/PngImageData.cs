@@ -10,8 +10,8 @@ namespace SemEdge.Imaging;
 /// <summary>
 /// The image data of a non-interlaced PNG for the hand-written readers (<see cref="PngGrey8Reader"/>,
 /// <see cref="Png16Reader"/>): the IDAT chunks as one zlib stream (.NET's <see cref="ZLibStream"/>, zlib-ng),
-/// inflated and unfiltered one row at a time. The header has already been validated and size-checked by Skia's
-/// codec. Damage is reported the way Skia's libpng reports it, as <see cref="ImageRejectedException"/>: a file or
+/// inflated in one call, then unfiltered one row at a time by the caller. The header has already been validated
+/// and size-checked by Skia's codec. Damage is reported the way Skia's libpng reports it, as <see cref="ImageRejectedException"/>: a file or
 /// zlib stream that ends before the last row is truncated; a bad IDAT CRC, a bad zlib stream or Adler-32, an
 /// unknown filter type is corrupt.
 /// </summary>
@@ -82,16 +82,13 @@ internal sealed class PngImageData : IDisposable
                 return true;
             }
 
-            if (type.SequenceEqual("tRNS"u8) || length > int.MaxValue)
+            var next = chunk + 12L + length;
+            if (type.SequenceEqual("tRNS"u8) || next > png.Length)
             {
                 return false;
             }
 
-            chunk += 12 + (int)length;
-            if (chunk < 0)
-            {
-                return false;
-            }
+            chunk = (int)next;
         }
 
         return true;

@@ -275,6 +275,20 @@ public class PngGrey8FastPathTests
     }
 
     [Fact]
+    public void Image_data_running_on_far_past_the_rows_is_refused_without_inflating_it_all()
+    {
+        const int W = 4, H = 4;
+        var rows = TestImages.FilterRows(Texture(W, H, 1), W, H, 1, _ => 0);
+        // 16 MB of zeros after 20 bytes of rows: about 16 KB of zlib, a decompression bomb in miniature.
+        var png = TestImages.Grey8Png(W, H, TestImages.Zlib([.. rows, .. new byte[16 << 20]]));
+
+        var ex = Assert.Throws<ImageRejectedException>(() => _decoder.Decode(png, _image));
+
+        Assert.Equal(ImageRejectReason.Corrupt, ex.Reason);
+        Assert.Contains("runs on past the 4 rows", ex.Message);
+    }
+
+    [Fact]
     public void A_chunk_between_idat_chunks_ends_the_image_data_as_in_libpng()
     {
         const int W = 8, H = 6;
