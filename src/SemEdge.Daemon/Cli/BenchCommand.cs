@@ -125,6 +125,9 @@ public static class BenchCommand
             return SemEdgeCli.ExitFailed;
         }
 
+        error.WriteLine("semedge bench: decode, the daemon's path beside Skia alone ...");
+        var decodePaths = bench.CompareDecoders(set, cancellationToken);
+
         var report = new BenchReport
         {
             Machine = $"{Environment.MachineName} {System.Runtime.InteropServices.RuntimeInformation.OSDescription} {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}",
@@ -134,6 +137,7 @@ public static class BenchCommand
             Results = results,
             SlowestStage = PipelineBenchmark.SlowestStages(results),
             CleanHeavy = PipelineBenchmark.CascadeOnStream(results, CleanHeavyGroup),
+            DecodePaths = decodePaths,
         };
         Render(report, output);
         if (request.JsonOut is { } path)
@@ -246,6 +250,13 @@ public static class BenchCommand
                 c.Group, c.Images / report.Iterations, CleanHeavyCleanShare * 100, c.SingleStage, c.SingleStageMeanMs, c.SingleStageImagesPerSecond,
                 c.Cascade, c.CascadeMeanMs, c.CascadeImagesPerSecond, c.ScreenedShare * 100, c.CascadeOverSingleStage,
                 c.CascadeOverSingleStage < 1 ? "cheaper" : "not cheaper"));
+        }
+
+        foreach (var d in report.DecodePaths)
+        {
+            console.WriteLine(string.Format(CultureInfo.InvariantCulture,
+                "decode {0} ({1} decodes each, in turn): daemon path p50 {2:0.00} ms, p99 {3:0.00} ms | Skia alone p50 {4:0.00} ms, p99 {5:0.00} ms | daemon/Skia p50 = {6:0.00}",
+                d.Group, d.Images, d.DaemonPath.P50, d.DaemonPath.P99, d.SkiaOnly.P50, d.SkiaOnly.P99, d.DaemonOverSkia));
         }
     }
 

@@ -121,36 +121,15 @@ internal sealed class DaemonProcess : IAsyncDisposable
     /// <paramref name="folder"/> in the board's layout (bin/semedge, models/), readable by every user; returns the
     /// executable's path.
     /// </summary>
-    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private static string InstallCopy(string folder)
     {
         var build = Path.Combine(RepoPaths.Root, "artifacts", "semedge");
         var bin = Path.Combine(folder, "bin");
-        var ownRuntime = Path.Combine(build, "runtimes", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier);
-        foreach (var file in Directory.EnumerateFiles(build, "*", SearchOption.AllDirectories))
-        {
-            var inRuntimes = file.StartsWith(Path.Combine(build, "runtimes") + "/", StringComparison.Ordinal);
-            if (!inRuntimes || file.StartsWith(ownRuntime + "/", StringComparison.Ordinal))
-            {
-                CopyInto(file, Path.Combine(bin, Path.GetRelativePath(build, file)));
-            }
-        }
-
-        var models = Path.Combine(RepoPaths.Root, ShippedModels.FolderName);
-        foreach (var file in Directory.EnumerateFiles(models, "*", SearchOption.AllDirectories))
-        {
-            CopyInto(file, Path.Combine(folder, ShippedModels.FolderName, Path.GetRelativePath(models, file)));
-        }
-
+        var ownRuntime = "runtimes/" + System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        DirectoryTree.Copy(build, bin, path => !path.StartsWith("runtimes/", StringComparison.Ordinal) || path == ownRuntime
+            || path.StartsWith(ownRuntime + "/", StringComparison.Ordinal), readableByAll: true);
+        DirectoryTree.Copy(Path.Combine(RepoPaths.Root, ShippedModels.FolderName), Path.Combine(folder, ShippedModels.FolderName), readableByAll: true);
         return Path.Combine(bin, "semedge");
-    }
-
-    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-    private static void CopyInto(string source, string target)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        File.Copy(source, target, overwrite: true);
-        File.SetUnixFileMode(target, File.GetUnixFileMode(source) | UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
     }
 
     public bool HasExited => _process.HasExited;

@@ -173,7 +173,7 @@ public sealed class SshBoard : IAsyncDisposable
             """);
         File.WriteAllText(Path.Combine(stage, "VERSION"), version + "\n");
         File.WriteAllText(Path.Combine(stage, "REQUIRES"), "glibc=2.17\nglibcxx=3.4.22\nneeded=ld-linux-aarch64.so.1 libc.so.6 libstdc++.so.6\n");
-        CopyDirectory(RepoPaths.Platform, Path.Combine(stage, "platform"));
+        DirectoryTree.Copy(RepoPaths.Platform, Path.Combine(stage, "platform"));
         editPlatform?.Invoke(Path.Combine(stage, "platform"));
 
         var lines = new List<string>();
@@ -249,19 +249,5 @@ public sealed class SshBoard : IAsyncDisposable
         }
 
         return false;
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.EnumerateFiles(from))
-        {
-            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
-        }
-
-        foreach (var dir in Directory.EnumerateDirectories(from))
-        {
-            CopyDirectory(dir, Path.Combine(to, Path.GetFileName(dir)));
-        }
     }
 }

@@ -18,7 +18,7 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
         // throwaway root holding the host's stock units, the unit and a stand-in binary at the release path.
         using var root = new TempFolder();
         Directory.CreateDirectory(root.Combine("usr", "lib", "systemd"));
-        CopyDirectory("/lib/systemd/system", root.Combine("usr", "lib", "systemd", "system"));
+        DirectoryTree.Copy("/lib/systemd/system", root.Combine("usr", "lib", "systemd", "system"), keepLinks: true);
         var unitDir = Directory.CreateDirectory(root.Combine("etc", "systemd", "system")).FullName;
         File.Copy(UnitFile, Path.Combine(unitDir, "semedge.service"));
         var binary = root.Combine("opt", "semedge", "current", "semedge");
@@ -170,27 +170,6 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output)
         var stat = await ToolRun.RunAsync("stat", ["-c", "%u", path], ToolTimeout);
         Assert.Equal(0, stat.ExitCode);
         return int.Parse(stat.Stdout.Trim(), CultureInfo.InvariantCulture);
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var entry in new DirectoryInfo(from).EnumerateFileSystemInfos())
-        {
-            var target = Path.Combine(to, entry.Name);
-            if (entry.LinkTarget is { } link)
-            {
-                File.CreateSymbolicLink(target, link);
-            }
-            else if (entry is DirectoryInfo dir)
-            {
-                CopyDirectory(dir.FullName, target);
-            }
-            else
-            {
-                File.Copy(entry.FullName, target);
-            }
-        }
     }
 
     [GeneratedRegex(@"Overall exposure level for \S+: ([0-9]+\.[0-9]+)")]

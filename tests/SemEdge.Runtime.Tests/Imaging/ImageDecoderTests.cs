@@ -71,6 +71,22 @@ public class ImageDecoderTests
     }
 
     [Fact]
+    public void Png_16_bit_shares_the_image_data_checks_truncated_and_damaged()
+    {
+        var rng = new Random(5);
+        var values = Enumerable.Range(0, 6 * 5).Select(_ => (ushort)rng.Next(65536)).ToArray();
+        var png = TestImages.Png(6, 5, 16, 0, TestImages.PngRows16(values, 6, 5));
+        var idatPayload = 8 + 25 + 8;
+
+        AssertRejected(png[..(idatPayload + 6)], ImageRejectReason.Truncated);
+        var damaged = (byte[])png.Clone();
+        damaged[idatPayload + 6] ^= 0x40; // the CRC no longer matches
+        var ex = Assert.Throws<ImageRejectedException>(() => _decoder.Decode(damaged, _image));
+        Assert.Equal(ImageRejectReason.Corrupt, ex.Reason);
+        Assert.Contains("CRC", ex.Message);
+    }
+
+    [Fact]
     public void Jpeg_grey_decodes_close_to_the_source()
     {
         var grey = Smooth(64, 48);

@@ -34,6 +34,27 @@ public class PipelineBenchmarkTests
     }
 
     [Fact]
+    public void Decode_comparison_times_both_decoders_on_every_image_of_each_group()
+    {
+        BenchImage[] images =
+        [
+            new("a.png", Fixtures.GridPng(0, 3), "512x512"),
+            new("b.png", Fixtures.GridPng(128, 6), "512x512"),
+            new("c.png", SemEdge.Imaging.PngGray.Encode(new byte[64 * 48], 64, 48), "64x48"),
+        ];
+
+        var comparisons = new PipelineBenchmark(iterations: 3, rawRuns: 1).CompareDecoders(images, CancellationToken.None);
+
+        Assert.Equal([("512x512", 6), ("64x48", 3)], comparisons.Select(c => (c.Group, c.Images)));
+        Assert.All(comparisons, c =>
+        {
+            Assert.True(c.DaemonPath.P50 > 0 && c.SkiaOnly.P50 > 0);
+            Assert.Equal((c.DaemonPath.Count, c.SkiaOnly.Count), (c.Images, c.Images));
+            Assert.Equal(c.DaemonPath.P50 / c.SkiaOnly.P50, c.DaemonOverSkia, 1e-12);
+        });
+    }
+
+    [Fact]
     public void Cascade_on_a_stream_sits_beside_the_one_thread_single_stage_row_of_its_format()
     {
         var results = new[]

@@ -72,13 +72,18 @@ internal static class TestImages
     /// <summary>PNG rows of 16-bit samples filtered with one PNG filter type (1 Sub, 2 Up, 3 Average, 4 Paeth).</summary>
     public static byte[] FilterRows16(ushort[] samples, int samplesPerRow, int height, byte filter)
     {
-        var stride = samplesPerRow * 2;
-        const int bpp = 6; // RGB, 16 bits each
-        var raw = new byte[height * stride];
+        var raw = new byte[samples.Length * 2];
         for (var i = 0; i < samples.Length; i++) BinaryPrimitives.WriteUInt16BigEndian(raw.AsSpan(i * 2), samples[i]);
+        return FilterRows(raw, samplesPerRow * 2, height, bpp: 6, _ => filter); // RGB, 16 bits each
+    }
+
+    /// <summary>PNG rows (filter byte, then the filtered row) of unfiltered rows, with the filter type <paramref name="filterOfRow"/> chooses per row.</summary>
+    public static byte[] FilterRows(byte[] raw, int stride, int height, int bpp, Func<int, byte> filterOfRow)
+    {
         var rows = new byte[height * (stride + 1)];
         for (var y = 0; y < height; y++)
         {
+            var filter = filterOfRow(y);
             rows[y * (stride + 1)] = filter;
             for (var i = 0; i < stride; i++)
             {
@@ -88,6 +93,7 @@ internal static class TestImages
                 var c = i >= bpp && y > 0 ? raw[((y - 1) * stride) + i - bpp] : 0;
                 var predictor = filter switch
                 {
+                    0 => 0,
                     1 => a,
                     2 => b,
                     3 => (a + b) >> 1,
@@ -98,6 +104,66 @@ internal static class TestImages
         }
 
         return rows;
+    }
+
+    /// <summary>The zlib stream of <paramref name="data"/>, as a PNG's IDAT chunks hold it.</summary>
+    public static byte[] Zlib(byte[] data, CompressionLevel level = CompressionLevel.Optimal)
+    {
+        using var z = new MemoryStream();
+        using (var zlib = new ZLibStream(z, level, leaveOpen: true))
+        {
+            zlib.Write(data);
+        }
+
+        return z.ToArray();
+    }
+
+    /// <summary>
+    /// An 8-bit grey PNG built by hand: IHDR, the <paramref name="before"/> chunks, the zlib stream
+    /// <paramref name="zlib"/> cut into <paramref name="idatChunks"/> IDAT chunks (some may be empty), IEND.
+    /// </summary>
+    public static byte[] Grey8Png(int width, int height, byte[] zlib, int idatChunks = 1, params (string Type, byte[] Data)[] before)
+    {
+        using var ms = new MemoryStream();
+        ms.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 8;
+        Chunk(ms, "IHDR", ihdr);
+        foreach (var (type, data) in before)
+        {
+            Chunk(ms, type, data);
+        }
+
+        for (var i = 0; i < idatChunks; i++)
+        {
+            Chunk(ms, "IDAT", zlib[(zlib.Length * i / idatChunks)..(zlib.Length * (i + 1) / idatChunks)]);
+        }
+
+        Chunk(ms, "IEND", []);
+        return ms.ToArray();
+    }
+
+    /// <summary>Writes one PNG chunk: length, type, data, CRC.</summary>
+    public static void Chunk(Stream s, string type, byte[] data)
+    {
+        Span<byte> len = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(len, data.Length);
+        s.Write(len);
+        var typed = new byte[4 + data.Length];
+        System.Text.Encoding.ASCII.GetBytes(type).CopyTo(typed, 0);
+        data.CopyTo(typed, 4);
+        s.Write(typed);
+        BinaryPrimitives.WriteUInt32BigEndian(len, Crc32(typed));
+        s.Write(len);
+    }
+
+    /// <summary>Recomputes the CRC of the chunk that starts at <paramref name="chunk"/> (its length field) after its bytes were changed.</summary>
+    public static void FixCrc(byte[] png, int chunk)
+    {
+        var length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(chunk));
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(chunk + 8 + length), Crc32(png.AsSpan(chunk + 4, 4 + length)));
     }
 
     private static int Paeth(int a, int b, int c)
@@ -163,19 +229,6 @@ internal static class TestImages
         }
 
         return ms.ToArray();
-    }
-
-    private static void Chunk(Stream s, string type, byte[] data)
-    {
-        Span<byte> len = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(len, data.Length);
-        s.Write(len);
-        var typed = new byte[4 + data.Length];
-        System.Text.Encoding.ASCII.GetBytes(type).CopyTo(typed, 0);
-        data.CopyTo(typed, 4);
-        s.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(len, Crc32(typed));
-        s.Write(len);
     }
 
     private static uint Crc32(ReadOnlySpan<byte> data)

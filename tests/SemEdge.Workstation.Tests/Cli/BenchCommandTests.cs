@@ -25,6 +25,9 @@ public class BenchCommandTests
         var report = JsonDocument.Parse(File.ReadAllText(jsonPath)).RootElement;
         Assert.Equal(2, report.GetProperty("results").GetArrayLength());
         Assert.Equal(2, report.GetProperty("results")[1].GetProperty("threads").GetInt32());
+        Assert.Matches(@"decode 512x512 \(1 decodes each, in turn\): daemon path p50 [0-9.]+ ms, p99 [0-9.]+ ms \| Skia alone p50 [0-9.]+ ms", output.ToString());
+        var decode = Assert.Single(report.GetProperty("decodePaths").EnumerateArray());
+        Assert.True(decode.GetProperty("daemonOverSkia").GetDouble() > 0);
     }
 
     [Fact]

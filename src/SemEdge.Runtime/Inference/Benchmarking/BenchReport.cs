@@ -78,6 +78,27 @@ public sealed record BenchReport
 
     /// <summary>Cascade against single stage on the clean-heavy stream; null without a screen or without the stream.</summary>
     public CascadeComparison? CleanHeavy { get; init; }
+
+    /// <summary>The daemon's decoder beside Skia alone, per image group, measured in turn in this run.</summary>
+    public IReadOnlyList<DecodeComparison> DecodePaths { get; init; } = [];
+}
+
+/// <summary>
+/// Decode only (file bytes in memory to pixels), the daemon's decoder against Skia's codecs alone on the same
+/// images: they differ where the daemon reads the rows itself (8-bit opaque grey PNG, the SEM tools' kind).
+/// </summary>
+public sealed record DecodeComparison
+{
+    public required string Group { get; init; }
+
+    public required int Images { get; init; }
+
+    public required LatencyStats DaemonPath { get; init; }
+
+    public required LatencyStats SkiaOnly { get; init; }
+
+    /// <summary>Daemon path p50 / Skia p50: below 1 the daemon's path is faster.</summary>
+    public required double DaemonOverSkia { get; init; }
 }
 
 /// <summary>

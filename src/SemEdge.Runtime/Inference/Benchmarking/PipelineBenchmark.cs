@@ -133,6 +133,55 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
     }
 
     /// <summary>
+    /// The decoder the daemon uses (with its 8-bit grey PNG fast path) beside Skia alone, per image group: each
+    /// image decoded by one and then the other in turn, so both see the same machine load.
+    /// </summary>
+    public IReadOnlyList<DecodeComparison> CompareDecoders(IReadOnlyList<BenchImage> images, CancellationToken cancellationToken)
+    {
+        var daemon = new Imaging.ImageDecoder();
+        var skia = new Imaging.ImageDecoder(Imaging.ImageDecoder.DefaultMaxPixels, grey8FastPath: false);
+        var (daemonImage, skiaImage) = (new Imaging.DecodedImage(), new Imaging.DecodedImage());
+        var comparisons = new List<DecodeComparison>();
+        foreach (var group in images.GroupBy(i => i.Group))
+        {
+            var set = group.ToArray();
+            var warmStart = _time.GetTimestamp();
+            for (var i = 0; i < WarmUpCalls || _time.GetElapsedTime(warmStart) < WarmUpTime; i++)
+            {
+                daemon.Decode(set[i % set.Length].Bytes, daemonImage);
+                skia.Decode(set[i % set.Length].Bytes, skiaImage);
+            }
+
+            var (daemonMs, skiaMs) = (new List<double>(), new List<double>());
+            for (var it = 0; it < iterations; it++)
+            {
+                foreach (var image in set)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var t0 = _time.GetTimestamp();
+                    daemon.Decode(image.Bytes, daemonImage);
+                    var t1 = _time.GetTimestamp();
+                    skia.Decode(image.Bytes, skiaImage);
+                    skiaMs.Add(_time.GetElapsedTime(t1).TotalMilliseconds);
+                    daemonMs.Add(_time.GetElapsedTime(t0, t1).TotalMilliseconds);
+                }
+            }
+
+            var (daemonStats, skiaStats) = (LatencyStats.Of(daemonMs), LatencyStats.Of(skiaMs));
+            comparisons.Add(new DecodeComparison
+            {
+                Group = group.Key,
+                Images = daemonMs.Count,
+                DaemonPath = daemonStats,
+                SkiaOnly = skiaStats,
+                DaemonOverSkia = daemonStats.P50 / skiaStats.P50,
+            });
+        }
+
+        return comparisons;
+    }
+
+    /// <summary>
     /// The one-thread cascade row on <paramref name="group"/> beside the one-thread single-stage row of the same
     /// format; null when either is missing.
     /// </summary>
