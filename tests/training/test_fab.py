@@ -16,7 +16,7 @@ from PIL import Image
 from conftest import REPO, write_class_folders
 from semedge_train import DEFAULT_CLASSES
 from semedge_train.fab_data import FabDataError, find_duplicates, parse_mapping, preprocess, scan
-from semedge_train.fab_train import FitResult, Recipe, choose_teacher, d4_views, fit, fit_temperature, predict
+from semedge_train.fab_train import FitResult, Recipe, choose_candidate, choose_teacher, clearly_better, d4_views, fit, fit_temperature, predict
 from semedge_train.preprocess import area_resize, load_unit_grey
 
 
@@ -280,7 +280,22 @@ def _votes(right_on, labels, classes=3):
     return table
 
 
-def test_the_teacher_is_the_mean_of_close_candidates_when_it_beats_each_of_them_on_validation():
+def test_clearly_better_needs_more_wins_than_validation_noise_gives():
+    labels = np.zeros(100, dtype=np.int64)
+
+    def logits(right):
+        out = torch.zeros(100, 2)
+        out[:, 1] = 1.0
+        out[list(right), 0] = 2.0
+        return out
+
+    # 10 wins against 6 losses: +4 is under sqrt(16) = 4, noise; 12 against 4: +8 over sqrt(16), better.
+    base = set(range(50))
+    assert clearly_better(logits(base - set(range(6)) | set(range(50, 60))), logits(base), labels)[0] is False
+    assert clearly_better(logits(base - set(range(4)) | set(range(50, 62))), logits(base), labels) == (True, 12, 4)
+
+
+def test_the_teacher_is_the_mean_of_close_candidates_unless_one_alone_is_clearly_better():
     val_y = np.array([0, 1, 2])
     a, unit = _candidate("a", _votes({0, 1}, val_y), val_y)
     b, _ = _candidate("b", _votes({1, 2}, val_y), val_y)
@@ -293,19 +308,45 @@ def test_the_teacher_is_the_mean_of_close_candidates_when_it_beats_each_of_them_
     assert note["ensembleValAccuracy"] == 1.0 and note["members"] == ["a", "b", "c"]
     assert (predict(teacher, unit).argmax(1).numpy() == val_y).all()
 
-
-def test_the_best_candidate_teaches_alone_when_the_mean_is_worse_on_validation():
-    val_y = np.arange(20) % 3
+    # One candidate right on all 40 images, a close one so sure of its two mistakes that the mean inherits them:
+    # 2 wins, 0 losses is over sqrt(2), so the best one teaches alone.
+    val_y = np.arange(40) % 3
     best_table = np.eye(3)[val_y] * 2
     close_table = best_table.copy()
-    close_table[0] = [0, 100, 0]  # wrong on one image of 20 (within 5 points), and so sure it outvotes the best one
+    close_table[0] = close_table[1] = [0, 0, 100]  # images 0 and 1 are classes 0 and 1
     best, unit = _candidate("best", best_table, val_y)
     close, _ = _candidate("close", close_table, val_y)
+    assert close.val_accuracy == 38 / 40
 
     teacher, name, note = choose_teacher([close, best], unit, val_y, log=lambda _: None)
 
     assert name == "best" and teacher is best.model
-    assert note["ensembleValAccuracy"] == 0.95
+    assert (note["bestAloneWins"], note["bestAloneLosses"]) == (2, 0)
+
+
+def test_the_distilled_student_ships_unless_a_candidate_is_clearly_better_on_validation():
+    val_y = np.arange(40) % 3
+    truth = np.eye(3)[val_y] * 2
+
+    def wrong_on(rows):
+        table = truth.copy()
+        for r in rows:
+            table[r] = np.roll(truth[r], 1)
+        return table
+
+    distilled, unit = _candidate("distilled", wrong_on(range(6)), val_y)
+    distilled.recipe = Recipe("distilled", start="synthetic", lr=1e-3, distil_weight=0.7)
+    slightly, _ = _candidate("slightly-better", wrong_on(range(2, 6)), val_y)  # 2 wins, 0 losses: over sqrt(2)
+    noisy, _ = _candidate("noisy", wrong_on([0, 1, 2, 3, 6]), val_y)  # 2 wins (4, 5), 1 loss (6): within the noise
+
+    chosen, note = choose_candidate([noisy, distilled], unit, val_y, log=lambda _: None)
+    assert chosen is distilled and note["rule"].startswith("distilled student"), note
+
+    chosen, note = choose_candidate([noisy, slightly, distilled], unit, val_y, log=lambda _: None)
+    assert chosen is slightly and note["rule"].startswith("clearly better"), note
+
+    plain = [noisy, slightly]  # no distilled candidate: the best on validation
+    assert choose_candidate(plain, unit, val_y, log=lambda _: None)[0] is slightly
 
 
 def test_train_models_data_smoke_run_writes_a_hot_swap_ready_folder(tmp_path):

@@ -27,7 +27,7 @@ from .allocator import keep_freed_memory
 from .export import build_manifest, export_onnx, sha256_file, write_json, write_parity_reference
 from .fab_data import REPO, SEMEDGE, FabDataError, FabScan, Preprocessed, find_duplicates, parse_mapping, \
     preprocess, scan
-from .fab_train import FitResult, Recipe, accuracy, choose_teacher, fit, fit_temperature, predict, soft_labels, \
+from .fab_train import FitResult, Recipe, accuracy, choose_candidate, choose_teacher, fit, fit_temperature, predict, soft_labels, \
     summarise_candidates
 from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_ARCH, TEACHER_FAMILY, ArchSpec, build_model
 from .plot import draw_curves
@@ -252,7 +252,7 @@ def run_candidates(args, scan_result: FabScan, pre: Preprocessed, deadline: floa
         results.append(result)
     if not results:
         raise FabDataError("no candidate to train (check --candidates)")
-    chosen = max(results, key=lambda r: (r.val_accuracy, -r.val_loss))
+    chosen, notes["choice"] = choose_candidate(results, val_x, val_y, progress.log)
     return chosen, results, notes
 
 
@@ -601,7 +601,7 @@ def _summary(args, found, pre, duplicates, chosen, results, notes, screen, tempe
         "unlabelled": len(found.split("unlabelled")), "classesWithoutTrainingImages": found.without_training_images(),
         "rejected": pre.rejected, "duplicates": len(duplicates),
         "chosen": chosen.recipe.name, "candidates": summarise_candidates(results), "teacher": notes.get("teacher"),
-        "distillation": notes.get("distillation"), "teaching": notes.get("teaching"),
+        "distillation": notes.get("distillation"), "teaching": notes.get("teaching"), "choice": notes.get("choice"),
         "calibration": {"temperature": temperature, "tta": tta, "valAccuracyPlain": plain_acc, "valAccuracyD4": d4_acc},
         "screen": {"bypassed": screen["bypassed"], "threshold": screen["threshold"], "reason": screen.get("reason"),
                    "val": screen.get("val")},
@@ -756,8 +756,9 @@ that also trains the model inflates the figures). Unreadable files left out: {le
 {candidates}
 
 Chosen: **{s['chosen']}**. Teacher: {teacher.get('source') or teacher.get('error') or 'none'}.
-Distillation teacher, chosen on validation (the best candidate, or the mean of those within 5 points of it when that
-scores at least as well): {(s.get('distillation') or {}).get('teacher') or 'none'}.
+Distillation teacher: {(s.get('distillation') or {}).get('teacher') or 'none'} (the mean of the candidates within 5
+points of the best on validation, unless the best alone is clearly better: a sign test on the images where exactly one
+of the two is right). Choice: {(s.get('choice') or {}).get('rule', 'best on validation')}.
 Each candidate: AdamW, layer-wise learning rates, a warm-up and cosine schedule, class-balanced sampling, flips,
 quarter turns, affine, brightness/contrast and noise augmentation, label smoothing 0.1, an exponential moving
 average of the weights, early stopping on validation, BatchNorm statistics recomputed over the training images.

@@ -310,9 +310,9 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
 
 
 class LogitMean(nn.Module):
-    """The mean logits of several trained models. Used as the distillation teacher when it beats each of its
-    members on validation: an ensemble of differently started models (the synthetic students, the ImageNet teacher)
-    errs less than any one of them, and its soft labels carry what each learnt."""
+    """The mean logits of several trained models: the distillation teacher. An ensemble of differently started
+    models (the synthetic students, the ImageNet teacher) errs less than any one of them, and its soft labels carry
+    what each learnt."""
 
     def __init__(self, members: Sequence[nn.Module]):
         super().__init__()
@@ -325,25 +325,57 @@ class LogitMean(nn.Module):
 ENSEMBLE_MARGIN = 0.05  # members are the candidates within this much validation accuracy of the best one
 
 
+def clearly_better(challenger: torch.Tensor, incumbent: torch.Tensor, labels: np.ndarray) -> tuple[bool, int, int]:
+    """Whether the challenger's validation logits beat the incumbent's by more than validation noise: a sign test on
+    the images where exactly one of the two is right (wins - losses > one standard deviation, sqrt(wins + losses),
+    of that difference when both are equally good). With a fab's 10-15 validation images per class, a point or two
+    of accuracy is one or two images, and choosing on it would choose at random. Returns (better, wins, losses)."""
+    right_c = challenger.argmax(1).numpy() == labels
+    right_i = incumbent.argmax(1).numpy() == labels
+    wins, losses = int((right_c & ~right_i).sum()), int((right_i & ~right_c).sum())
+    return wins - losses > math.sqrt(wins + losses), wins, losses
+
+
 def choose_teacher(candidates: Sequence[FitResult], val_x: np.ndarray, val_y: np.ndarray,
                    log: Callable[[str], None] = print) -> tuple[nn.Module, str, dict]:
-    """The distillation teacher, chosen on validation: the mean of the candidates within ENSEMBLE_MARGIN of the best
-    one when that mean scores at least as well as the best, else the best candidate alone. A candidate far behind
-    (random initialisation on a few hundred images) would only pull the mean down, so it is left out."""
+    """The distillation teacher: the mean of the candidates within ENSEMBLE_MARGIN of the best one on validation,
+    unless the best one alone is clearly better than that mean (`clearly_better`). A candidate far behind (random
+    initialisation on a few hundred images) would only pull the mean down, so it is left out."""
     best = max(candidates, key=lambda r: (r.val_accuracy, -r.val_loss))
     members = [r for r in candidates if r.val_accuracy >= best.val_accuracy - ENSEMBLE_MARGIN]
     note = {"best": best.recipe.name, "bestValAccuracy": best.val_accuracy}
     if len(members) < 2:
         return best.model, best.recipe.name, note
     ensemble = LogitMean([r.model for r in members])
-    ensemble_accuracy = accuracy(predict(ensemble, val_x), val_y)
+    ensemble_logits = predict(ensemble, val_x)
+    ensemble_accuracy = accuracy(ensemble_logits, val_y)
+    better, wins, losses = clearly_better(predict(best.model, val_x), ensemble_logits, val_y)
     names = [r.recipe.name for r in members]
-    note.update(members=names, ensembleValAccuracy=ensemble_accuracy)
-    log(f"ensemble of {', '.join(names)}: val accuracy {ensemble_accuracy:.4f} (best alone: {best.recipe.name} "
-        f"{best.val_accuracy:.4f})")
-    if ensemble_accuracy >= best.val_accuracy:
-        return ensemble, "ensemble(" + "+".join(names) + ")", note
-    return best.model, best.recipe.name, note
+    note.update(members=names, ensembleValAccuracy=ensemble_accuracy, bestAloneWins=wins, bestAloneLosses=losses)
+    log(f"ensemble of {', '.join(names)}: val accuracy {ensemble_accuracy:.4f}; {best.recipe.name} alone "
+        f"{best.val_accuracy:.4f} (right where the mean is wrong on {wins} images, wrong where it is right on {losses})")
+    if better:
+        return best.model, best.recipe.name, note
+    return ensemble, "ensemble(" + "+".join(names) + ")", note
+
+
+def choose_candidate(results: Sequence[FitResult], val_x: np.ndarray, val_y: np.ndarray,
+                     log: Callable[[str], None] = print) -> tuple[FitResult, dict]:
+    """The model to ship: the distilled student (the recipe's design: everything we have, taught to the edge
+    student), unless the best candidate on validation is clearly better than it (`clearly_better`). Without a
+    distilled candidate, the best on validation (then the lowest validation loss)."""
+    best = max(results, key=lambda r: (r.val_accuracy, -r.val_loss))
+    distilled = [r for r in results if r.recipe.distil_weight > 0]
+    if not distilled or distilled[-1] is best:
+        return best, {"rule": "best on validation"}
+    preferred = distilled[-1]
+    better, wins, losses = clearly_better(predict(best.model, val_x), predict(preferred.model, val_x), val_y)
+    note = {"preferred": preferred.recipe.name, "best": best.recipe.name, "bestWins": wins, "bestLosses": losses}
+    log(f"{best.recipe.name} against {preferred.recipe.name} on validation: right where it is wrong on {wins} "
+        f"images, wrong where it is right on {losses}: {'clearly better' if better else 'within the noise'}")
+    if better:
+        return best, {**note, "rule": "clearly better on validation than the distilled student"}
+    return preferred, {**note, "rule": "distilled student (no candidate clearly better on validation)"}
 
 
 def _epochs_that_fit(history: list[dict], epoch: int, deadline: float, now: float) -> int:
