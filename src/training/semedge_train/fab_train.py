@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Augmentation
-from .loop import BestEpoch, WarmupCosine
+from .loop import BestEpoch, WarmupCosine, epochs_that_fit
 from .model import recompute_bn_statistics
 
 # The transfer augmentation of the pretraining (data.py: zoom 1/1.35x to 1.35x, gamma, blur, noise, JPEG) with more
@@ -290,7 +290,7 @@ def fit(model: nn.Module, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarr
             stop = f"early stop: no validation gain for {recipe.patience} epochs"
             break
         if deadline is not None:
-            fits = _epochs_that_fit(history, epoch, deadline, clock())
+            fits = epochs_that_fit(history, epoch, deadline - clock())
             if fits < planned_epochs:
                 planned_epochs = fits
                 lr_factor.total_steps = max(planned_epochs * steps_per_epoch, warmup + 1)
@@ -376,14 +376,6 @@ def choose_candidate(results: Sequence[FitResult], val_x: np.ndarray, val_y: np.
     if better:
         return best, {**note, "rule": "clearly better on validation than the distilled student"}
     return preferred, {**note, "rule": "distilled student (no candidate clearly better on validation)"}
-
-
-def _epochs_that_fit(history: list[dict], epoch: int, deadline: float, now: float) -> int:
-    """The last epoch that ends before `deadline`, from the mean time of the last three epochs (a shared machine
-    speeds up and slows down). Never before the current one."""
-    recent = history[-3:]
-    mean_epoch = max(sum(h["seconds"] for h in recent) / len(recent), 1e-3)
-    return epoch + max(0, int((deadline - now) // mean_epoch))
 
 
 def soft_labels(teacher: nn.Module, unit: np.ndarray, seconds: float | None = None,

@@ -2,6 +2,7 @@
 
 - `WarmupCosine`: the learning-rate factor, a linear warm-up and then a cosine to zero; the total can be re-planned
   while training (a time budget), so the cosine still ends near zero instead of being cut off.
+- `epochs_that_fit`: how many epochs a time budget still holds, from the last few epochs' times.
 - `BestEpoch`: keeps the weights of the epoch with the best validation key and counts the epochs since, for early
   stopping.
 - `load_checkpoint` / `init_from`: a NAME.pt this package wrote, and copying its matching tensors into a model.
@@ -33,6 +34,23 @@ class WarmupCosine:
             return (step + 1) / (self.warmup_steps + 1)
         progress = (step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1)
         return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+# Epochs whose mean time predicts the next ones when a time budget re-plans the run.
+RECENT_EPOCHS = 3
+
+
+def mean_recent_epoch(history: list[dict]) -> float:
+    """Mean seconds of the last RECENT_EPOCHS epochs (history rows carry "seconds"): a shared machine speeds up and
+    slows down, so the recent epochs predict the next ones better than the first."""
+    recent = history[-RECENT_EPOCHS:]
+    return max(sum(h["seconds"] for h in recent) / len(recent), 1e-3)
+
+
+def epochs_that_fit(history: list[dict], epoch: int, seconds_left: float) -> int:
+    """The last epoch that ends within `seconds_left` of now, at the recent epochs' pace. Never before `epoch`, the
+    one just finished."""
+    return epoch + max(0, int(seconds_left // mean_recent_epoch(history)))
 
 
 class BestEpoch:

@@ -31,7 +31,7 @@ from .allocator import keep_freed_memory
 from .data import Augmentation, DatasetError, Progress, Split, batches, box_masks, load_boxes, load_split, \
     to_screen_labels
 from .distill import DistillConfig, cached_soft_labels, distillation_loss, teacher_targets, trusted_teacher
-from .loop import BestEpoch, WarmupCosine, init_from, load_checkpoint
+from .loop import BestEpoch, WarmupCosine, epochs_that_fit, init_from, load_checkpoint, mean_recent_epoch
 from .export import build_manifest, export_onnx, write_json, write_parity_reference
 from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_FAMILY, ArchSpec, build_model, count_parameters, \
     int8_size_estimate, recompute_bn_statistics
@@ -42,8 +42,6 @@ KINDS = ("classifier", "screen")
 PRECISIONS = ("auto", "fp32", "bf16")
 # Training images the final BatchNorm pass and the reported training accuracy use (spread evenly over the split).
 FINAL_PASS_IMAGES = 4096
-# Epochs whose mean time predicts the next ones when a time budget re-plans the run.
-RECENT_EPOCHS = 3
 
 
 @dataclass
@@ -475,11 +473,9 @@ def _replan_epochs(cfg: TrainConfig, history: list[dict], epoch: int, started: f
     """The epochs that fit the time budget, from the mean time of the last few (a shared machine speeds up and
     slows down, and freed cores speed this run up), keeping time for the BN pass, final evaluations and export."""
     assert cfg.max_minutes is not None
-    recent = history[-RECENT_EPOCHS:]
-    mean_epoch = sum(h["seconds"] for h in recent) / len(recent)
-    remaining = cfg.max_minutes * 60 - (time.monotonic() - started) - (30 + 0.5 * mean_epoch)
-    fits = epoch + max(0, int(remaining // max(mean_epoch, 1e-3)))
-    return max(epoch, min(cfg.epochs, fits))
+    reserve = 30 + 0.5 * mean_recent_epoch(history)
+    remaining = cfg.max_minutes * 60 - (time.monotonic() - started) - reserve
+    return max(epoch, min(cfg.epochs, epochs_that_fit(history, epoch, remaining)))
 
 
 def _fit(cfg: TrainConfig, model: nn.Module, data: _Data, pool: _Pool, generator: torch.Generator, precision: str,
@@ -531,9 +527,8 @@ def _fit(cfg: TrainConfig, model: nn.Module, data: _Data, pool: _Pool, generator
         if cfg.max_minutes is not None:
             new_plan = _replan_epochs(cfg, history, epoch, started)
             if new_plan != planned_epochs:
-                mean_epoch = sum(h["seconds"] for h in history[-RECENT_EPOCHS:]) / len(history[-RECENT_EPOCHS:])
                 budget_note = (f"epochs planned {new_plan} of {cfg.epochs} to fit {cfg.max_minutes:g} min "
-                               f"(mean epoch {mean_epoch:.0f} s)")
+                               f"(mean epoch {mean_recent_epoch(history):.0f} s)")
                 log(f"{cfg.name}: {budget_note}")
                 planned_epochs = new_plan
                 # The cosine follows the plan, so it still ends near zero instead of being cut off.
