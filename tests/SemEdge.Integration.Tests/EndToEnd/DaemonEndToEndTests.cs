@@ -7,6 +7,7 @@ using SemEdge.Cli;
 using SemEdge.Inference;
 using SemEdge.Pipeline;
 using SemEdge.Publishing;
+using SemEdge.Tests.Imaging;
 using SemEdge.Tests.Inference;
 using SemEdge.Tests.Platform;
 using SemEdge.Tests.Publishing;
@@ -338,22 +339,7 @@ public sealed class DaemonEndToEndTests(SyntheticImages images, ITestOutputHelpe
         Assert.Equal("IHDR"u8.ToArray(), patched[12..16]);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(patched.AsSpan(16), width);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(patched.AsSpan(20), height);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(patched.AsSpan(29), Crc32(patched.AsSpan(12, 17)));
+        TestImages.FixCrc(patched, chunk: 8);
         return patched;
-    }
-
-    private static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
     }
 }

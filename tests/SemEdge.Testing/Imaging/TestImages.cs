@@ -155,7 +155,7 @@ internal static class TestImages
         System.Text.Encoding.ASCII.GetBytes(type).CopyTo(typed, 0);
         data.CopyTo(typed, 4);
         s.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(len, Crc32(typed));
+        BinaryPrimitives.WriteUInt32BigEndian(len, System.IO.Hashing.Crc32.HashToUInt32(typed));
         s.Write(len);
     }
 
@@ -163,7 +163,7 @@ internal static class TestImages
     public static void FixCrc(byte[] png, int chunk)
     {
         var length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(chunk));
-        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(chunk + 8 + length), Crc32(png.AsSpan(chunk + 4, 4 + length)));
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(chunk + 8 + length), System.IO.Hashing.Crc32.HashToUInt32(png.AsSpan(chunk + 4, 4 + length)));
     }
 
     private static int Paeth(int a, int b, int c)
@@ -229,17 +229,5 @@ internal static class TestImages
         }
 
         return ms.ToArray();
-    }
-
-    private static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++) crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-        }
-
-        return ~crc;
     }
 }
