@@ -45,8 +45,9 @@ class DistillConfig:
             raise ValueError(f"distillation weight must be in [0, 1] (got {self.weight})")
 
 
-def load_teacher(path: Path) -> tuple[nn.Module, dict]:
-    """A trained teacher (NAME.pt written by train.py) in eval mode, and its metadata (classes, mean, std)."""
+def load_trained(path: Path) -> tuple[nn.Module, dict]:
+    """A trained model (NAME.pt written by train.py: a teacher, a student) in eval mode, and its metadata (classes,
+    arch, size, mean, std)."""
     checkpoint = load_checkpoint(path)
     meta = {k: v for k, v in checkpoint.items() if k != "state_dict"}
     model = build_model(len(meta["classes"]), ArchSpec(**meta["arch"]))
@@ -77,7 +78,7 @@ def cached_soft_labels(teacher_path: Path, images: np.ndarray, files: tuple[str,
     if cache_file is not None and cache_file.exists():
         with np.load(cache_file) as cached:
             return cached["logits"], [str(c) for c in cached["classes"]]
-    teacher, meta = load_teacher(teacher_path)
+    teacher, meta = load_trained(teacher_path)
     started = time.monotonic()
     logits = teacher_logits(teacher, images, meta["mean"], meta["std"])
     log(f"teacher soft labels for {name}: {len(images)} images in {time.monotonic() - started:.0f} s")

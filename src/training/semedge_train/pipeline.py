@@ -144,13 +144,10 @@ def checkpoint_val_accuracy(checkpoint: Path, val_dir: Path, cache: Path) -> flo
     """A trainer checkpoint's accuracy on a validation split, as it is (no training): the students' starting point."""
     import numpy as np
 
-    from .loop import load_checkpoint
-    from .model import ArchSpec, build_model
+    from .distill import load_trained
     from .train import predict_logits
 
-    saved = load_checkpoint(checkpoint)
-    model = build_model(len(saved["classes"]), ArchSpec(**saved["arch"]))
-    model.load_state_dict(saved["state_dict"])
+    model, saved = load_trained(checkpoint)
     split = load_split(val_dir, saved["classes"], saved["size"], cache, name="val")
     predicted = predict_logits(model, split.images, saved["mean"], saved["std"]).argmax(1).numpy()
     return float(np.mean(predicted == split.labels))
