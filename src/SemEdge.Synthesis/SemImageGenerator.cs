@@ -88,11 +88,10 @@ public static class SemImageGenerator
         // The defect is painted (and its box found) even when it is switched off, so everything drawn after the
         // scene that refers to the defect (a figure's arrow) is the same either way: only the box can differ.
         DefectBox? box = null;
-        FloatImage signal;
+        // The scene's own signal before any defect: what a defect must visibly change.
+        var signal = optics.Image(scene);
         if (spec.ClassName != SemClasses.Clean)
         {
-            // The scene's own signal before the defect: what the defect must visibly change.
-            var cleanSignal = optics.Image(scene);
             var topography = scene.Topography.Clone();
             var material = scene.Material.Clone();
             var defectRng = SynthRandom.ForStream(spec.Seed, DefectStream);
@@ -100,18 +99,17 @@ public static class SemImageGenerator
             DefectPainter.Paint(spec.ClassName, scene, defectRng, size);
             Prominence.Amplify(material, scene.Material, gain);
             box = ChangedBox(topography, material, scene, optics.InfluenceRadius);
-            signal = optics.Image(scene);
-            RequireVisible(cleanSignal, signal, box.Value, detector.Gain);
-            if (!withDefect)
+            var defectSignal = optics.Image(scene);
+            RequireVisible(signal, defectSignal, box.Value, detector.Gain);
+            if (withDefect)
+            {
+                signal = defectSignal;
+            }
+            else
             {
                 topography.Data.AsSpan().CopyTo(scene.Topography.Data);
                 material.Data.AsSpan().CopyTo(scene.Material.Data);
-                signal = cleanSignal;
             }
-        }
-        else
-        {
-            signal = optics.Image(scene);
         }
 
         detector.Apply(signal);
