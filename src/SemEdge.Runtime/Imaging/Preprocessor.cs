@@ -19,6 +19,7 @@ public sealed class Preprocessor
     private AreaWeights? _vertical;
     private float[] _luma = [];
     private float[] _rows = [];
+    private int[] _sums = [];
 
     public Preprocessor(Preprocessing spec)
     {
@@ -64,6 +65,12 @@ public sealed class Preprocessor
             throw new ArgumentException($"tensor holds {tensor.Length} floats, {TensorLength} needed", nameof(tensor));
         }
 
+        if (image.Layout == PixelLayout.Grey8 && image.Width % Width == 0 && image.Height % Height == 0)
+        {
+            RunGrey8Blocks(image, tensor[..TensorLength]);
+            return;
+        }
+
         var horizontal = _horizontal is { } h && h.Source == image.Width ? h : _horizontal = new AreaWeights(image.Width, Width);
         var vertical = _vertical is { } v && v.Source == image.Height ? v : _vertical = new AreaWeights(image.Height, Height);
         if (_luma.Length < image.Width) _luma = new float[image.Width];
@@ -98,6 +105,45 @@ public sealed class Preprocessor
             for (var x = 0; x < dst.Length; x++)
             {
                 dst[x] = (dst[x] - _mean) / _std;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The area resize where every output pixel is the mean of a whole block of source pixels (8-bit grey, sizes a
+    /// multiple of the input's: 512 or 1024 to 128, the SEM tools' usual sizes): the block's bytes are summed as
+    /// integers, exactly, and divided once. The weighted path gives the same means to within float rounding
+    /// (1e-7), at about five times the cost: a float lookup and multiply-add per source pixel.
+    /// </summary>
+    private void RunGrey8Blocks(DecodedImage image, Span<float> output)
+    {
+        var blockWidth = image.Width / Width;
+        var blockHeight = image.Height / Height;
+        var levels = blockWidth * blockHeight * 255f;
+        if (_sums.Length < Width) _sums = new int[Width];
+        var sums = _sums.AsSpan(0, Width);
+        for (var oy = 0; oy < Height; oy++)
+        {
+            sums.Clear();
+            for (var y = oy * blockHeight; y < (oy + 1) * blockHeight; y++)
+            {
+                var row = image.Row(y)[..image.Width];
+                for (int ox = 0, x = 0; ox < sums.Length; ox++)
+                {
+                    var sum = 0;
+                    for (var end = x + blockWidth; x < end; x++)
+                    {
+                        sum += row[x];
+                    }
+
+                    sums[ox] += sum;
+                }
+            }
+
+            var dst = output.Slice(oy * Width, Width);
+            for (var x = 0; x < dst.Length; x++)
+            {
+                dst[x] = ((sums[x] / levels) - _mean) / _std;
             }
         }
     }

@@ -310,6 +310,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--image-size", type=int, help="size the training, validation and unlabelled images are drawn at")
     p.add_argument("--test-image-size", type=int, help="size the test images are drawn at")
     p.add_argument("--epochs", type=int, help="classifier epochs (the screen gets two thirds)")
+    p.add_argument("--teacher-epochs", type=int,
+                   help="most epochs the teacher trains (default 12; with a larger --budget-minutes the teacher's "
+                        "share of it may allow more)")
     p.add_argument("--budget-minutes", type=float, help="time budget of the whole build (default 30; 0: none)")
     p.add_argument("--student-init", choices=("pretrained", "random"),
                    help="where the classifier and screen start: the 2026-11-30 SemNets under models/pretraining/ "
@@ -342,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
             overrides[key] = value
     if args.epochs:
         overrides.update(classifier_epochs=args.epochs, screen_epochs=max(1, (2 * args.epochs) // 3))
+    if args.teacher_epochs:
+        overrides["teacher_epochs"] = args.teacher_epochs
     if args.budget_minutes is not None:
         overrides["budget_minutes"] = args.budget_minutes or None
     if args.student_init is not None:
