@@ -3,6 +3,7 @@ import sys
 
 from conftest import REPO
 from semedge_train import DEFAULT_CLASSES
+from semedge_train import pipeline
 from semedge_train.modelcard import write_model_card
 from semedge_train.pipeline import (Steps, _calibration_sample, checkpoint_val_accuracy, choose_distillation,
                                     parse_parity, summarise)
@@ -164,3 +165,11 @@ def test_model_card_says_when_the_students_were_not_distilled_and_why(tmp_path):
     summary["distillation"] = choose_distillation(0.80, 0.504, 0.05)
     text = write_model_card(tmp_path, summary).read_text()
     assert "distilled from an ImageNet-initialised teacher" in text and "Knowledge distillation:" in text
+
+
+def test_the_command_line_sets_the_teacher_epochs_and_the_budget_of_a_longer_build():
+    plan = pipeline.plan_from_args(pipeline.parse_args(["--budget-minutes", "105", "--teacher-epochs", "20"]))
+    assert (plan.teacher_epochs, plan.budget_minutes) == (20, 105)
+    default = pipeline.plan_from_args(pipeline.parse_args([]))
+    assert (default.teacher_epochs, default.budget_minutes) == (pipeline.FULL.teacher_epochs, 30.0)
+    assert pipeline.plan_from_args(pipeline.parse_args(["--budget-minutes", "0"])).budget_minutes is None

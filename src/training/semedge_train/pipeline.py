@@ -329,13 +329,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if any(a == "--data" or a.startswith("--data=") for a in argv):
-        # A fab's own images: its own flow (semedge_train/fab.py), its own options.
-        from .fab import main as fab_main
-        return fab_main(argv)
-    args = parse_args(argv)
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    """The full (or --quick) plan with the command line's overrides."""
     plan = QUICK if args.quick else FULL
     overrides = {k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v}
     if args.unlabelled is not None:
@@ -351,7 +346,17 @@ def main(argv: list[str] | None = None) -> int:
         overrides["budget_minutes"] = args.budget_minutes or None
     if args.student_init is not None:
         overrides["student_init"] = PRETRAINED_STUDENTS if args.student_init == "pretrained" else None
-    plan = Plan(**{**plan.__dict__, **overrides})
+    return Plan(**{**plan.__dict__, **overrides})
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a == "--data" or a.startswith("--data=") for a in argv):
+        # A fab's own images: its own flow (semedge_train/fab.py), its own options.
+        from .fab import main as fab_main
+        return fab_main(argv)
+    args = parse_args(argv)
+    plan = plan_from_args(args)
     test_seed = args.test_seed if args.test_seed is not None else args.seed + 500_000
     unlabelled_seed = args.unlabelled_seed if args.unlabelled_seed is not None else args.seed + 250_000
     if len({test_seed, args.seed, unlabelled_seed}) < 3:
