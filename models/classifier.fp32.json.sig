@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 ItjliMsBphRiJLOucN4dGUrRc4j558nkN5hqd7STYFUejcdDefS4KY0V4gvU+KXhZDZoa3TSkinqJRf79FYhCw==
+ed25519 x35cVzQn/SyScZIy6QAJqigGI/bMaSEC0Etga7h+KoTK7ohKwpzZyNsffmxdG0+JHaVrmc6lvbq4LPXMxPGqDA==

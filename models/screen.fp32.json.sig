@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 6vSlzzZcjRVe5KgybwUst0Iq/FzYrlEvBQwyu7HwTOAMcgKuUCifNCvNvnYNUAexeJQ5wPJ6VB3RX/LXsO2IDA==
+ed25519 Si58+9VzlKknWir2PocIGGP5IKOf5IRAkCWAJCV47SHx8l4alQcMngUimoohUvDK9JjUPzdeIf9UCf6KZSp0CA==

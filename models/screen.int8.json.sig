@@ -1,3 +1,3 @@
 semedge-signature-v1 model-manifest
 key fafd46414cdae8f4
-ed25519 /MyDAF9S/NNmWYWK8Mh9tZbq6/og6MVijLMrzjbNbSKRiWcJmQigAY+5rjL8ur7hW2jxHnyp+7le+WVlOmzuAw==
+ed25519 7FDPzVJ94mTmZ/bahJKXE/0crcGBRAx4cCFfrgnft25N7Yzg3nwie+bI9efxLCRZzt/pAepwT+hDIPbkeWSUDA==

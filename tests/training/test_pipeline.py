@@ -173,3 +173,9 @@ def test_the_command_line_sets_the_teacher_epochs_and_the_budget_of_a_longer_bui
     default = pipeline.plan_from_args(pipeline.parse_args([]))
     assert (default.teacher_epochs, default.budget_minutes) == (pipeline.FULL.teacher_epochs, 30.0)
     assert pipeline.plan_from_args(pipeline.parse_args(["--budget-minutes", "0"])).budget_minutes is None
+
+
+def test_the_model_card_names_the_command_of_its_build_without_this_machines_paths():
+    argv = ["--budget-minutes", "105", "--work", "/tmp/w", "--out=/srv/m", "--signing-key", "/root/k.key", "--quick"]
+    assert pipeline.build_command(argv) == (
+        "scripts/train-models --budget-minutes 105 --work WORK --out=OUT --signing-key RELEASE_KEY --quick")

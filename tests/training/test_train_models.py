@@ -2,6 +2,7 @@ import json
 import subprocess
 
 from conftest import REPO
+from semedge_train.loop import load_checkpoint
 
 
 def test_quick_build_runs_the_whole_chain_into_a_temp_folder(tmp_path):
@@ -24,6 +25,8 @@ def test_quick_build_runs_the_whole_chain_into_a_temp_folder(tmp_path):
         assert int8 < fp32, (name, int8, fp32)
         assert (out / f"{name}.pt").exists() and (out / f"{name}.parity.json").exists()
     assert 0 < json.loads((out / "screen.int8.json").read_text())["defectThreshold"] <= 0.5
+    # The teacher ships as its checkpoint, the fab retraining's --teacher-init default.
+    assert load_checkpoint(out / "teacher.pt")["arch"]["family"] == "imagenet-resnet18"
     assert (out / "confusion-matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     summary = json.loads((out / "reports" / "summary.json").read_text())

@@ -108,6 +108,11 @@ def _distillation_sentence(distillation: dict) -> str:
             f"{box}; the screen weights its labels by inverse class frequency; the unlabelled images are not used.{why}")
 
 
+def _command_sentence(summary: dict) -> str:
+    command = summary.get("command")
+    return f"This build was made with `{command}`." if command else ""
+
+
 def write_model_card(out: Path, summary: dict) -> Path:
     f = summary["figures"]
     sizes = summary["sizes"]
@@ -154,7 +159,8 @@ produced a training, validation or unlabelled image (those came from seeds {data
 | `*.parity.json` | preprocessed inputs and PyTorch's logits: `semedge parity MODEL.json --reference ...` |
 | `confusion-matrix.png`, `reports/` | evaluation reports (teacher too), training curves and metrics |
 
-The teacher itself is not shipped (11 MB as FP32 ONNX); `scripts/train-models` rebuilds it, and its figures are here.
+The teacher ships as `teacher.pt` only (PyTorch, 11 MB; the daemon never runs it): a fab's retraining
+(`scripts/train-models --data`) starts its teacher candidate from it. Its figures are here.
 
 ## Figures (test split, {per['test']} images per class)
 
@@ -245,9 +251,11 @@ How the models got here, and what each change bought: `docs/models.md`.
 ## Reproduce
 
 ```bash
-scripts/train-models            # synth -> teacher -> soft labels -> students -> parity -> quantize -> evaluate
+scripts/train-models            # synth -> teacher -> soft labels -> students -> parity -> quantize -> evaluate (30-minute budget)
 scripts/train-models --quick --out /tmp/smoke   # the CI smoke run
 ```
+
+{_command_sentence(summary)}
 
 Retrain on a fab's own images (class folders `train/`, `val/`, optionally `test/`; see `docs/retraining.md`):
 

@@ -329,6 +329,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def build_command(argv: list[str]) -> str:
+    """The command that made this build, for the model card; folders and the signing key are named, not spelled
+    out (they are this machine's paths)."""
+    placeholders = {"--signing-key": "RELEASE_KEY", "--work": "WORK", "--out": "OUT", "--compare-with": "MODELS"}
+    words: list[str] = ["scripts/train-models"]
+    replace_next = None
+    for word in argv:
+        if replace_next:
+            words.append(replace_next)
+            replace_next = None
+        elif (name := word.split("=", 1)[0]) in placeholders:
+            words.append(f"{name}={placeholders[name]}" if "=" in word else name)
+            replace_next = None if "=" in word else placeholders[name]
+        else:
+            words.append(word)
+    return " ".join(words)
+
+
 def plan_from_args(args: argparse.Namespace) -> Plan:
     """The full (or --quick) plan with the command line's overrides."""
     plan = QUICK if args.quick else FULL
@@ -379,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     wall = time.monotonic() - started
     summary["wallSeconds"] = round(wall, 1)
+    summary["command"] = build_command(argv)
     write_json(out / "reports" / "summary.json", summary)
     write_model_card(out, summary)
     print(f"train-models: done in {wall / 60:.1f} min; models in {out}")
@@ -561,12 +580,16 @@ def _build(plan: Plan, args, test_seed: int, work: Path, out: Path, steps: Steps
                         if plan.student_init else None),
         "distillation": distillation,
     }
-    _ship(trained, reports_dir, out, figures, reports)
+    _ship(trained, reports_dir, out, figures, reports, teacher_dir / "teacher.pt")
     return summary
 
 
-def _ship(trained: Path, reports_dir: Path, out: Path, figures: dict, reports: dict) -> None:
+def _ship(trained: Path, reports_dir: Path, out: Path, figures: dict, reports: dict, teacher: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    # The teacher ships as its PyTorch checkpoint only (the daemon never runs it): a fab's retraining starts its
+    # teacher candidate from it (`--teacher-init` defaults to models/teacher.pt), which on the fab proxy beat the
+    # ImageNet-only start (docs/models.md, fifth build).
+    shutil.copyfile(teacher, out / "teacher.pt")
     for name in ("classifier", "screen"):
         for fmt in ("int8", "fp32"):
             manifest_path = trained / f"{name}.{fmt}.json"
