@@ -311,8 +311,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--test-image-size", type=int, help="size the test images are drawn at")
     p.add_argument("--epochs", type=int, help="classifier epochs (the screen gets two thirds)")
     p.add_argument("--teacher-epochs", type=int,
-                   help="most epochs the teacher trains (default 12; with a larger --budget-minutes the teacher's "
-                        "share of it may allow more)")
+                   help=f"most epochs the teacher trains (default {FULL.teacher_epochs}; its share of "
+                        "--budget-minutes may stop it sooner)")
     p.add_argument("--budget-minutes", type=float, help="time budget of the whole build (default 30; 0: none)")
     p.add_argument("--student-init", choices=("pretrained", "random"),
                    help="where the classifier and screen start: the 2026-11-30 SemNets under models/pretraining/ "
