@@ -25,7 +25,8 @@ public enum Stage
 /// Where the time of each verdict goes: the monotonic timestamp of every <see cref="Stage"/>, kept from the
 /// watcher's first event until the broker's PUBACK, then logged at debug level (category
 /// <c>SemEdge.Telemetry.LatencyBudget</c>) as one line of offsets from "seen", which <c>scripts/measure-daemon</c>
-/// turns into a per-stage p50/p99 table. In memory only; a restart forgets the stages of verdicts not yet sent.
+/// turns into a per-stage p50/p99 table (<c>seen-at</c> gives the event's own monotonic time in ms). In memory
+/// only; a restart forgets the stages of verdicts not yet sent.
 /// </summary>
 public sealed class LatencyBudget(TimeProvider time, ILogger<LatencyBudget> logger)
 {
@@ -78,7 +79,13 @@ public sealed class LatencyBudget(TimeProvider time, ILogger<LatencyBudget> logg
 
         times[Stage.Acknowledged] = time.GetTimestamp();
         var seen = times[Stage.Seen];
-        var parts = new List<string>();
+        // "seen" itself as a reading of the monotonic clock, in ms: on Linux the system TimeProvider reads
+        // CLOCK_MONOTONIC, as Python's time.monotonic() does, so a measurement outside can place the watcher's event
+        // after its own rename and the subscriber's arrival after "published", the two legs no stage covers.
+        var parts = new List<string>
+        {
+            string.Create(CultureInfo.InvariantCulture, $"seen-at={seen * 1000.0 / time.TimestampFrequency:0.000}"),
+        };
         foreach (var stage in Enum.GetValues<Stage>())
         {
             if (stage != Stage.Seen && times[stage] != 0)

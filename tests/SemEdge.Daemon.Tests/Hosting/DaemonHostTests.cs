@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SemEdge.Cli;
 using SemEdge.Hosting;
+using SemEdge.Inference;
 using SemEdge.Ingest;
 using SemEdge.Pipeline;
 using SemEdge.Tests.Platform;
@@ -41,6 +42,22 @@ public sealed class DaemonHostTests : IDisposable
         Assert.Equal("var/archive", ingest.ArchiveFolder); // from appsettings.json beside the executable
         Assert.Equal(3, host.Services.GetRequiredService<IOptions<PipelineOptions>>().Value.QueueCapacity);
         Assert.Empty(DaemonHost.CheckSettings(host.Services));
+    }
+
+    [Fact]
+    public void The_board_config_keeps_the_measured_thread_and_worker_defaults()
+    {
+        // platform/semedge.json is what scripts/flash installs, so a value there overrides the code's default on every
+        // board. It kept Inference:Threads 2 after the default became 1: each model's own pool on top of the decode
+        // workers oversubscribes the cores (inferred stage p50 29 ms against 1.8 ms, docs/daemon-performance.md).
+        using var host = DaemonHost.Build(new DaemonHostSettings
+        {
+            SiteConfig = Path.Combine(RepoPaths.Platform, "semedge.json"),
+            ReadEnvironment = false,
+        });
+
+        Assert.Equal(new InferenceOptions().Threads, host.Services.GetRequiredService<IOptions<InferenceOptions>>().Value.Threads);
+        Assert.Equal(new PipelineOptions().Workers, host.Services.GetRequiredService<IOptions<PipelineOptions>>().Value.Workers);
     }
 
     [Fact]
