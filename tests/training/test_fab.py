@@ -394,9 +394,20 @@ def test_train_models_data_smoke_run_writes_a_hot_swap_ready_folder(tmp_path):
     assert summary["figures"]["test/classifier-int8"]["total"] == 12
     card = (out / "README.md").read_text()
     assert "scratch" in card and "95 % purity" in card and "hot swap" in card
+    assert "Pipeline:UseShippedScreen" in card
     assert (out / "confusion-matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert list((out / "reports" / "training").glob("*.curve.png"))
     assert not (out / ".work").exists()
+
+
+def test_the_card_turns_the_screen_on_only_when_it_passes_half_the_clean_images_at_its_recall():
+    from semedge_train.fab import _screen_use
+    off, on = "leave `Pipeline:UseShippedScreen` off", "set `Pipeline:UseShippedScreen=true`"
+    assert off in _screen_use({"bypassed": False, "val": {"cleanRecall": 0.11, "defectRecall": 0.999}})
+    assert off in _screen_use({"bypassed": False, "val": {"cleanRecall": 0.9, "defectRecall": 0.99}})
+    assert on in _screen_use({"bypassed": False, "val": {"cleanRecall": 0.5, "defectRecall": 0.995}})
+    assert "passes 50.0 % of the clean images" in _screen_use({"bypassed": False, "val": {"cleanRecall": 0.5, "defectRecall": 0.995}})
+    assert "no threshold of its own" in _screen_use({"bypassed": True, "reason": "no clean images", "val": None})
 
 
 def _assert_signed_by(manifest: Path, public_key: Path, tmp: Path) -> None:

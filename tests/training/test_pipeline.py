@@ -102,6 +102,14 @@ def test_model_card_calls_a_screen_that_passes_almost_no_clean_image_a_miss(tmp_
     assert "clean images passed 1.00 %" in text
 
 
+def test_model_card_says_whether_to_put_the_screen_in_front():
+    from semedge_train.modelcard import _screen_use_sentence
+    assert "should stay so" in _screen_use_sentence({"defectRecall": 0.9989, "cleanRecall": 0.11})
+    assert "should stay so" in _screen_use_sentence({"defectRecall": 0.99, "cleanRecall": 0.8})
+    assert "turn it on with `Pipeline:UseShippedScreen=true`" in _screen_use_sentence({"defectRecall": 0.996, "cleanRecall": 0.5})
+    assert "should stay so" in _screen_use_sentence({})
+
+
 def test_when_the_first_parallel_job_ends_the_flag_tells_the_other_to_take_its_core(tmp_path):
     flag = tmp_path / "cores-freed"
     flag.touch()  # left over from an earlier build: must be gone before the jobs start

@@ -23,8 +23,8 @@ public static class ClassifyCommand
         var paths = new Argument<string[]>("PATHS") { Description = "Image files and/or folders of images.", Arity = ArgumentArity.OneOrMore };
         var json = new Option<bool>("--json") { Description = "One JSON object per line instead of a table." };
         var model = new Option<string?>("--model") { Description = "Classifier manifest (default: models/classifier.int8.json)." };
-        var screen = new Option<string?>("--screen") { Description = "Screen manifest (default: models/screen.int8.json when present)." };
-        var noScreen = new Option<bool>("--no-screen") { Description = "Run the classifier on every image, even if a screen is shipped." };
+        var screen = new Option<string?>("--screen") { Description = "Screen manifest to put in front of the classifier (default: none, as the daemon's Pipeline:UseShippedScreen)." };
+        var noScreen = new Option<bool>("--no-screen") { Description = "Run the classifier on every image, even with --screen (the default without it)." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 2 };
         var accelerator = new Option<string>("--accelerator") { Description = "auto, cpu, vsinpu, nnapi or vsinpu-legacy.", DefaultValueFactory = _ => "cpu" };
         var vendor = new Option<string?>("--vendor-library") { Description = "The vendor's libonnxruntime.so (NPU builds)." };
@@ -196,22 +196,12 @@ public static class ClassifyCommand
         }
     }
 
-    /// <summary>Unset manifests become the shipped ones; the screen only when it is shipped.</summary>
-    public static InferenceOptions WithShippedDefaults(InferenceOptions options, bool noScreen)
-    {
-        string? screen = null;
-        if (!noScreen)
-        {
-            screen = options.ScreenManifest;
-            if (screen is null && options.ClassifierManifest is null && ShippedModels.FindFolder() is { } folder
-                && File.Exists(Path.Combine(folder, ShippedModels.ScreenFile)))
-            {
-                screen = Path.Combine(folder, ShippedModels.ScreenFile);
-            }
-        }
-
-        return options.WithModels(options.ClassifierManifest, screen);
-    }
+    /// <summary>
+    /// What the daemon runs on its defaults: an unset classifier becomes the shipped one, and a screen only when one
+    /// is named (the daemon leaves the shipped screen out unless Pipeline:UseShippedScreen is set).
+    /// </summary>
+    public static InferenceOptions WithShippedDefaults(InferenceOptions options, bool noScreen) =>
+        options.WithModels(options.ClassifierManifest, noScreen ? null : options.ScreenManifest);
 
     private static Table NewTable()
     {

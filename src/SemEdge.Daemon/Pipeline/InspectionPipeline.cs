@@ -79,8 +79,8 @@ public sealed class InspectionPipeline(
         progress.MarkReady();
         var workers = options.Value.EffectiveWorkers;
         logger.LogInformation(
-            "Inspecting images from {DropFolder} with {ModelId} v{Version} on {Provider}, {Workers} decode worker(s) and one inference stage",
-            dropFolder.Drop, model.Id, model.Version, model.Provider, workers);
+            "Inspecting images from {DropFolder} with {ModelId} v{Version} on {Provider} ({Screen}), {Workers} decode worker(s) and one inference stage",
+            dropFolder.Drop, model.Id, model.Version, model.Provider, model.ScreenId is { } screen ? $"screen {screen} in front" : "no screen", workers);
 
         var queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(options.Value.QueueCapacity)
         {

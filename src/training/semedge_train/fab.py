@@ -696,6 +696,21 @@ def print_summary(summary: dict, progress: Progress) -> None:
     print("-" * (width + 60))
 
 
+def _screen_use(screen: dict) -> str:
+    """The card's advice on `Pipeline:UseShippedScreen`: the daemon runs the classifier alone unless it is set, and a
+    screen pays for its own inference on every image only when it lets a large share of the clean ones skip the
+    classifier (half is the bar the shipped models are held to)."""
+    val = screen.get("val") or {}
+    if screen.get("bypassed") or val.get("cleanRecall") is None:
+        return "Leave `Pipeline:UseShippedScreen` off (the default): this screen has no threshold of its own."
+    passed, recall = val["cleanRecall"], val.get("defectRecall") or 0
+    verdict = ("it pays on a mostly clean line: set `Pipeline:UseShippedScreen=true` to put it in front"
+               if passed >= 0.5 and recall >= 0.995 else
+               "too few to pay for a second model on every other image: leave `Pipeline:UseShippedScreen` off (the default)")
+    return (f"On validation it keeps {_pct(recall)} of the defects and passes {_pct(passed)} of the clean images "
+            f"alone; {verdict}.")
+
+
 def write_fab_card(out: Path, s: dict) -> Path:
     f = s["figures"]
     split = "test" if f.get("test/classifier-int8") else "val"
@@ -765,6 +780,7 @@ average of the weights, early stopping on validation, BatchNorm statistics recom
 Curves: `reports/training/`.
 
 Screen: {'bypassed: ' + s['screen']['reason'] if s['screen']['bypassed'] else f"fine-tuned on clean vs defect, defectThreshold {s['screen']['threshold']:.4g} (validation defect recall >= 99.5 %, lowered by one unit of log-odds)"}.
+{_screen_use(s['screen'])}
 
 ## Install on a board
 

@@ -44,6 +44,17 @@ def _target_check(ci: dict, cf: dict, si: dict, sizes: dict) -> str:
     return head + ">\n" + "\n".join(f"> - {'met' if ok else 'MISSED'}: {text}" for ok, text in checks) + "\n"
 
 
+def _screen_use_sentence(si: dict) -> str:
+    """Whether the daemon should put this screen in front: it runs the classifier alone by default, and a screen
+    that misses its target would cost more than it spares."""
+    if si.get("defectRecall") is not None and si["defectRecall"] >= 0.995 and (si.get("cleanRecall") or 0) >= 0.5:
+        return ("This screen meets its target: turn it on with `Pipeline:UseShippedScreen=true` (the daemon runs the "
+                "classifier alone by default).")
+    return ("The daemon runs the classifier alone by default (`Pipeline:UseShippedScreen` off) and should stay so "
+            "with this screen: it misses its target, and a screen that passes few clean images costs every other "
+            "image a second model.")
+
+
 def _per_class_table(classes: list[str], columns: list[tuple[str, dict]]) -> str:
     rows = ["| class | " + " | ".join(name for name, _ in columns) + " |",
             "|---|" + "---|" * len(columns)]
@@ -199,6 +210,7 @@ in log-odds. Cascade (INT8 screen, then the INT8 classifier on what it sends on)
 image in ten): accuracy {_pct(cascade.get('accuracy'))}, defect recall {_pct(cascade.get('defectRecall'))},
 classifier spared on {_pct(cascade.get('classifierSpared'))} of images. A fab line is mostly clean:
 `semedge bench` measures the cascade against the single-stage classifier on a clean-heavy stream.
+{_screen_use_sentence(si)}
 
 ![Confusion matrix of the INT8 classifier on the test split](confusion-matrix.png)
 

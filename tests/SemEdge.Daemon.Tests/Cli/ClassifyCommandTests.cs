@@ -158,6 +158,16 @@ public class ClassifyCommandTests
         Assert.Contains(ShippedModels.ScreenFile, missing.Message);
     }
 
+    [Fact]
+    public void Classify_runs_what_the_daemon_runs_on_its_defaults_a_screen_only_when_named()
+    {
+        Assert.NotNull(ShippedModels.FindFolder()); // the checkout's models/, which ships a screen
+
+        Assert.Null(ClassifyCommand.WithShippedDefaults(new InferenceOptions(), noScreen: false).ScreenManifest);
+        Assert.Equal(Fixtures.Screen, ClassifyCommand.WithShippedDefaults(new InferenceOptions { ScreenManifest = Fixtures.Screen }, noScreen: false).ScreenManifest);
+        Assert.Null(ClassifyCommand.WithShippedDefaults(new InferenceOptions { ScreenManifest = Fixtures.Screen }, noScreen: true).ScreenManifest);
+    }
+
     private static ClassifyCommand.ClassifyRequest Request(string path, bool json, bool screen) =>
         new([path], json, new InferenceOptions
         {

@@ -45,7 +45,7 @@ public sealed class DaemonHostTests : IDisposable
     }
 
     [Fact]
-    public void The_board_config_keeps_the_measured_thread_and_worker_defaults()
+    public void The_board_config_keeps_the_measured_thread_worker_and_screen_defaults()
     {
         // platform/semedge.json is what scripts/flash installs, so a value there overrides the code's default on every
         // board. It kept Inference:Threads 2 after the default became 1: each model's own pool on top of the decode
@@ -57,7 +57,23 @@ public sealed class DaemonHostTests : IDisposable
         });
 
         Assert.Equal(new InferenceOptions().Threads, host.Services.GetRequiredService<IOptions<InferenceOptions>>().Value.Threads);
-        Assert.Equal(new PipelineOptions().Workers, host.Services.GetRequiredService<IOptions<PipelineOptions>>().Value.Workers);
+        var pipeline = host.Services.GetRequiredService<IOptions<PipelineOptions>>().Value;
+        Assert.Equal(new PipelineOptions().Workers, pipeline.Workers);
+        Assert.Equal(new PipelineOptions().UseShippedScreen, pipeline.UseShippedScreen);
+    }
+
+    [Fact]
+    public void The_shipped_screen_runs_only_when_asked_for()
+    {
+        // models/ ships a screen, but one that passes too few clean images to pay for itself (PipelineOptions).
+        Assert.True(File.Exists(Path.Combine(RepoPaths.Root, "models", ShippedModels.ScreenFile)));
+        using var plain = DaemonHost.Build(new DaemonHostSettings { ReadEnvironment = false });
+        using var asked = DaemonHost.Build(new DaemonHostSettings { ReadEnvironment = false, Overrides = ["--Pipeline:UseShippedScreen=true"] });
+
+        Assert.Null(plain.Services.GetRequiredService<ModelFolder>().Choose().ScreenManifest);
+        Assert.Equal(
+            Path.GetFullPath(Path.Combine(RepoPaths.Root, "models", ShippedModels.ScreenFile)),
+            Path.GetFullPath(asked.Services.GetRequiredService<ModelFolder>().Choose().ScreenManifest!));
     }
 
     [Fact]
