@@ -32,6 +32,7 @@ from .fab_train import FitResult, Recipe, accuracy, choose_candidate, choose_tea
 from .model import CLASSIFIER_ARCH, SCREEN_ARCH, TEACHER_ARCH, TEACHER_FAMILY, ArchSpec, build_model
 from .plot import draw_curves
 from .loop import init_from, load_checkpoint
+from .modelcard import screen_earns_its_place
 from .train import choose_defect_threshold, defect_auc, describe_path, \
     resolve_precision, screen_figures
 
@@ -705,7 +706,7 @@ def _screen_use(screen: dict) -> str:
         return "Leave `Pipeline:UseShippedScreen` off (the default): this screen has no threshold of its own."
     passed, recall = val["cleanRecall"], val.get("defectRecall") or 0
     verdict = ("it pays on a mostly clean line: set `Pipeline:UseShippedScreen=true` to put it in front"
-               if passed >= 0.5 and recall >= 0.995 else
+               if screen_earns_its_place(recall, passed) else
                "too few to pay for a second model on every other image: leave `Pipeline:UseShippedScreen` off (the default)")
     return (f"On validation it keeps {_pct(recall)} of the defects and passes {_pct(passed)} of the clean images "
             f"alone; {verdict}.")

@@ -5,6 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
+# A screen earns its place only if it lets a real share of clean images skip the classifier while keeping nearly every
+# defect: passing a handful while keeping recall is no screen at all. Half of them is the bar the cards hold it to.
+SCREEN_MIN_DEFECT_RECALL = 0.995
+SCREEN_MIN_CLEAN_PASSED = 0.5
+
+
+def screen_earns_its_place(defect_recall: float | None, clean_passed: float | None) -> bool:
+    """The screen target of both model cards (the shipped build's and a fab's): worth putting in front of the
+    classifier."""
+    return (defect_recall is not None and defect_recall >= SCREEN_MIN_DEFECT_RECALL
+            and (clean_passed or 0) >= SCREEN_MIN_CLEAN_PASSED)
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.2f} %"
 
@@ -30,10 +43,8 @@ def _target_check(ci: dict, cf: dict, si: dict, sizes: dict) -> str:
         checks.append((sizes["classifier.int8.onnx"] <= 1_000_000,
                        f"INT8 classifier <= 1.0 MB (is {sizes['classifier.int8.onnx'] / 1e6:.2f} MB)"))
     if si.get("defectRecall") is not None:
-        # A screen earns its place only if it lets a real share of clean images skip the classifier: passing a
-        # handful while keeping recall is no screen at all. Half of them is the bar this card holds it to.
         passed = si.get("cleanRecall") or 0
-        checks.append((si["defectRecall"] >= 0.995 and passed >= 0.5,
+        checks.append((screen_earns_its_place(si["defectRecall"], passed),
                        f"screen defect recall >= 99.5 % while passing at least half the clean images (recall "
                        f"{100 * si['defectRecall']:.2f} %, clean images passed {100 * passed:.2f} %, clean precision "
                        f"{100 * (si.get('cleanPrecision') or 0):.2f} %)"))
@@ -47,7 +58,7 @@ def _target_check(ci: dict, cf: dict, si: dict, sizes: dict) -> str:
 def _screen_use_sentence(si: dict) -> str:
     """Whether the daemon should put this screen in front: it runs the classifier alone by default, and a screen
     that misses its target would cost more than it spares."""
-    if si.get("defectRecall") is not None and si["defectRecall"] >= 0.995 and (si.get("cleanRecall") or 0) >= 0.5:
+    if screen_earns_its_place(si.get("defectRecall"), si.get("cleanRecall")):
         return ("This screen meets its target: turn it on with `Pipeline:UseShippedScreen=true` (the daemon runs the "
                 "classifier alone by default).")
     return ("The daemon runs the classifier alone by default (`Pipeline:UseShippedScreen` off) and should stay so "
