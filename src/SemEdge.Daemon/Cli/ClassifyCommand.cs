@@ -58,7 +58,7 @@ public static class ClassifyCommand
     internal static int Run(ClassifyRequest request, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var files = ExpandPaths(request.Paths);
-        var inference = WithShippedDefaults(request.Inference, request.NoScreen);
+        var inference = ModelsToRun(request.Inference, request.NoScreen);
         var validation = new InferenceOptionsValidator().Validate(null, inference);
         if (validation.Failed)
         {
@@ -197,10 +197,11 @@ public static class ClassifyCommand
     }
 
     /// <summary>
-    /// What the daemon runs on its defaults: an unset classifier becomes the shipped one, and a screen only when one
-    /// is named (the daemon leaves the shipped screen out unless Pipeline:UseShippedScreen is set).
+    /// The models classify runs, as the daemon on its defaults: a screen only when --screen names one and --no-screen
+    /// does not refuse it (the daemon leaves the shipped screen out unless Pipeline:UseShippedScreen is set). An
+    /// unset classifier stays unset: <see cref="Inspector.Create"/> resolves it to the shipped one.
     /// </summary>
-    public static InferenceOptions WithShippedDefaults(InferenceOptions options, bool noScreen) =>
+    public static InferenceOptions ModelsToRun(InferenceOptions options, bool noScreen) =>
         options.WithModels(options.ClassifierManifest, noScreen ? null : options.ScreenManifest);
 
     private static Table NewTable()

@@ -19,8 +19,8 @@ public sealed class PipelineOptions
     /// 99.5 % defect recall it must keep it passes 11 % of the clean test images (its target is half), so on a
     /// clean-heavy stream it spares the classifier too rarely to pay for itself (`semedge bench`: the cascade costs
     /// 1.11x the single stage), and every image it does not spare waits for both models (the inferred stage p50
-    /// 1.15-1.34 ms with it, 0.78-0.79 ms without, docs/daemon-performance.md). A screen can only add escapes, never remove
-    /// the classifier's: an image it sends on is still the classifier's to pass. Turn it on (or set
+    /// 1.15-1.34 ms with it, 0.78-0.79 ms without, docs/daemon-performance.md). A screen can only add escapes,
+    /// never remove the classifier's: an image it sends on is still the classifier's to pass. Turn it on (or set
     /// Inference:ScreenManifest) for a screen whose card shows it passes a large share of clean images.
     /// </summary>
     public bool UseShippedScreen { get; set; }

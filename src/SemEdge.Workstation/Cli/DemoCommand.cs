@@ -86,7 +86,8 @@ internal static class DemoCommand
         Inspector inspector;
         try
         {
-            inspector = Inspector.Create(ClassifyCommand.WithShippedDefaults(new InferenceOptions { ClassifierManifest = request.Model, Threads = 1 }, noScreen: false), new DecisionOptions());
+            // As the daemon on its defaults: the classifier alone (the shipped one when --model is not given).
+            inspector = Inspector.Create(new InferenceOptions { ClassifierManifest = request.Model, Threads = 1 }, new DecisionOptions());
         }
         catch (Exception ex) when (ex is ModelLoadException or AcceleratorUnavailableException or FileNotFoundException)
         {

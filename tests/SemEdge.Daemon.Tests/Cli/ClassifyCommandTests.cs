@@ -163,9 +163,9 @@ public class ClassifyCommandTests
     {
         Assert.NotNull(ShippedModels.FindFolder()); // the checkout's models/, which ships a screen
 
-        Assert.Null(ClassifyCommand.WithShippedDefaults(new InferenceOptions(), noScreen: false).ScreenManifest);
-        Assert.Equal(Fixtures.Screen, ClassifyCommand.WithShippedDefaults(new InferenceOptions { ScreenManifest = Fixtures.Screen }, noScreen: false).ScreenManifest);
-        Assert.Null(ClassifyCommand.WithShippedDefaults(new InferenceOptions { ScreenManifest = Fixtures.Screen }, noScreen: true).ScreenManifest);
+        Assert.Null(ClassifyCommand.ModelsToRun(new InferenceOptions(), noScreen: false).ScreenManifest);
+        Assert.Equal(Fixtures.Screen, ClassifyCommand.ModelsToRun(new InferenceOptions { ScreenManifest = Fixtures.Screen }, noScreen: false).ScreenManifest);
+        Assert.Null(ClassifyCommand.ModelsToRun(new InferenceOptions { ScreenManifest = Fixtures.Screen }, noScreen: true).ScreenManifest);
     }
 
     private static ClassifyCommand.ClassifyRequest Request(string path, bool json, bool screen) =>
