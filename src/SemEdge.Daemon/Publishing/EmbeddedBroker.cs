@@ -15,13 +15,15 @@ namespace SemEdge.Publishing;
 /// to the board without a separate broker. The <see cref="MqttPublisher"/> connects to it like to any broker, with
 /// the in-process session key. Who may connect, read and write is <see cref="EmbeddedBrokerAccess"/>'s rule;
 /// with Mqtt:Embedded:Tls the listener speaks TLS only. Retained messages live in memory only: the publisher
-/// re-sends status and model on every (re)connect.
+/// re-sends status and model on every (re)connect, and <see cref="RetainedStateGuard"/> makes sure a subscriber gets
+/// the current ones even when they change while it subscribes.
 /// </summary>
 public sealed class EmbeddedBroker : IHostedService, IDisposable
 {
     private const string ClientKey = "semedge.client";
     private readonly MqttOptions _options;
     private readonly ILogger<EmbeddedBroker> _logger;
+    private readonly RetainedStateGuard _retainedState;
     private EmbeddedBrokerAccess? _access;
     private MqttServer? _server;
 
@@ -29,6 +31,9 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
     {
         _options = options.Value;
         _logger = logger;
+        _retainedState = new RetainedStateGuard(
+            [_options.Topic(MqttPublisher.StatusLeaf), _options.Topic(MqttPublisher.ModelLeaf)],
+            new System.Collections.Hashtable { [ClientKey] = new BrokerClient(BrokerClientKind.Daemon, null) });
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -67,6 +72,7 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
         server.ValidatingConnectionAsync += ValidateConnectionAsync;
         server.InterceptingPublishAsync += InterceptPublishAsync;
         server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
+        _retainedState.Attach(server);
         _access = access;
 
         try
@@ -136,6 +142,7 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
 
         // Kept with the session: publishes (the last will too) are judged by who connected, not by what they claim.
         e.SessionItems[ClientKey] = client;
+        _retainedState.NoteConnect(e.SessionItems);
         return Task.CompletedTask;
     }
 

@@ -28,10 +28,10 @@ namespace SemEdge.Publishing;
 /// </summary>
 public sealed class MqttPublisher : BackgroundService
 {
-    private const string StatusLeaf = "status";
+    internal const string StatusLeaf = "status";
     private const string VerdictLeaf = "verdict";
     private const string HeartbeatLeaf = "heartbeat";
-    private const string ModelLeaf = "model";
+    internal const string ModelLeaf = "model";
     private const string AlarmLeaf = "alarm";
 
     private readonly MqttOptions _options;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using MQTTnet;
 using SemEdge.Inference;
 using SemEdge.Publishing;
 using SemEdge.Telemetry;
@@ -51,6 +52,56 @@ public sealed class EmbeddedBrokerTests : IDisposable
 
         await publisher.StopAsync(default);
         await Eventually.TrueAsync(() => probe.Payloads("status").LastOrDefault() == "offline", "offline on graceful stop");
+        await broker.StopAsync(default);
+    }
+
+    [Fact]
+    public async Task A_subscriber_that_subscribes_while_the_model_is_announced_still_gets_the_announcement()
+    {
+        // MQTTnet's broker reads the retained messages when a SUBSCRIBE arrives but adds the subscriber to the
+        // delivery list only after it has processed every filter. A retained message published in between reaches
+        // neither the snapshot nor the subscriber. A PLC that subscribes as the daemon (re)starts and announces its
+        // model would never hear it (this made the hot-swap end-to-end test flaky). Each round: a fresh client,
+        // then its SUBSCRIBE and a new announcement at once; the client must end up with the new announcement.
+        var options = new MqttOptions
+        {
+            Mode = MqttMode.Embedded,
+            NodeId = "cell-4",
+            ReconnectMin = TimeSpan.FromSeconds(0.05),
+            ReconnectMax = TimeSpan.FromSeconds(0.2),
+            Embedded = new MqttEmbeddedBrokerOptions { BindAddress = "127.0.0.1", Port = FreePort.Next() },
+        };
+        using var broker = new EmbeddedBroker(Options.Create(options), NullLogger<EmbeddedBroker>.Instance);
+        await broker.StartAsync(default);
+        using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Path }), NullLogger<VerdictOutbox>.Instance);
+        using var publisher = new MqttPublisher(Options.Create(options), outbox, new PipelineCounters(), TimeProvider.System, NullLogger<MqttPublisher>.Instance);
+        await publisher.StartAsync(default);
+        await Eventually.TrueAsync(() => publisher.IsConnected, "publisher connected to the embedded broker");
+        var topic = options.Topic("model");
+        var factory = new MqttClientFactory();
+
+        for (var round = 1; round <= 300; round++)
+        {
+            using var client = factory.CreateMqttClient();
+            var latest = string.Empty;
+            client.ApplicationMessageReceivedAsync += e =>
+            {
+                Volatile.Write(ref latest, e.ApplicationMessage.ConvertPayloadToString());
+                return Task.CompletedTask;
+            };
+            await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", options.Embedded.Port)
+                .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V311).Build());
+            var version = round.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var subscribe = client.SubscribeAsync(topic, MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+            publisher.AnnounceModel(new ModelAnnouncement("mnv3s-int8", version, "0123456789ab", "cpu", ["clean", "bridge"], null));
+            await subscribe;
+            await Eventually.TrueAsync(
+                () => Volatile.Read(ref latest).Contains($"\"version\":\"{version}\"", StringComparison.Ordinal),
+                $"round {round}: the subscriber holds announcement {version}", seconds: 3);
+            await client.DisconnectAsync();
+        }
+
+        await publisher.StopAsync(default);
         await broker.StopAsync(default);
     }
 
