@@ -34,6 +34,26 @@ public class PipelineBenchmarkTests
     }
 
     [Fact]
+    public void Streams_side_by_side_each_inspect_every_image_and_count_together()
+    {
+        BenchImage[] images =
+        [
+            new("a.png", Fixtures.GridPng(0, 3), "512x512"),
+            new("b.png", Fixtures.GridPng(128, 6), "512x512"),
+            new("c.png", Fixtures.GridPng(64, 4), "512x512"),
+        ];
+        var config = new BenchConfig("fp32 cascade 1 thread x 2 streams", Fixtures.Classifier, Fixtures.Screen, 1, "fp32", Streams: 2);
+
+        var result = Assert.Single(new PipelineBenchmark(iterations: 2, rawRuns: 5).Run(config, images, CancellationToken.None));
+
+        // 2 streams x 2 passes x 3 images, each stream over the whole set: the screen's share is the set's.
+        Assert.Equal(("512x512", 12, 2, 1), (result.Group, result.Images, result.Streams, result.Threads));
+        var single = Assert.Single(new PipelineBenchmark(iterations: 2, rawRuns: 5).Run(config with { Streams = 1 }, images, CancellationToken.None));
+        Assert.Equal(single.ShortCircuitedShare, result.ShortCircuitedShare, 1e-12);
+        Assert.True(result.ImagesPerSecond > 0 && result.Total.P50 >= result.Decode.P50);
+    }
+
+    [Fact]
     public void Decode_comparison_times_both_decoders_on_every_image_of_each_group()
     {
         BenchImage[] images =

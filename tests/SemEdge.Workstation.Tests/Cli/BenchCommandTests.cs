@@ -23,8 +23,16 @@ public class BenchCommandTests
         Assert.Contains("fp32 1 thread", output.ToString());
         Assert.Contains("slowest stage for 512x512", output.ToString());
         var report = JsonDocument.Parse(File.ReadAllText(jsonPath)).RootElement;
-        Assert.Equal(2, report.GetProperty("results").GetArrayLength());
-        Assert.Equal(2, report.GetProperty("results")[1].GetProperty("threads").GetInt32());
+        var results = report.GetProperty("results");
+        Assert.Equal(2, results[1].GetProperty("threads").GetInt32());
+        // On a machine with more than one core, one stream per core side by side (CI and the board have several).
+        var cores = Environment.ProcessorCount;
+        Assert.Equal(cores > 1 ? 3 : 2, results.GetArrayLength());
+        if (cores > 1)
+        {
+            Assert.Equal((cores, 1), (results[2].GetProperty("streams").GetInt32(), results[2].GetProperty("threads").GetInt32()));
+            Assert.Equal($"fp32 1 thread x {cores} streams", results[2].GetProperty("config").GetString());
+        }
         Assert.Matches(@"decode 512x512 \(1 decodes each, in turn\): daemon path p50 [0-9.]+ ms, p99 [0-9.]+ ms \| Skia alone p50 [0-9.]+ ms", output.ToString());
         var decode = Assert.Single(report.GetProperty("decodePaths").EnumerateArray());
         Assert.True(decode.GetProperty("daemonOverSkia").GetDouble() > 0);
@@ -40,10 +48,21 @@ public class BenchCommandTests
                 File.ReadAllText(Fixtures.Classifier).Replace("\"format\": \"fp32\"", $"\"format\": \"{(variant == "int8" ? "int8-qdq" : "fp32")}\""));
         }
 
-        var configs = BenchCommand.Configs(Path.Combine(dir.Path, "classifier.int8.json"), Fixtures.Screen);
+        var configs = BenchCommand.Configs(Path.Combine(dir.Path, "classifier.int8.json"), Fixtures.Screen, cores: 1);
 
         Assert.Equal(["int8-qdq 1 thread", "int8-qdq 2 threads", "int8-qdq cascade 1 thread", "fp32 1 thread"], configs.Select(c => c.Name));
         Assert.EndsWith("classifier.fp32.json", configs[^1].ClassifierManifest);
+    }
+
+    [Fact]
+    public void With_several_cores_the_one_thread_rows_also_run_one_stream_per_core()
+    {
+        var configs = BenchCommand.Configs(Fixtures.Classifier, Fixtures.Screen, cores: 4);
+
+        Assert.Equal(
+            [("fp32 1 thread", 1), ("fp32 2 threads", 1), ("fp32 1 thread x 4 streams", 4), ("fp32 cascade 1 thread", 1), ("fp32 cascade 1 thread x 4 streams", 4)],
+            configs.Select(c => (c.Name, c.Streams)));
+        Assert.All(configs.Where(c => c.Streams > 1), c => Assert.Equal(1, c.Threads));
     }
 
     [Fact]

@@ -5,8 +5,11 @@ namespace SemEdge.Inference.Benchmarking;
 /// <summary>One image set in memory for the benchmark: name, file bytes, and the size label it is grouped by.</summary>
 public sealed record BenchImage(string Name, byte[] Bytes, string Group);
 
-/// <summary>One benchmark configuration: which models, how many threads.</summary>
-public sealed record BenchConfig(string Name, string ClassifierManifest, string? ScreenManifest, int Threads, string Format);
+/// <summary>
+/// One benchmark configuration: which models, how many threads per model, and how many streams run side by side
+/// (each its own inspector on its own thread, as the daemon's decode workers are: the "bench on all cores" figure).
+/// </summary>
+public sealed record BenchConfig(string Name, string ClassifierManifest, string? ScreenManifest, int Threads, string Format, int Streams = 1);
 
 /// <summary>Figures for one configuration on one image group.</summary>
 public sealed record BenchResult
@@ -20,6 +23,9 @@ public sealed record BenchResult
     public required bool Cascade { get; init; }
 
     public required int Threads { get; init; }
+
+    /// <summary>Inspectors run side by side; images/s is then theirs together, over the same wall time.</summary>
+    public int Streams { get; init; } = 1;
 
     public required string Provider { get; init; }
 

@@ -21,6 +21,11 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
 
     public IReadOnlyList<BenchResult> Run(BenchConfig config, IReadOnlyList<BenchImage> images, CancellationToken cancellationToken)
     {
+        if (config.Streams > 1)
+        {
+            return RunSideBySide(config, images, cancellationToken);
+        }
+
         var options = new InferenceOptions
         {
             ClassifierManifest = config.ClassifierManifest,
@@ -102,6 +107,145 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
             Gen1Collections = GC.CollectionCount(1) - g1,
             Gen2Collections = GC.CollectionCount(2) - g2,
             ShortCircuitedShare = shortCircuited / (double)n,
+        };
+    }
+
+    /// <summary>
+    /// <see cref="BenchConfig.Streams"/> inspectors, each on its own thread over the whole image group, started
+    /// together after each has warmed up: images/s is all of them over the wall time of the slowest, so it shows
+    /// what the cores give together (shared caches, memory, the host's scheduling), not one core times the count.
+    /// </summary>
+    private List<BenchResult> RunSideBySide(BenchConfig config, IReadOnlyList<BenchImage> images, CancellationToken cancellationToken)
+    {
+        var options = new InferenceOptions
+        {
+            ClassifierManifest = config.ClassifierManifest,
+            ScreenManifest = config.ScreenManifest,
+            Threads = config.Threads,
+        };
+        var inspectors = new List<Inspector>(config.Streams);
+        try
+        {
+            for (var s = 0; s < config.Streams; s++)
+            {
+                inspectors.Add(Inspector.Create(options, new DecisionOptions(), time: _time));
+            }
+
+            var raw = RawInference(inspectors[0], images[0], cancellationToken);
+            var results = new List<BenchResult>();
+            foreach (var group in images.GroupBy(i => i.Group))
+            {
+                results.Add(MeasureSideBySide(config, inspectors, group.Key, group.ToArray(), raw, cancellationToken));
+            }
+
+            return results;
+        }
+        finally
+        {
+            foreach (var inspector in inspectors)
+            {
+                inspector.Dispose();
+            }
+        }
+    }
+
+    private BenchResult MeasureSideBySide(BenchConfig config, List<Inspector> inspectors, string group, BenchImage[] images,
+        (LatencyStats Stats, double AllocPerRun) raw, CancellationToken cancellationToken)
+    {
+        var streams = inspectors.Count;
+        var samples = new List<Inspection>[streams];
+        var allocated = new long[streams];
+        var failures = new Exception?[streams];
+        using var warm = new CountdownEvent(streams);
+        using var go = new ManualResetEventSlim();
+        var threads = new Thread[streams];
+        for (var s = 0; s < streams; s++)
+        {
+            var stream = s;
+            threads[s] = new Thread(() =>
+            {
+                try
+                {
+                    var inspector = inspectors[stream];
+                    var warmStart = _time.GetTimestamp();
+                    for (var i = 0; i < WarmUpCalls || _time.GetElapsedTime(warmStart) < WarmUpTime; i++)
+                    {
+                        inspector.Inspect(images[i % images.Length].Bytes, images[i % images.Length].Name, cancellationToken);
+                    }
+
+                    warm.Signal();
+                    go.Wait(cancellationToken);
+                    var mine = new List<Inspection>(iterations * images.Length);
+                    var before = GC.GetAllocatedBytesForCurrentThread();
+                    for (var it = 0; it < iterations; it++)
+                    {
+                        // Each stream starts at its own place in the set, so they do not all decode one image at once.
+                        for (var k = 0; k < images.Length; k++)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            var image = images[(k + stream * images.Length / streams) % images.Length];
+                            mine.Add(inspector.Inspect(image.Bytes, image.Name, cancellationToken));
+                        }
+                    }
+
+                    allocated[stream] = GC.GetAllocatedBytesForCurrentThread() - before;
+                    samples[stream] = mine;
+                }
+                catch (Exception ex)
+                {
+                    failures[stream] = ex;
+                    if (!warm.IsSet)
+                    {
+                        warm.Signal();
+                    }
+                }
+            })
+            { IsBackground = true, Name = $"bench stream {s}" };
+            threads[s].Start();
+        }
+
+        warm.Wait(cancellationToken);
+        var (g0, g1, g2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var started = _time.GetTimestamp();
+        go.Set();
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        var elapsed = _time.GetElapsedTime(started);
+        if (failures.FirstOrDefault(f => f is not null) is { } failure)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+
+        var all = samples.SelectMany(s => s).ToList();
+        var totalStats = LatencyStats.Of(all.Select(i => i.LatencyMs).ToList());
+        var decodeStats = LatencyStats.Of(all.Select(i => i.DecodeMs).ToList());
+        return new BenchResult
+        {
+            Config = config.Name,
+            Group = group,
+            Format = config.Format,
+            Cascade = config.ScreenManifest is not null,
+            Threads = config.Threads,
+            Streams = streams,
+            Provider = inspectors[0].Provider,
+            Images = all.Count,
+            Decode = decodeStats,
+            Preprocess = LatencyStats.Of(all.Select(i => i.PreprocessMs).ToList()),
+            Inference = LatencyStats.Of(all.Select(i => i.InferenceMs).ToList()),
+            Total = totalStats,
+            RawInference = raw.Stats,
+            ImagesPerSecond = all.Count / elapsed.TotalSeconds,
+            PipelineOverRaw = totalStats.P50 / raw.Stats.P50,
+            PipelineOverDecodePlusRaw = totalStats.P50 / (decodeStats.P50 + raw.Stats.P50),
+            AllocatedBytesPerImage = allocated.Sum() / (double)all.Count,
+            InferenceAllocatedBytesPerRun = raw.AllocPerRun,
+            Gen0Collections = GC.CollectionCount(0) - g0,
+            Gen1Collections = GC.CollectionCount(1) - g1,
+            Gen2Collections = GC.CollectionCount(2) - g2,
+            ShortCircuitedShare = all.Count(i => i.ScreenShortCircuited) / (double)all.Count,
         };
     }
 
@@ -187,8 +331,8 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
     /// </summary>
     public static CascadeComparison? CascadeOnStream(IReadOnlyList<BenchResult> results, string group)
     {
-        var cascade = results.FirstOrDefault(r => r.Group == group && r.Cascade && r.Threads == 1);
-        var single = cascade is null ? null : results.FirstOrDefault(r => r.Group == group && !r.Cascade && r.Threads == 1 && r.Format == cascade.Format);
+        var cascade = results.FirstOrDefault(r => r.Group == group && r.Cascade && r.Threads == 1 && r.Streams == 1);
+        var single = cascade is null ? null : results.FirstOrDefault(r => r.Group == group && !r.Cascade && r.Threads == 1 && r.Streams == 1 && r.Format == cascade.Format);
         if (cascade is null || single is null)
         {
             return null;
