@@ -16,16 +16,9 @@ public sealed class EmbeddedBrokerTests : IDisposable
     [Fact]
     public async Task Subscriber_on_the_embedded_broker_gets_verdicts_status_and_model()
     {
-        var options = new MqttOptions
-        {
-            Mode = MqttMode.Embedded,
-            NodeId = "cell-3",
-            TopicPrefix = "fab/semedge",
-            HeartbeatInterval = TimeSpan.FromSeconds(0.2),
-            ReconnectMin = TimeSpan.FromSeconds(0.05),
-            ReconnectMax = TimeSpan.FromSeconds(0.2),
-            Embedded = new MqttEmbeddedBrokerOptions { BindAddress = "127.0.0.1", Port = FreePort.Next() },
-        };
+        var options = EmbeddedOn(FreePort.Next(), "cell-3");
+        options.TopicPrefix = "fab/semedge";
+        options.HeartbeatInterval = TimeSpan.FromSeconds(0.2);
         using var broker = new EmbeddedBroker(Options.Create(options), NullLogger<EmbeddedBroker>.Instance);
         await broker.StartAsync(default);
         using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Path }), NullLogger<VerdictOutbox>.Instance);
@@ -63,14 +56,7 @@ public sealed class EmbeddedBrokerTests : IDisposable
         // neither the snapshot nor the subscriber. A PLC that subscribes as the daemon (re)starts and announces its
         // model would never hear it (this made the hot-swap end-to-end test flaky). Each round: a fresh client,
         // then its SUBSCRIBE and a new announcement at once; the client must end up with the new announcement.
-        var options = new MqttOptions
-        {
-            Mode = MqttMode.Embedded,
-            NodeId = "cell-4",
-            ReconnectMin = TimeSpan.FromSeconds(0.05),
-            ReconnectMax = TimeSpan.FromSeconds(0.2),
-            Embedded = new MqttEmbeddedBrokerOptions { BindAddress = "127.0.0.1", Port = FreePort.Next() },
-        };
+        var options = EmbeddedOn(FreePort.Next(), "cell-4");
         using var broker = new EmbeddedBroker(Options.Create(options), NullLogger<EmbeddedBroker>.Instance);
         await broker.StartAsync(default);
         using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Path }), NullLogger<VerdictOutbox>.Instance);
@@ -121,4 +107,14 @@ public sealed class EmbeddedBrokerTests : IDisposable
         await probe.DisposeAsync();
         await broker.StopAsync(default);
     }
+
+    /// <summary>The embedded broker on loopback and a publisher that reconnects quickly (these tests start both).</summary>
+    private static MqttOptions EmbeddedOn(int port, string node) => new()
+    {
+        Mode = MqttMode.Embedded,
+        NodeId = node,
+        ReconnectMin = TimeSpan.FromSeconds(0.05),
+        ReconnectMax = TimeSpan.FromSeconds(0.2),
+        Embedded = new MqttEmbeddedBrokerOptions { BindAddress = "127.0.0.1", Port = port },
+    };
 }

@@ -46,24 +46,12 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
     private BenchResult Measure(BenchConfig config, Inspector inspector, string group, BenchImage[] images,
         (LatencyStats Stats, double AllocPerRun) raw, CancellationToken cancellationToken)
     {
-        // Warm-up: buffers grown to this size, ORT arenas, and enough calls and time for tiered JIT to replace the
-        // first quick code with optimised code (otherwise the first configuration measures the JIT).
-        var warmStart = _time.GetTimestamp();
         var warmUpTime = _processWarm ? WarmUpTime : FirstWarmUpTime;
         _processWarm = true;
-        for (var i = 0; i < WarmUpCalls || _time.GetElapsedTime(warmStart) < warmUpTime; i++)
-        {
-            var image = images[i % images.Length];
-            inspector.Inspect(image.Bytes, image.Name, cancellationToken);
-        }
+        WarmUp(inspector, images, warmUpTime, cancellationToken);
 
-        var n = iterations * images.Length;
-        var decode = new List<double>(n);
-        var preprocess = new List<double>(n);
-        var inference = new List<double>(n);
-        var total = new List<double>(n);
-        var shortCircuited = 0;
-        var (g0, g1, g2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var inspections = new List<Inspection>(iterations * images.Length);
+        var gc = GcCounts();
         var allocated = GC.GetAllocatedBytesForCurrentThread();
         var started = _time.GetTimestamp();
         for (var it = 0; it < iterations; it++)
@@ -71,19 +59,38 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
             foreach (var image in images)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var inspection = inspector.Inspect(image.Bytes, image.Name, cancellationToken);
-                decode.Add(inspection.DecodeMs);
-                preprocess.Add(inspection.PreprocessMs);
-                inference.Add(inspection.InferenceMs);
-                total.Add(inspection.LatencyMs);
-                shortCircuited += inspection.ScreenShortCircuited ? 1 : 0;
+                inspections.Add(inspector.Inspect(image.Bytes, image.Name, cancellationToken));
             }
         }
 
         var elapsed = _time.GetElapsedTime(started);
-        var allocPerImage = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)n;
-        var totalStats = LatencyStats.Of(total);
-        var decodeStats = LatencyStats.Of(decode);
+        return Summarize(config, group, inspector.Provider, streams: 1, inspections, elapsed,
+            GC.GetAllocatedBytesForCurrentThread() - allocated, gc, raw);
+    }
+
+    /// <summary>
+    /// Buffers grown to this size, ORT arenas, and enough calls and time for tiered JIT to replace the first quick
+    /// code with optimised code (otherwise the first configuration measures the JIT).
+    /// </summary>
+    private void WarmUp(Inspector inspector, BenchImage[] images, TimeSpan minimum, CancellationToken cancellationToken)
+    {
+        var warmStart = _time.GetTimestamp();
+        for (var i = 0; i < WarmUpCalls || _time.GetElapsedTime(warmStart) < minimum; i++)
+        {
+            var image = images[i % images.Length];
+            inspector.Inspect(image.Bytes, image.Name, cancellationToken);
+        }
+    }
+
+    private static (int Gen0, int Gen1, int Gen2) GcCounts() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+
+    private static BenchResult Summarize(BenchConfig config, string group, string provider, int streams, List<Inspection> inspections,
+        TimeSpan elapsed, long allocatedBytes, (int Gen0, int Gen1, int Gen2) gcBefore, (LatencyStats Stats, double AllocPerRun) raw)
+    {
+        var n = inspections.Count;
+        var totalStats = LatencyStats.Of(inspections.Select(i => i.LatencyMs).ToList());
+        var decodeStats = LatencyStats.Of(inspections.Select(i => i.DecodeMs).ToList());
+        var gcAfter = GcCounts();
         return new BenchResult
         {
             Config = config.Name,
@@ -91,22 +98,23 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
             Format = config.Format,
             Cascade = config.ScreenManifest is not null,
             Threads = config.Threads,
-            Provider = inspector.Provider,
+            Streams = streams,
+            Provider = provider,
             Images = n,
             Decode = decodeStats,
-            Preprocess = LatencyStats.Of(preprocess),
-            Inference = LatencyStats.Of(inference),
+            Preprocess = LatencyStats.Of(inspections.Select(i => i.PreprocessMs).ToList()),
+            Inference = LatencyStats.Of(inspections.Select(i => i.InferenceMs).ToList()),
             Total = totalStats,
             RawInference = raw.Stats,
             ImagesPerSecond = n / elapsed.TotalSeconds,
             PipelineOverRaw = totalStats.P50 / raw.Stats.P50,
             PipelineOverDecodePlusRaw = totalStats.P50 / (decodeStats.P50 + raw.Stats.P50),
-            AllocatedBytesPerImage = allocPerImage,
+            AllocatedBytesPerImage = allocatedBytes / (double)n,
             InferenceAllocatedBytesPerRun = raw.AllocPerRun,
-            Gen0Collections = GC.CollectionCount(0) - g0,
-            Gen1Collections = GC.CollectionCount(1) - g1,
-            Gen2Collections = GC.CollectionCount(2) - g2,
-            ShortCircuitedShare = shortCircuited / (double)n,
+            Gen0Collections = gcAfter.Gen0 - gcBefore.Gen0,
+            Gen1Collections = gcAfter.Gen1 - gcBefore.Gen1,
+            Gen2Collections = gcAfter.Gen2 - gcBefore.Gen2,
+            ShortCircuitedShare = inspections.Count(i => i.ScreenShortCircuited) / (double)n,
         };
     }
 
@@ -167,11 +175,7 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
                 try
                 {
                     var inspector = inspectors[stream];
-                    var warmStart = _time.GetTimestamp();
-                    for (var i = 0; i < WarmUpCalls || _time.GetElapsedTime(warmStart) < WarmUpTime; i++)
-                    {
-                        inspector.Inspect(images[i % images.Length].Bytes, images[i % images.Length].Name, cancellationToken);
-                    }
+                    WarmUp(inspector, images, WarmUpTime, cancellationToken);
 
                     warm.Signal();
                     go.Wait(cancellationToken);
@@ -205,7 +209,7 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
         }
 
         warm.Wait(cancellationToken);
-        var (g0, g1, g2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var gc = GcCounts();
         var started = _time.GetTimestamp();
         go.Set();
         foreach (var thread in threads)
@@ -219,34 +223,8 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         }
 
-        var all = samples.SelectMany(s => s).ToList();
-        var totalStats = LatencyStats.Of(all.Select(i => i.LatencyMs).ToList());
-        var decodeStats = LatencyStats.Of(all.Select(i => i.DecodeMs).ToList());
-        return new BenchResult
-        {
-            Config = config.Name,
-            Group = group,
-            Format = config.Format,
-            Cascade = config.ScreenManifest is not null,
-            Threads = config.Threads,
-            Streams = streams,
-            Provider = inspectors[0].Provider,
-            Images = all.Count,
-            Decode = decodeStats,
-            Preprocess = LatencyStats.Of(all.Select(i => i.PreprocessMs).ToList()),
-            Inference = LatencyStats.Of(all.Select(i => i.InferenceMs).ToList()),
-            Total = totalStats,
-            RawInference = raw.Stats,
-            ImagesPerSecond = all.Count / elapsed.TotalSeconds,
-            PipelineOverRaw = totalStats.P50 / raw.Stats.P50,
-            PipelineOverDecodePlusRaw = totalStats.P50 / (decodeStats.P50 + raw.Stats.P50),
-            AllocatedBytesPerImage = allocated.Sum() / (double)all.Count,
-            InferenceAllocatedBytesPerRun = raw.AllocPerRun,
-            Gen0Collections = GC.CollectionCount(0) - g0,
-            Gen1Collections = GC.CollectionCount(1) - g1,
-            Gen2Collections = GC.CollectionCount(2) - g2,
-            ShortCircuitedShare = all.Count(i => i.ScreenShortCircuited) / (double)all.Count,
-        };
+        return Summarize(config, group, inspectors[0].Provider, streams, samples.SelectMany(s => s).ToList(), elapsed,
+            allocated.Sum(), gc, raw);
     }
 
     /// <summary>The classifier alone on the tensor of one real image, preloaded once.</summary>
