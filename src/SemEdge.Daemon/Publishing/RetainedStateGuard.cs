@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Collections.Concurrent;
-using System.Text;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Server;

@@ -172,12 +172,14 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
             var stream = s;
             threads[s] = new Thread(() =>
             {
+                var signalled = false;
                 try
                 {
                     var inspector = inspectors[stream];
                     WarmUp(inspector, images, WarmUpTime, cancellationToken);
 
                     warm.Signal();
+                    signalled = true;
                     go.Wait(cancellationToken);
                     var mine = new List<Inspection>(iterations * images.Length);
                     var before = GC.GetAllocatedBytesForCurrentThread();
@@ -197,8 +199,9 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
                 }
                 catch (Exception ex)
                 {
+                    // Counted as ready all the same, so the others are not left waiting for a stream that failed.
                     failures[stream] = ex;
-                    if (!warm.IsSet)
+                    if (!signalled)
                     {
                         warm.Signal();
                     }
