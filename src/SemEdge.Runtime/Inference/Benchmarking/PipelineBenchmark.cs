@@ -19,28 +19,46 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private bool _processWarm;
 
+    /// <summary>
+    /// One inspector per <see cref="BenchConfig.Streams"/>. With several, they run side by side, each on its own thread
+    /// over the whole image group, started together after each has warmed up: images/s is all of them over the wall
+    /// time of the slowest, so it shows what the cores give together (shared caches, memory, the host's scheduling),
+    /// not one core times the count.
+    /// </summary>
     public IReadOnlyList<BenchResult> Run(BenchConfig config, IReadOnlyList<BenchImage> images, CancellationToken cancellationToken)
     {
-        if (config.Streams > 1)
-        {
-            return RunSideBySide(config, images, cancellationToken);
-        }
-
         var options = new InferenceOptions
         {
             ClassifierManifest = config.ClassifierManifest,
             ScreenManifest = config.ScreenManifest,
             Threads = config.Threads,
         };
-        using var inspector = Inspector.Create(options, new DecisionOptions(), time: _time);
-        var raw = RawInference(inspector, images[0], cancellationToken);
-        var results = new List<BenchResult>();
-        foreach (var group in images.GroupBy(i => i.Group))
+        var inspectors = new List<Inspector>(config.Streams);
+        try
         {
-            results.Add(Measure(config, inspector, group.Key, group.ToArray(), raw, cancellationToken));
-        }
+            for (var s = 0; s < Math.Max(1, config.Streams); s++)
+            {
+                inspectors.Add(Inspector.Create(options, new DecisionOptions(), time: _time));
+            }
 
-        return results;
+            var raw = RawInference(inspectors[0], images[0], cancellationToken);
+            var results = new List<BenchResult>();
+            foreach (var group in images.GroupBy(i => i.Group))
+            {
+                results.Add(inspectors.Count == 1
+                    ? Measure(config, inspectors[0], group.Key, group.ToArray(), raw, cancellationToken)
+                    : MeasureSideBySide(config, inspectors, group.Key, group.ToArray(), raw, cancellationToken));
+            }
+
+            return results;
+        }
+        finally
+        {
+            foreach (var inspector in inspectors)
+            {
+                inspector.Dispose();
+            }
+        }
     }
 
     private BenchResult Measure(BenchConfig config, Inspector inspector, string group, BenchImage[] images,
@@ -116,45 +134,6 @@ public sealed class PipelineBenchmark(int iterations, int rawRuns, TimeProvider?
             Gen2Collections = gcAfter.Gen2 - gcBefore.Gen2,
             ShortCircuitedShare = inspections.Count(i => i.ScreenShortCircuited) / (double)n,
         };
-    }
-
-    /// <summary>
-    /// <see cref="BenchConfig.Streams"/> inspectors, each on its own thread over the whole image group, started
-    /// together after each has warmed up: images/s is all of them over the wall time of the slowest, so it shows
-    /// what the cores give together (shared caches, memory, the host's scheduling), not one core times the count.
-    /// </summary>
-    private List<BenchResult> RunSideBySide(BenchConfig config, IReadOnlyList<BenchImage> images, CancellationToken cancellationToken)
-    {
-        var options = new InferenceOptions
-        {
-            ClassifierManifest = config.ClassifierManifest,
-            ScreenManifest = config.ScreenManifest,
-            Threads = config.Threads,
-        };
-        var inspectors = new List<Inspector>(config.Streams);
-        try
-        {
-            for (var s = 0; s < config.Streams; s++)
-            {
-                inspectors.Add(Inspector.Create(options, new DecisionOptions(), time: _time));
-            }
-
-            var raw = RawInference(inspectors[0], images[0], cancellationToken);
-            var results = new List<BenchResult>();
-            foreach (var group in images.GroupBy(i => i.Group))
-            {
-                results.Add(MeasureSideBySide(config, inspectors, group.Key, group.ToArray(), raw, cancellationToken));
-            }
-
-            return results;
-        }
-        finally
-        {
-            foreach (var inspector in inspectors)
-            {
-                inspector.Dispose();
-            }
-        }
     }
 
     private BenchResult MeasureSideBySide(BenchConfig config, List<Inspector> inspectors, string group, BenchImage[] images,
