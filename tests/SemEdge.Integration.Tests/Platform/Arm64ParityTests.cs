@@ -104,7 +104,7 @@ public sealed class Arm64ParityTests(Arm64Bundle bundle, ITestOutputHelper outpu
         // The page's feed (trimmed, arm64) journals the verdict for its archive browser.
         var journal = _dir.Combine("var", "web", "verdicts");
         await Eventually.TrueAsync(
-            () => daemon.IsCompleted || (Directory.Exists(journal) && Directory.GetFiles(journal, "part-0001.png.json", SearchOption.AllDirectories).Length == 1),
+            () => daemon.IsCompleted || JournalLines(journal).Count(l => l.Contains("\"image\":\"part-0001.png\"", StringComparison.Ordinal)) == 1,
             "the page's journal entry for the verdict", 120);
         var exitedEarly = daemon.IsCompleted;
         await stop.CancelAsync();
@@ -119,13 +119,17 @@ public sealed class Arm64ParityTests(Arm64Bundle bundle, ITestOutputHelper outpu
         }
 
         Assert.False(exitedEarly, "the emulated daemon exited before it published a verdict");
-        Assert.Single(Directory.GetFiles(journal, "part-0001.png.json", SearchOption.AllDirectories));
+        Assert.Single(JournalLines(journal), l => l.Contains("\"image\":\"part-0001.png\"", StringComparison.Ordinal));
 
         var verdicts = plc.Verdicts();
         output.WriteLine($"verdict after {elapsed.TotalSeconds:0.0} s under qemu: {(verdicts.Count > 0 ? verdicts[0].GetRawText() : "none")}");
         var verdict = Assert.Single(verdicts);
         Assert.Equal("part-0001.png", verdict.GetProperty("image").GetString());
     }
+
+    /// <summary>The lines of the page's day files (<c>verdicts/DAY.jsonl</c>); none before the first verdict.</summary>
+    private static IReadOnlyList<string> JournalLines(string journal) =>
+        Directory.Exists(journal) ? [.. Directory.GetFiles(journal, "*.jsonl").SelectMany(File.ReadAllLines)] : [];
 
     public void Dispose() => _dir.Dispose();
 
