@@ -37,9 +37,14 @@ public sealed class VerdictJournal(string stateFolder, ArchivePaths archive)
 
         var line = JsonSerializer.SerializeToUtf8Bytes(verdict, WebJsonContext.Default.PageVerdict);
         var file = DayFile(day);
-        Directory.CreateDirectory(Root);
-        var cutOff = _checkedDay != day && EndsInsideALine(file);
-        _checkedDay = day;
+        var cutOff = false;
+        if (_checkedDay != day)
+        {
+            // Once per day file and start, not per verdict: the folder, and how the file ends.
+            Directory.CreateDirectory(Root);
+            cutOff = EndsInsideALine(file);
+            _checkedDay = day;
+        }
 
         using var stream = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
         var buffer = new byte[(cutOff ? 1 : 0) + line.Length + 1];
@@ -67,11 +72,12 @@ public sealed class VerdictJournal(string stateFolder, ArchivePaths archive)
             var file = DayFile(day);
             if (File.Exists(file))
             {
+                using var stream = OpenForReading(file);
                 lock (_lock)
                 {
                     var index = IndexOf(day);
-                    index.CatchUp(file);
-                    if (index.Offsets.TryGetValue(relative, out var offset) && ReadLine(file, offset) is { } verdict)
+                    index.CatchUp(stream);
+                    if (index.Offsets.TryGetValue(relative, out var offset) && ReadLine(stream, offset) is { } verdict)
                     {
                         return verdict;
                     }
@@ -125,11 +131,15 @@ public sealed class VerdictJournal(string stateFolder, ArchivePaths archive)
     private static string? DayOf(string relative) =>
         relative.IndexOf('/') is var slash && slash > 0 && ArchivePaths.IsDay(relative[..slash]) ? relative[..slash] : null;
 
+    /// <summary>Unbuffered: every read here is a large block of its own, and the feed appends meanwhile.</summary>
+    private static FileStream OpenForReading(string file) =>
+        new(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+
     private static bool EndsInsideALine(string file)
     {
         try
         {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+            using var stream = OpenForReading(file);
             if (stream.Length == 0)
             {
                 return false;
@@ -144,9 +154,8 @@ public sealed class VerdictJournal(string stateFolder, ArchivePaths archive)
         }
     }
 
-    private static PageVerdict? ReadLine(string file, long offset)
+    private static PageVerdict? ReadLine(FileStream stream, long offset)
     {
-        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
         stream.Seek(offset, SeekOrigin.Begin);
         var buffer = new byte[DayIndex.MaxLine];
         var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
@@ -193,9 +202,8 @@ public sealed class VerdictJournal(string stateFolder, ArchivePaths archive)
         public long ReadTo { get; private set; }
 
         /// <summary>Indexes the whole lines appended since the last call (a line still being written waits for the next).</summary>
-        public void CatchUp(string file)
+        public void CatchUp(FileStream stream)
         {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 64 * 1024);
             if (stream.Length < ReadTo)
             {
                 // Replaced (pruned and started again): read it from the start.
