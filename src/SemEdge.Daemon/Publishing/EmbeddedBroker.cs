@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -12,8 +13,9 @@ namespace SemEdge.Publishing;
 
 /// <summary>
 /// In-process MQTT broker (Mqtt:Mode = embedded) on Mqtt:Embedded:BindAddress:Port, so a PLC can connect straight
-/// to the board without a separate broker. The <see cref="MqttPublisher"/> connects to it like to any broker, with
-/// the in-process session key. Who may connect, read and write is <see cref="EmbeddedBrokerAccess"/>'s rule;
+/// to the board without a separate broker. The daemon's <see cref="MqttPublisher"/> does not connect to it: it hands its
+/// messages to the broker in process (<see cref="PublishAsDaemonAsync"/>), through the same access rule and retained
+/// store as a client's PUBLISH, without a loopback connection, a second encoding and a PUBACK per verdict. Who may connect, read and write is <see cref="EmbeddedBrokerAccess"/>'s rule;
 /// with Mqtt:Embedded:Tls the listener speaks TLS only. Retained messages live in memory only: the publisher
 /// re-sends status and model on every (re)connect, and <see cref="RetainedStateGuard"/> makes sure a subscriber gets
 /// the current ones even when they change while it subscribes.
@@ -24,6 +26,7 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
     private readonly MqttOptions _options;
     private readonly ILogger<EmbeddedBroker> _logger;
     private readonly RetainedStateGuard _retainedState;
+    private readonly System.Collections.Hashtable _daemonSession;
     private EmbeddedBrokerAccess? _access;
     private MqttServer? _server;
 
@@ -31,9 +34,37 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
     {
         _options = options.Value;
         _logger = logger;
+        // Session items naming the daemon, for what the broker sends in its name (read only after this point).
+        _daemonSession = new System.Collections.Hashtable { [ClientKey] = new BrokerClient(BrokerClientKind.Daemon, null) };
         _retainedState = new RetainedStateGuard(
-            [_options.Topic(MqttPublisher.StatusLeaf), _options.Topic(MqttPublisher.ModelLeaf)],
-            new System.Collections.Hashtable { [ClientKey] = new BrokerClient(BrokerClientKind.Daemon, null) });
+            [_options.Topic(MqttPublisher.StatusLeaf), _options.Topic(MqttPublisher.ModelLeaf)], _daemonSession);
+    }
+
+    /// <summary>True from a successful <see cref="StartAsync"/> until <see cref="StopAsync"/>.</summary>
+    public bool IsRunning => _server is { IsStarted: true };
+
+    /// <summary>
+    /// Publishes <paramref name="message"/> as the daemon, in process: the access rule, the retained store and the
+    /// subscribers' queues take it as they take a PUBLISH from the daemon's client, and it has reached them all when
+    /// the task completes: the moment a broker would send its PUBACK. (The access rule gives the daemon its own
+    /// topics, so it refuses nothing sent this way; MQTTnet would not say if it did.)
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The broker is not running.</exception>
+    public async Task PublishAsDaemonAsync(MqttApplicationMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var server = _server;
+        if (server is not { IsStarted: true })
+        {
+            throw new InvalidOperationException("the embedded MQTT broker is not running");
+        }
+
+        var injected = new InjectedMqttApplicationMessage(message)
+        {
+            SenderClientId = _options.EffectiveClientId,
+            CustomSessionItems = _daemonSession,
+        };
+        await server.InjectApplicationMessage(injected, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -92,6 +123,18 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
             "Embedded MQTT broker listening on {Address}:{Port} ({Transport}; {Logins})",
             embedded.BindAddress, embedded.Port, embedded.Tls.Enabled ? "TLS" : "plain TCP",
             access.HasAccounts ? $"accounts from {embedded.PasswordFile}" : "anonymous read-only clients, loopback only");
+    }
+
+    /// <summary>The ids of the clients connected now (the PLC, tools); the daemon itself is not among them.</summary>
+    public async Task<IReadOnlyList<string>> ConnectedClientIdsAsync(CancellationToken cancellationToken)
+    {
+        if (_server is not { IsStarted: true } server)
+        {
+            return [];
+        }
+
+        var clients = await server.GetClientsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. clients.Select(c => c.Id)];
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -7,7 +7,7 @@ namespace SemEdge.Publishing;
 /// <summary>Who a client of the embedded broker is, decided once at CONNECT.</summary>
 public enum BrokerClientKind
 {
-    /// <summary>The daemon's own publisher (presented the in-process session key).</summary>
+    /// <summary>The daemon's own publisher: in process, or a client presenting the in-process session key.</summary>
     Daemon,
 
     /// <summary>No account: only on a loopback listener without a password file; may read, never write.</summary>

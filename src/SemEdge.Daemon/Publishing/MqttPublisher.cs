@@ -25,6 +25,10 @@ namespace SemEdge.Publishing;
 /// <para>MQTTnet 5 has no managed client, so reconnection is this loop's job: exponential back-off between
 /// Mqtt:ReconnectMin and Mqtt:ReconnectMax, driven from <see cref="ExecuteAsync"/>; the
 /// Disconnected event only wakes the loop.</para>
+/// <para>With the embedded broker (given as <c>embeddedBroker</c>) there is no client: every message is handed to the
+/// broker in process (<see cref="EmbeddedBroker.PublishAsDaemonAsync"/>), and "connected" means the broker runs. A
+/// loopback connection cost each verdict an encode, a send, the broker's parse and a PUBACK back, on the cores that
+/// inspect. No last will is needed there: the broker and its retained <c>status</c> end with the process.</para>
 /// </summary>
 public sealed class MqttPublisher : BackgroundService
 {
@@ -39,7 +43,8 @@ public sealed class MqttPublisher : BackgroundService
     private readonly PipelineCounters _counters;
     private readonly TimeProvider _time;
     private readonly ILogger<MqttPublisher> _logger;
-    private readonly IMqttClient _client;
+    private readonly IMqttClient? _client;
+    private readonly EmbeddedBroker? _inProcess;
     private readonly MissedPulseAlarms? _alarms;
     private readonly LatencyBudget? _latency;
     private readonly Task _never = new TaskCompletionSource().Task;
@@ -58,7 +63,8 @@ public sealed class MqttPublisher : BackgroundService
         TimeProvider time,
         ILogger<MqttPublisher> logger,
         MissedPulseAlarms? alarms = null,
-        LatencyBudget? latency = null)
+        LatencyBudget? latency = null,
+        EmbeddedBroker? embeddedBroker = null)
     {
         _alarms = alarms;
         _latency = latency;
@@ -68,12 +74,16 @@ public sealed class MqttPublisher : BackgroundService
         _time = time;
         _logger = logger;
         _startedAt = time.GetTimestamp();
-        _client = new MqttClientFactory().CreateMqttClient();
-        _client.DisconnectedAsync += OnDisconnectedAsync;
+        _inProcess = embeddedBroker;
+        if (_inProcess is null)
+        {
+            _client = new MqttClientFactory().CreateMqttClient();
+            _client.DisconnectedAsync += OnDisconnectedAsync;
+        }
     }
 
-    /// <summary>True while connected to the broker.</summary>
-    public bool IsConnected => _client.IsConnected;
+    /// <summary>True while connected to the broker (with the embedded broker: while it runs).</summary>
+    public bool IsConnected => _inProcess?.IsRunning ?? _client!.IsConnected;
 
     /// <summary>Sets the retained <c>model</c> message; published now if connected, and on every reconnect.</summary>
     public void AnnounceModel(ModelAnnouncement announcement)
@@ -91,8 +101,12 @@ public sealed class MqttPublisher : BackgroundService
 
     public override void Dispose()
     {
-        _client.DisconnectedAsync -= OnDisconnectedAsync;
-        _client.Dispose();
+        if (_client is not null)
+        {
+            _client.DisconnectedAsync -= OnDisconnectedAsync;
+            _client.Dispose();
+        }
+
         base.Dispose();
     }
 
@@ -195,19 +209,16 @@ public sealed class MqttPublisher : BackgroundService
                 {
                     _connectionLost = NewSignal();
                     attempt.Reset();
-                    var connack = await _client.ConnectAsync(clientOptions, stoppingToken).ConfigureAwait(false);
-                    if (connack.ResultCode != MqttClientConnectResultCode.Success)
-                    {
-                        throw new BrokerRefusedConnectionException(connack);
-                    }
-
+                    await ConnectAsync(clientOptions, stoppingToken).ConfigureAwait(false);
                     connected = true;
 
                     // Everything already in the outbox was appended while we were not connected: replays.
                     _replayThroughSeq = _outbox.LastSeq;
                     await PublishAsync(StatusLeaf, Encoding.ASCII.GetBytes(BrokerClientOptions.Online), retain: true, stoppingToken).ConfigureAwait(false);
                     _logger.LogInformation(
-                        "Connected to MQTT broker {Host}:{Port} as {ClientId}; {Pending} verdict(s) waiting in the outbox",
+                        _inProcess is null
+                            ? "Connected to MQTT broker {Host}:{Port} as {ClientId}; {Pending} verdict(s) waiting in the outbox"
+                            : "Publishing into the embedded MQTT broker ({Host}:{Port}) in process as {ClientId}; {Pending} verdict(s) waiting in the outbox",
                         host, port, _options.EffectiveClientId, _outbox.PendingCount);
                     backoff = minBackoff;
                     await RunConnectedAsync(stoppingToken).ConfigureAwait(false);
@@ -221,7 +232,7 @@ public sealed class MqttPublisher : BackgroundService
                     // A refused connect gets its cause in words (the same as semedge doctor gives); a lost one its error.
                     _logger.LogWarning(
                         "MQTT broker {Host}:{Port} unavailable ({Reason}); {Pending} verdict(s) kept in the outbox, retrying in {Delay} ms",
-                        host, port, connected ? ex.GetBaseException().Message : BrokerConnectFailure.Explain(ex, attempt, _options),
+                        host, port, connected || _inProcess is not null ? ex.GetBaseException().Message : BrokerConnectFailure.Explain(ex, attempt, _options),
                         _outbox.PendingCount, (long)backoff.TotalMilliseconds);
                 }
 
@@ -241,6 +252,43 @@ public sealed class MqttPublisher : BackgroundService
         finally
         {
             await GoOfflineAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ConnectAsync(MqttClientOptions clientOptions, CancellationToken cancellationToken)
+    {
+        if (_inProcess is not null)
+        {
+            // Started before this service (the host starts them in order), so this fails only after a failed start.
+            if (!_inProcess.IsRunning)
+            {
+                throw new InvalidOperationException("the embedded MQTT broker is not running");
+            }
+
+            return;
+        }
+
+        var connack = await _client!.ConnectAsync(clientOptions, cancellationToken).ConfigureAwait(false);
+        if (connack.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            throw new BrokerRefusedConnectionException(connack);
+        }
+    }
+
+    /// <summary>Sends one message and waits for the broker to take it (its PUBACK, or the in-process hand-over).</summary>
+    /// <exception cref="InvalidOperationException">The broker refused it; <paramref name="what"/> names it.</exception>
+    private async Task SendAsync(MqttApplicationMessage message, string what, CancellationToken cancellationToken)
+    {
+        if (_inProcess is not null)
+        {
+            await _inProcess.PublishAsDaemonAsync(message, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var result = await _client!.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+        if (!Acknowledged(result))
+        {
+            throw new InvalidOperationException($"broker refused {what}: {result.ReasonCode} {result.ReasonString}");
         }
     }
 
@@ -264,7 +312,7 @@ public sealed class MqttPublisher : BackgroundService
         while (true)
         {
             stoppingToken.ThrowIfCancellationRequested();
-            if (!_client.IsConnected || _connectionLost.Task.IsCompleted)
+            if (!IsConnected || _connectionLost.Task.IsCompleted)
             {
                 throw new InvalidOperationException("connection lost");
             }
@@ -316,13 +364,7 @@ public sealed class MqttPublisher : BackgroundService
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .Build();
         _latency?.Mark(verdict.Seq, Stage.Published);
-        var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
-        if (!Acknowledged(result))
-        {
-            throw new InvalidOperationException(
-                $"broker refused verdict seq {verdict.Seq}: {result.ReasonCode} {result.ReasonString}");
-        }
-
+        await SendAsync(message, $"verdict seq {verdict.Seq}", cancellationToken).ConfigureAwait(false);
         _latency?.Acknowledged(verdict.Seq, verdict.Image);
 
         // Recorded before counting: a crash between PUBACK and here means a duplicate, never a loss.
@@ -389,11 +431,7 @@ public sealed class MqttPublisher : BackgroundService
             .WithQualityOfServiceLevel(leaf == HeartbeatLeaf ? MqttQualityOfServiceLevel.AtMostOnce : MqttQualityOfServiceLevel.AtLeastOnce)
             .WithRetainFlag(retain)
             .Build();
-        var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
-        if (!Acknowledged(result))
-        {
-            throw new InvalidOperationException($"broker refused {leaf}: {result.ReasonCode} {result.ReasonString}");
-        }
+        await SendAsync(message, leaf, cancellationToken).ConfigureAwait(false);
     }
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)
@@ -409,7 +447,7 @@ public sealed class MqttPublisher : BackgroundService
 
     private async Task AbandonConnectionAsync()
     {
-        if (!_client.IsConnected)
+        if (_client is not { IsConnected: true })
         {
             return;
         }
@@ -430,7 +468,7 @@ public sealed class MqttPublisher : BackgroundService
 
     private async Task GoOfflineAsync()
     {
-        if (!_client.IsConnected)
+        if (!IsConnected)
         {
             return;
         }
@@ -439,6 +477,12 @@ public sealed class MqttPublisher : BackgroundService
         {
             using var timeout = new CancellationTokenSource(_options.OperationTimeout);
             await PublishAsync(StatusLeaf, Encoding.ASCII.GetBytes(BrokerClientOptions.Offline), retain: true, timeout.Token).ConfigureAwait(false);
+            if (_client is null)
+            {
+                _logger.LogInformation("Status set to offline on the embedded MQTT broker");
+                return;
+            }
+
             await _client.DisconnectAsync(
                 new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(),
                 timeout.Token).ConfigureAwait(false);

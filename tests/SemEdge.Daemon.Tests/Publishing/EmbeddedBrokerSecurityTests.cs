@@ -381,7 +381,8 @@ public sealed class EmbeddedBrokerSecurityTests(ITestOutputHelper output) : IAsy
             broker.Dispose();
         }));
         var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Combine($"outbox-{Guid.NewGuid():N}") }), NullLogger<VerdictOutbox>.Instance);
-        var publisher = new MqttPublisher(Options.Create(options), outbox, new PipelineCounters(), TimeProvider.System, _publisherLog);
+        // As the daemon wires it: the publisher hands its messages to its own broker in process.
+        var publisher = new MqttPublisher(Options.Create(options), outbox, new PipelineCounters(), TimeProvider.System, _publisherLog, embeddedBroker: broker);
         await publisher.StartAsync(default);
         _cleanup.Add(new Disposer(async () =>
         {

@@ -13,8 +13,12 @@ public sealed class EmbeddedBrokerTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    [Fact]
-    public async Task Subscriber_on_the_embedded_broker_gets_verdicts_status_and_model()
+    /// <param name="inProcess">The daemon's way (its publisher hands messages to its own broker), or a publisher that
+    /// connects over loopback like any client (a second daemon, a tool).</param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Subscriber_on_the_embedded_broker_gets_verdicts_status_and_model(bool inProcess)
     {
         var options = EmbeddedOn(FreePort.Next(), "cell-3");
         options.TopicPrefix = "fab/semedge";
@@ -24,11 +28,16 @@ public sealed class EmbeddedBrokerTests : IDisposable
         using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Path }), NullLogger<VerdictOutbox>.Instance);
         var counters = new PipelineCounters();
         counters.CountClaimed();
-        using var publisher = new MqttPublisher(Options.Create(options), outbox, counters, TimeProvider.System, NullLogger<MqttPublisher>.Instance);
+        using var publisher = new MqttPublisher(
+            Options.Create(options), outbox, counters, TimeProvider.System, NullLogger<MqttPublisher>.Instance,
+            embeddedBroker: inProcess ? broker : null);
         await using var probe = await MqttProbe.ConnectAsync(options.Embedded.Port, "fab/semedge/cell-3/#");
 
         await publisher.StartAsync(default);
         await Eventually.TrueAsync(() => publisher.IsConnected, "publisher connected to the embedded broker");
+        // The broker registers a client before its CONNACK, so a connected loopback publisher is listed by now.
+        var daemonConnected = async () => (await broker.ConnectedClientIdsAsync(default)).Contains(options.EffectiveClientId);
+        Assert.Equal(!inProcess, await daemonConnected());
         publisher.AnnounceModel(new ModelAnnouncement("mnv3s-int8", "3", "0123456789ab", "cpu", ["clean", "bridge"], null));
         await outbox.AppendAsync(Verdicts.Make("a.tif"), default);
         await outbox.AppendAsync(Verdicts.Make("b.tif"), default);
@@ -42,6 +51,7 @@ public sealed class EmbeddedBrokerTests : IDisposable
         await Eventually.TrueAsync(() => probe.Payloads("heartbeat").Count >= 2, "periodic heartbeats");
         Assert.Contains("\"claimed\":1", probe.Payloads("heartbeat")[^1], StringComparison.Ordinal);
         await Eventually.TrueAsync(() => counters.Published == 2 && outbox.PendingCount == 0, "both verdicts acknowledged");
+        Assert.Equal(!inProcess, await daemonConnected());
 
         await publisher.StopAsync(default);
         await Eventually.TrueAsync(() => probe.Payloads("status").LastOrDefault() == "offline", "offline on graceful stop");
@@ -60,7 +70,8 @@ public sealed class EmbeddedBrokerTests : IDisposable
         using var broker = new EmbeddedBroker(Options.Create(options), NullLogger<EmbeddedBroker>.Instance);
         await broker.StartAsync(default);
         using var outbox = new VerdictOutbox(Options.Create(new OutboxOptions { Path = _dir.Path }), NullLogger<VerdictOutbox>.Instance);
-        using var publisher = new MqttPublisher(Options.Create(options), outbox, new PipelineCounters(), TimeProvider.System, NullLogger<MqttPublisher>.Instance);
+        using var publisher = new MqttPublisher(
+            Options.Create(options), outbox, new PipelineCounters(), TimeProvider.System, NullLogger<MqttPublisher>.Instance, embeddedBroker: broker);
         await publisher.StartAsync(default);
         await Eventually.TrueAsync(() => publisher.IsConnected, "publisher connected to the embedded broker");
         var topic = options.Topic("model");
