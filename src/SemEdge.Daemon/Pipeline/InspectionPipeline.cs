@@ -17,8 +17,7 @@ namespace SemEdge.Pipeline;
 /// outbox (durable, seq assigned) → reject line → archive. One claimer numbers the images; the inference stage
 /// takes the prepared images strictly in that order and the committer records them as they come, so seq order is
 /// claim order (which is arrival order) however the workers finish. Decoding is most of an image's CPU time and
-/// spreads over the cores; the models run once per image, one image at a time, so one copy of them is loaded (a worker
-/// with nothing left to decode runs them itself, else the inference stage's thread does: <see cref="InOrderStage{T}"/>). The queue
+/// spreads over the cores; the models run once per image on one thread, so one copy of them is loaded. The queue
 /// is bounded and the claimer waits for room (and for the outbox to accept), so a slow model or a long broker
 /// outage leaves files unclaimed in the drop folder instead of piling up in memory.
 /// <para>A clean stop (SIGTERM) claims nothing more, lets the inference in progress finish (verdict, pulse,
@@ -89,6 +88,9 @@ public sealed class InspectionPipeline(
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
+        // A worker's write wakes the inference stage's thread directly, not through a thread-pool hop: the only
+        // continuation is that thread's wait (the channel is unbounded, so no writer ever waits).
+        var prepared = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = workers == 1, AllowSynchronousContinuations = true });
         var inferred = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
         // Claimed but not yet committed: the queue plus one image per worker. Workers finish faster than a blocked
@@ -102,16 +104,8 @@ public sealed class InspectionPipeline(
         try
         {
             var claiming = Guard(ClaimAsync(queue.Writer, failed.Token), failed);
-            // Back into claim order, then the models: one image at a time, in order, whichever thread runs them.
-            using var inference = new InOrderStage<Work>(work => work.Ordinal, work =>
-            {
-                if (Infer(work, failed.Token))
-                {
-                    inferred.Writer.TryWrite(work);
-                }
-            });
-            var preparing = Guard(RunWorkersAsync(workers, queue.Reader, inference, failed.Token), failed);
-            var inferring = Guard(OnOwnThread(() => RunInferenceStage(inference, inferred.Writer, failed.Token)), failed);
+            var preparing = Guard(RunWorkersAsync(workers, queue.Reader, prepared.Writer, failed.Token), failed);
+            var inferring = Guard(OnOwnThread(() => Infer(prepared.Reader, inferred.Writer, failed.Token)), failed);
             var committing = Guard(CommitAsync(inferred.Reader, failed.Token), failed);
             await Task.WhenAll(claiming, preparing, inferring, committing);
             HandBack(queue.Reader);
@@ -257,15 +251,15 @@ public sealed class InspectionPipeline(
         }
     }
 
-    private async Task RunWorkersAsync(int workers, ChannelReader<Work> queue, InOrderStage<Work> inference, CancellationToken cancellationToken)
+    private async Task RunWorkersAsync(int workers, ChannelReader<Work> queue, ChannelWriter<Work> prepared, CancellationToken cancellationToken)
     {
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => OnOwnThread(() => Prepare(queue, inference, cancellationToken))));
+            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => OnOwnThread(() => Prepare(queue, prepared, cancellationToken))));
         }
         finally
         {
-            inference.Complete();
+            prepared.TryComplete();
         }
     }
 
@@ -285,7 +279,7 @@ public sealed class InspectionPipeline(
     }
 
     /// <summary>A decode worker: reads, decodes and preprocesses claimed images, several workers at once, in any order.</summary>
-    private void Prepare(ChannelReader<Work> queue, InOrderStage<Work> inference, CancellationToken cancellationToken)
+    private void Prepare(ChannelReader<Work> queue, ChannelWriter<Work> prepared, CancellationToken cancellationToken)
     {
         try
         {
@@ -299,8 +293,7 @@ public sealed class InspectionPipeline(
                 progress.Dequeued();
                 if (Prepare(work, cancellationToken))
                 {
-                    // Nothing else waits to be decoded: run the models here rather than wake the stage's thread.
-                    inference.Add(work, runHere: queue.Count == 0, cancellationToken);
+                    prepared.TryWrite(work);
                 }
             }
         }
@@ -354,29 +347,44 @@ public sealed class InspectionPipeline(
     }
 
     /// <summary>
-    /// The inference stage's own thread: runs the models on the images workers hand over (those that arrive while the
-    /// workers have more to decode), in claim order. An image refused at decoding passes through in its place, so it
-    /// holds up nothing behind it.
+    /// The inference stage: takes prepared images back into claim order and runs the models on each, one at a time.
+    /// An image refused at decoding passes through in its place, so it holds up nothing behind it.
     /// </summary>
     /// <remarks>
-    /// Runs until the workers are done (not cancelled by a stop): at a stop, the inference in progress finishes and
-    /// every prepared image after it, including those the workers were still finishing, is handed back.
+    /// Reads until the workers are done (not cancelled by a stop): at a stop, the inference in progress finishes and
+    /// every prepared image after it, including those the workers are still finishing, is handed back.
     /// </remarks>
-    private void RunInferenceStage(InOrderStage<Work> inference, ChannelWriter<Work> inferred, CancellationToken stoppingToken)
+    private void Infer(ChannelReader<Work> prepared, ChannelWriter<Work> inferred, CancellationToken stoppingToken)
     {
-        IReadOnlyList<Work> left;
+        var waiting = new Dictionary<long, Work>();
+        var next = 0L;
         try
         {
-            left = inference.RunHandedOver(stoppingToken);
+            while (WaitToRead(prepared, CancellationToken.None))
+            {
+                while (prepared.TryRead(out var work))
+                {
+                    waiting[work.Ordinal] = work;
+                }
+
+                while (!stoppingToken.IsCancellationRequested && waiting.Remove(next, out var ready))
+                {
+                    next++;
+                    if (Infer(ready, stoppingToken))
+                    {
+                        inferred.TryWrite(ready);
+                    }
+                }
+            }
         }
         finally
         {
             inferred.TryComplete();
         }
 
-        foreach (var work in left)
+        foreach (var left in waiting.Values.OrderBy(w => w.Ordinal))
         {
-            HandBack(work.Image);
+            HandBack(left.Image);
         }
     }
 

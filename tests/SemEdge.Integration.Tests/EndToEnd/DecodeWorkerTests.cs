@@ -60,12 +60,10 @@ public sealed class DecodeWorkerTests : IDisposable
     public async Task A_clean_stop_cancels_the_decoding_in_progress_finishes_the_inference_and_hands_every_other_image_back()
     {
         // a is held in inference; b's decoding runs until it is cancelled; c, d and e are decoded and wait behind a.
-        // Three workers: a's worker found nothing else to decode, so it runs a's inference itself and is held with it;
-        // the second decodes b, the third c, d and e.
         using var inference = new SemaphoreSlim(0);
         var inspector = new ScriptedInspector { InferenceGate = inference, DecodeUntilCancelled = "b.png" };
         var recorded = new VerdictRecorder();
-        var daemon = await StartAsync(inspector, recorded, workers: 3);
+        var daemon = await StartAsync(inspector, recorded, workers: 2);
         try
         {
             await DropAndWaitForClaimAsync(daemon, "a.png", 1);
