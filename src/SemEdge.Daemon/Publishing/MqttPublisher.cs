@@ -55,6 +55,7 @@ public sealed class MqttPublisher : BackgroundService
     private TaskCompletionSource _modelSignal = NewSignal();
     private TaskCompletionSource _connectionLost = NewSignal();
     private long _replayThroughSeq;
+    private bool _live;
 
     public MqttPublisher(
         IOptions<MqttOptions> options,
@@ -82,8 +83,14 @@ public sealed class MqttPublisher : BackgroundService
         }
     }
 
-    /// <summary>True while connected to the broker (with the embedded broker: while it runs).</summary>
-    public bool IsConnected => _inProcess?.IsRunning ?? _client!.IsConnected;
+    /// <summary>
+    /// True while connected to the broker (with the embedded broker: while it runs) and past the connect's
+    /// bookkeeping: a verdict appended from now on goes out live (<c>replay:false</c>).
+    /// </summary>
+    public bool IsConnected => Volatile.Read(ref _live) && LinkUp;
+
+    /// <summary>The connection (or the in-process broker) itself, whatever this loop has done with it yet.</summary>
+    private bool LinkUp => _inProcess?.IsRunning ?? _client!.IsConnected;
 
     /// <summary>Sets the retained <c>model</c> message; published now if connected, and on every reconnect.</summary>
     public void AnnounceModel(ModelAnnouncement announcement)
@@ -214,6 +221,7 @@ public sealed class MqttPublisher : BackgroundService
 
                     // Everything already in the outbox was appended while we were not connected: replays.
                     _replayThroughSeq = _outbox.LastSeq;
+                    Volatile.Write(ref _live, true);
                     await PublishAsync(StatusLeaf, Encoding.ASCII.GetBytes(BrokerClientOptions.Online), retain: true, stoppingToken).ConfigureAwait(false);
                     _logger.LogInformation(
                         _inProcess is null
@@ -236,6 +244,7 @@ public sealed class MqttPublisher : BackgroundService
                         _outbox.PendingCount, (long)backoff.TotalMilliseconds);
                 }
 
+                Volatile.Write(ref _live, false);
                 await AbandonConnectionAsync().ConfigureAwait(false);
                 try
                 {
@@ -251,6 +260,7 @@ public sealed class MqttPublisher : BackgroundService
         }
         finally
         {
+            Volatile.Write(ref _live, false);
             await GoOfflineAsync().ConfigureAwait(false);
         }
     }
@@ -312,7 +322,7 @@ public sealed class MqttPublisher : BackgroundService
         while (true)
         {
             stoppingToken.ThrowIfCancellationRequested();
-            if (!IsConnected || _connectionLost.Task.IsCompleted)
+            if (!LinkUp || _connectionLost.Task.IsCompleted)
             {
                 throw new InvalidOperationException("connection lost");
             }
@@ -468,7 +478,7 @@ public sealed class MqttPublisher : BackgroundService
 
     private async Task GoOfflineAsync()
     {
-        if (!IsConnected)
+        if (!LinkUp)
         {
             return;
         }
