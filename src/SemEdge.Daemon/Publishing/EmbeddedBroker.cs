@@ -13,10 +13,10 @@ namespace SemEdge.Publishing;
 
 /// <summary>
 /// In-process MQTT broker (Mqtt:Mode = embedded) on Mqtt:Embedded:BindAddress:Port, so a PLC can connect straight
-/// to the board without a separate broker. The daemon's <see cref="MqttPublisher"/> does not connect to it: it hands its
-/// messages to the broker in process (<see cref="PublishAsDaemonAsync"/>), through the same access rule and retained
-/// store as a client's PUBLISH, without a loopback connection, a second encoding and a PUBACK per verdict. Who may connect, read and write is <see cref="EmbeddedBrokerAccess"/>'s rule;
-/// with Mqtt:Embedded:Tls the listener speaks TLS only. Retained messages live in memory only: the publisher
+/// to the board without a separate broker. The daemon's <see cref="MqttPublisher"/> does not connect to it: it hands
+/// its messages to the broker in process (<see cref="PublishAsDaemonAsync"/>), through the same access rule and
+/// retained store as a client's PUBLISH, without a loopback connection, a second encoding and a PUBACK per verdict.
+/// Who may connect, read and write is <see cref="EmbeddedBrokerAccess"/>'s rule; with Mqtt:Embedded:Tls the listener speaks TLS only. Retained messages live in memory only: the publisher
 /// re-sends status and model on every (re)connect, and <see cref="RetainedStateGuard"/> makes sure a subscriber gets
 /// the current ones even when they change while it subscribes.
 /// </summary>

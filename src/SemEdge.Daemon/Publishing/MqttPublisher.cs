@@ -286,8 +286,8 @@ public sealed class MqttPublisher : BackgroundService
     }
 
     /// <summary>Sends one message and waits for the broker to take it (its PUBACK, or the in-process hand-over).</summary>
-    /// <exception cref="InvalidOperationException">The broker refused it; <paramref name="what"/> names it.</exception>
-    private async Task SendAsync(MqttApplicationMessage message, string what, CancellationToken cancellationToken)
+    /// <exception cref="InvalidOperationException">The broker refused it (named by its leaf, and its seq for a verdict).</exception>
+    private async Task SendAsync(MqttApplicationMessage message, string leaf, long? seq, CancellationToken cancellationToken)
     {
         if (_inProcess is not null)
         {
@@ -298,6 +298,7 @@ public sealed class MqttPublisher : BackgroundService
         var result = await _client!.PublishAsync(message, cancellationToken).ConfigureAwait(false);
         if (!Acknowledged(result))
         {
+            var what = seq is { } n ? $"{leaf} seq {n}" : leaf;
             throw new InvalidOperationException($"broker refused {what}: {result.ReasonCode} {result.ReasonString}");
         }
     }
@@ -374,7 +375,7 @@ public sealed class MqttPublisher : BackgroundService
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .Build();
         _latency?.Mark(verdict.Seq, Stage.Published);
-        await SendAsync(message, $"verdict seq {verdict.Seq}", cancellationToken).ConfigureAwait(false);
+        await SendAsync(message, VerdictLeaf, verdict.Seq, cancellationToken).ConfigureAwait(false);
         _latency?.Acknowledged(verdict.Seq, verdict.Image);
 
         // Recorded before counting: a crash between PUBACK and here means a duplicate, never a loss.
@@ -441,7 +442,7 @@ public sealed class MqttPublisher : BackgroundService
             .WithQualityOfServiceLevel(leaf == HeartbeatLeaf ? MqttQualityOfServiceLevel.AtMostOnce : MqttQualityOfServiceLevel.AtLeastOnce)
             .WithRetainFlag(retain)
             .Build();
-        await SendAsync(message, leaf, cancellationToken).ConfigureAwait(false);
+        await SendAsync(message, leaf, seq: null, cancellationToken).ConfigureAwait(false);
     }
 
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)
