@@ -126,7 +126,7 @@ public sealed class EmbeddedBroker : IHostedService, IDisposable
     }
 
     /// <summary>The ids of the clients connected now (the PLC, tools); the daemon itself is not among them.</summary>
-    public async Task<IReadOnlyList<string>> ConnectedClientIdsAsync(CancellationToken cancellationToken)
+    internal async Task<IReadOnlyList<string>> ConnectedClientIdsAsync(CancellationToken cancellationToken)
     {
         if (_server is not { IsStarted: true } server)
         {

@@ -203,7 +203,8 @@ public sealed class MqttPublisher : BackgroundService
     {
         var (host, port) = BrokerClientOptions.Endpoint(_options);
         var attempt = new BrokerConnectAttempt();
-        var clientOptions = BrokerClientOptions.Create(_options, attempt);
+        // Only a client needs its options (with the embedded broker's TLS, they read its certificate).
+        var clientOptions = _client is null ? null : BrokerClientOptions.Create(_options, attempt);
         var minBackoff = _options.ReconnectMin;
         var maxBackoff = _options.ReconnectMax;
         var backoff = minBackoff;
@@ -265,7 +266,8 @@ public sealed class MqttPublisher : BackgroundService
         }
     }
 
-    private async Task ConnectAsync(MqttClientOptions clientOptions, CancellationToken cancellationToken)
+    /// <param name="clientOptions">The client's options; null in process.</param>
+    private async Task ConnectAsync(MqttClientOptions? clientOptions, CancellationToken cancellationToken)
     {
         if (_inProcess is not null)
         {
@@ -278,7 +280,7 @@ public sealed class MqttPublisher : BackgroundService
             return;
         }
 
-        var connack = await _client!.ConnectAsync(clientOptions, cancellationToken).ConfigureAwait(false);
+        var connack = await _client!.ConnectAsync(clientOptions!, cancellationToken).ConfigureAwait(false);
         if (connack.ResultCode != MqttClientConnectResultCode.Success)
         {
             throw new BrokerRefusedConnectionException(connack);
